@@ -1,0 +1,112 @@
+"""Who is asking: Flask-Login sessions for browsers, bearer JWTs for API clients, and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+import jwt
+from flask import Flask, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from portal.accounts.roles import Role, has_role
+from portal.config import current_settings
+from portal.core.clock import now_utc
+from portal.core.errors import Forbidden, Unauthorized, error_response, wants_json
+from portal.core.htmx import is_htmx
+from portal.extensions import db, login_manager
+
+TOKEN_ALGORITHM = "HS256"
+TOKEN_AUDIENCE = "portal-api"
+
+
+def init_auth(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from portal.accounts.models import User
+
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.is_active else None
+
+    @login_manager.request_loader
+    def load_user_from_bearer(req):
+        header = req.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        return user_from_token(header.removeprefix("Bearer ").strip())
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if wants_json():
+            return error_response(401, "login_required", "Sign in, or send a valid bearer token.")
+        target = url_for("accounts.login", next=request.full_path.rstrip("?"))
+        if is_htmx():
+            response = current_app.response_class(status=204)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target)
+
+
+def issue_token(user) -> tuple[str, Any]:
+    settings = current_settings()
+    expires_at = now_utc() + timedelta(hours=settings.API_TOKEN_TTL_HOURS)
+    payload = {"sub": str(user.id), "aud": TOKEN_AUDIENCE, "exp": expires_at, "iat": now_utc(),
+               # a changed password invalidates tokens issued before it
+               "pwd": user.password_hash[-12:]}
+    return jwt.encode(payload, settings.SECRET_KEY, algorithm=TOKEN_ALGORITHM), expires_at
+
+
+def user_from_token(token: str):
+    from portal.accounts.models import User
+
+    try:
+        payload = jwt.decode(token, current_settings().SECRET_KEY, algorithms=[TOKEN_ALGORITHM],
+                             audience=TOKEN_AUDIENCE, options={"require": ["exp", "sub", "aud"]})
+    except jwt.PyJWTError:
+        return None
+    sub = str(payload.get("sub", ""))
+    user = db.session.get(User, int(sub)) if sub.isdigit() else None
+    if user is None or not user.is_active or payload.get("pwd") != user.password_hash[-12:]:
+        return None
+    return user
+
+
+def require_role(minimum: Role) -> Callable:
+    """View decorator: signed in (else 401 / sign-in page) and holding `minimum` or higher (else 403)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if not has_role(current_user, minimum):
+                raise Forbidden(f"This needs the {minimum.label.lower()} role.")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def require_login(view: Callable) -> Callable:
+    return require_role(Role.PUBLIC)(view)
+
+
+def api_auth_required(view: Callable) -> Callable:
+    """For API endpoints: a clear 401 JSON error with no credentials or bad ones."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            raise Unauthorized("Sign in, or send a valid bearer token.", code="login_required")
+        return view(*args, **kwargs)
+
+    return wrapped

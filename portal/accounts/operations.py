@@ -1,0 +1,94 @@
+"""Account writes. They flush and raise DomainErrors; the caller commits."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cache
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.accounts.models import User
+from portal.accounts.roles import Role
+from portal.accounts.rules import normalise_email, validate_account
+from portal.audit.operations import record
+from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from portal.extensions import db
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(email: str, name: str, password: str, *, role: str = Role.PUBLIC.value, timezone: str = "UTC",
+                actor: User | None = None) -> User:
+    errors = validate_account(email, name, password, timezone, role)
+    if not errors.get("email") and find_by_email(email) is not None:
+        errors["email"] = "An account with this email already exists."
+    if errors:
+        raise ValidationFailed(errors)
+    user = User(email=normalise_email(email), name=name.strip(), role=role, timezone=timezone)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    record("user.create", "user", user.id, actor, {"email": user.email, "role": role})
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find_by_email(email or "")
+    if user is None:
+        # Spend the same time as a real check so response times do not reveal which emails exist.
+        check_password_hash(_dummy_hash(), password or "")
+        return None
+    if not user.check_password(password or "") or not user.is_active:
+        return None
+    return user
+
+
+def update_profile(user: User, *, name: str, timezone: str, password: str | None = None) -> User:
+    errors = validate_account(user.email, name, password or None, timezone, password_required=False)
+    if errors:
+        raise ValidationFailed(errors)
+    user.name = name.strip()
+    user.timezone = timezone
+    if password:
+        user.set_password(password)
+    db.session.flush()
+    return user
+
+
+def change_role(user_id: int, role: str, *, actor: User) -> User:
+    if not actor.has_role(Role.ADMIN):
+        raise Forbidden("Only admins change roles.")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    if role not in {r.value for r in Role}:
+        raise ValidationFailed({"role": f"Role must be one of: {', '.join(r.value for r in Role)}."})
+    if user.id == actor.id and role != Role.ADMIN.value:
+        raise Conflict("You cannot take the admin role from yourself; ask another admin.")
+    old = user.role
+    user.role = role
+    db.session.flush()
+    record("user.role", "user", user.id, actor, {"role": [old, role]})
+    return user
+
+
+def set_active(user_id: int, is_active: bool, *, actor: User) -> User:
+    if not actor.has_role(Role.ADMIN):
+        raise Forbidden("Only admins deactivate accounts.")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    if user.id == actor.id and not is_active:
+        raise Conflict("You cannot deactivate your own account.")
+    user.is_active = is_active
+    db.session.flush()
+    record("user.active", "user", user.id, actor, {"is_active": is_active})
+    return user
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))

@@ -1,0 +1,119 @@
+"""Sign in and out, sign up, one's own profile, and the admins' users page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, or_, select
+
+from portal.accounts import operations
+from portal.accounts.auth import require_login, require_role
+from portal.accounts.models import User
+from portal.accounts.roles import ROLES, Role
+from portal.core.errors import ValidationFailed
+from portal.core.forms import render_invalid, safe_next
+from portal.core.timezones import all_timezones, is_valid_timezone
+from portal.extensions import db
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.get("/login")
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next"), url_for("training.home")))
+    return render_template("accounts/login.html", errors={}, values={"next": request.args.get("next", "")})
+
+
+@bp.post("/login")
+def login_post():
+    user = operations.authenticate(request.form.get("email", ""), request.form.get("password", ""))
+    if user is None:
+        return render_invalid("accounts/login.html", {"form": "That email and password do not match an active "
+                                                      "account."}, status=401)
+    login_user(user, remember=request.form.get("remember") == "on")
+    flash(f"Welcome back, {user.name}.", "success")
+    return redirect(safe_next(request.form.get("next"), url_for("training.home")))
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("training.home"))
+
+
+@bp.get("/signup")
+def signup():
+    return render_template("accounts/signup.html", errors={}, values={"timezone": _guess_timezone()},
+                           timezones=all_timezones())
+
+
+@bp.post("/signup")
+def signup_post():
+    form = request.form
+    try:
+        user = operations.create_user(form.get("email", ""), form.get("name", ""), form.get("password", ""),
+                                      timezone=form.get("timezone", "UTC"))
+    except ValidationFailed as exc:
+        return render_invalid("accounts/signup.html", exc.fields, timezones=all_timezones())
+    db.session.commit()
+    login_user(user)
+    flash("Your account is ready. An admin can make you a member.", "success")
+    return redirect(url_for("training.home"))
+
+
+@bp.get("/account")
+@require_login
+def account():
+    values = {"name": current_user.name, "timezone": current_user.timezone}
+    return render_template("accounts/account.html", errors={}, values=values, timezones=all_timezones())
+
+
+@bp.post("/account")
+@require_login
+def account_post():
+    form = request.form
+    try:
+        operations.update_profile(current_user, name=form.get("name", ""), timezone=form.get("timezone", ""),
+                                  password=form.get("password") or None)
+    except ValidationFailed as exc:
+        return render_invalid("accounts/account.html", exc.fields, timezones=all_timezones())
+    db.session.commit()
+    flash("Your settings are saved.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.get("/admin/users")
+@require_role(Role.ADMIN)
+def users():
+    query = (request.args.get("q") or "").strip()
+    stmt = select(User).order_by(func.lower(User.name))
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like)))
+    return render_template("accounts/users.html", users=db.session.scalars(stmt).all(), roles=ROLES, q=query)
+
+
+@bp.post("/admin/users/<int:user_id>/role")
+@require_role(Role.ADMIN)
+def change_role(user_id: int):
+    user = operations.change_role(user_id, request.form.get("role", ""), actor=current_user)
+    db.session.commit()
+    flash(f"{user.name} is now {Role(user.role).label.lower()}.", "success")
+    return redirect(url_for("accounts.users", q=request.args.get("q") or None))
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@require_role(Role.ADMIN)
+def change_active(user_id: int):
+    is_active = request.form.get("is_active") == "true"
+    user = operations.set_active(user_id, is_active, actor=current_user)
+    db.session.commit()
+    flash(f"{user.name} is {'active' if is_active else 'deactivated'}.", "success")
+    return redirect(url_for("accounts.users", q=request.args.get("q") or None))
+
+
+def _guess_timezone() -> str:
+    cookie = request.cookies.get("tz")
+    return cookie if is_valid_timezone(cookie) else "UTC"

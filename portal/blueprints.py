@@ -1,0 +1,14 @@
+"""Every blueprint, in one list (create_app registers them in this order)."""
+
+from portal.accounts.api import bp as accounts_api
+from portal.accounts.views import bp as accounts_views
+from portal.audit.views import bp as audit_views
+from portal.events.api import bp as events_api
+from portal.events.views import bp as events_views
+from portal.ops.views import bp as ops_views
+from portal.training.api import bp as training_api
+from portal.training.views import bp as training_views
+from portal.video.views import bp as video_views
+
+BLUEPRINTS = [accounts_views, accounts_api, events_views, events_api, training_views, training_api,
+              video_views, audit_views, ops_views]

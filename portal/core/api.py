@@ -1,0 +1,62 @@
+"""JSON helpers shared by every API blueprint: reading bodies, parsing times, paging."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import request
+
+from portal.core.errors import BadRequest, ValidationFailed
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    if not request.is_json:
+        raise BadRequest("Send a JSON body with Content-Type: application/json.", code="malformed")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest("The body is not valid JSON.", code="malformed")
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.", code="malformed")
+    return data
+
+
+def parse_aware_datetime(value: Any, field: str) -> datetime:
+    """ISO 8601 with an offset ('2026-12-01T18:00:00+01:00' or '...Z'); a naive time is refused (422)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed({field: "Give a date and time in ISO 8601 with a time zone offset."})
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed({field: "Not a date and time; use ISO 8601, e.g. 2026-12-01T18:00:00+01:00."}
+                               ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValidationFailed({field: "This time has no time zone; add an offset like +01:00 or Z."})
+    return parsed
+
+
+def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"Query parameter {name!r} must be a whole number.", code="malformed") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and {maximum}" if maximum is not None else ""
+        raise BadRequest(f"Query parameter {name!r} must be between {minimum}{upper}.", code="malformed")
+    return value
+
+
+def bool_arg(name: str, default: bool = False) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.lower()
+    if lowered in {"true", "1", "yes"}:
+        return True
+    if lowered in {"false", "0", "no"}:
+        return False
+    raise BadRequest(f"Query parameter {name!r} must be true or false.", code="malformed")

@@ -1,0 +1,116 @@
+"""DomainError family, and the one handler that maps errors to JSON, an htmx fragment or an HTML page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.fields = fields or {}
+        self.extra = extra or {}
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        body.update(self.extra)
+        return {"error": body}
+
+
+class BadRequest(DomainError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(DomainError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(DomainError):
+    status, code = 404, "not_found"
+
+
+class Conflict(DomainError):
+    """The thing exists but is in the wrong state for this action (409)."""
+
+    status, code = 409, "wrong_state"
+
+
+class ValidationFailed(DomainError):
+    """One or more fields are invalid; `fields` maps field name -> message (422)."""
+
+    status, code = 422, "invalid"
+
+    def __init__(self, fields: dict[str, str], message: str = "Some fields need attention."):
+        super().__init__(message, fields=fields)
+
+
+class ServiceUnavailable(DomainError):
+    """An outside service (video provider, mail) could not be reached; try again (503)."""
+
+    status, code = 503, "unavailable"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json" and not request.headers.get("HX-Request"))
+
+
+def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None,
+                   extra: dict[str, Any] | None = None):
+    if wants_json():
+        body: dict[str, Any] = {"code": code, "message": message}
+        if fields:
+            body["fields"] = fields
+        body.update(extra or {})
+        return jsonify({"error": body}), status
+    template = "_error_fragment.html" if request.headers.get("HX-Request") else "error.html"
+    return render_template(template, status=status, code=code, message=message, fields=fields or {}), status
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               409: "wrong_state", 413: "too_large", 415: "unsupported_media_type", 422: "invalid",
+               429: "too_many_requests"}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def handle_domain_error(exc: DomainError):
+        from portal.extensions import db
+
+        db.session.rollback()
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException):
+        status = exc.code or 500
+        code = _HTTP_CODES.get(status, "error")
+        if status == 400 and "CSRF" in (exc.description or ""):
+            code = "csrf_failed"
+            message = "Your form expired or was not sent from this site. Reload the page and try again."
+        else:
+            message = exc.description or exc.name
+        return error_response(status, code, message)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        from portal.extensions import db
+
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_response(500, "internal_error", "Something went wrong on our side. It has been logged.")

@@ -1,0 +1,37 @@
+"""Alembic, driven from Python (no alembic.ini): `portal db upgrade` and app start-up call this."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from portal.config import PROJECT_ROOT
+from portal.extensions import db
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return cfg
+
+
+def upgrade(revision: str = "head") -> None:
+    """Apply migrations up to `revision` (inside an app context)."""
+    command.upgrade(alembic_config(), revision)
+
+
+def downgrade(revision: str) -> None:
+    command.downgrade(alembic_config(), revision)
+
+
+def revision(message: str) -> None:
+    """Autogenerate a migration from the models (developers only)."""
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+def is_up_to_date() -> bool:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() == head

@@ -1,0 +1,93 @@
+"""UTC inside, the viewer's zone at the edge: which zone a viewer has, and how times are shown to them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from flask import request
+from flask_login import current_user
+
+TZ_COOKIE = "tz"
+
+
+@cache
+def all_timezones() -> tuple[str, ...]:
+    zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return (*zones, "UTC")
+
+
+def is_valid_timezone(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def viewer_timezone() -> ZoneInfo:
+    """The signed-in user's zone; else the zone the browser told us (cookie); else the default."""
+    from portal.config import current_settings
+
+    if current_user.is_authenticated and is_valid_timezone(current_user.timezone):
+        return ZoneInfo(current_user.timezone)
+    cookie = request.cookies.get(TZ_COOKIE) if request else None
+    if is_valid_timezone(cookie):
+        return ZoneInfo(cookie)
+    return ZoneInfo(current_settings().DEFAULT_TIMEZONE)
+
+
+def to_zone(value: datetime, zone: ZoneInfo | str) -> datetime:
+    return value.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone)
+
+
+def format_local(value: datetime | None, zone: ZoneInfo | str | None = None, fmt: str = "long") -> str:
+    """'Tue 24 Nov 2026, 18:30 CET' in the viewer's zone (or `zone`): always with its zone."""
+    if value is None:
+        return ""
+    local = to_zone(value, zone or viewer_timezone())
+    if fmt == "time":
+        return local.strftime("%H:%M %Z")
+    if fmt == "date":
+        return local.strftime("%a %d %b %Y")
+    return local.strftime("%a %d %b %Y, %H:%M %Z")
+
+
+def format_duration(seconds: float | int | timedelta) -> str:
+    """A countdown: '2 d 3 h', '1 h 05 min', '4 min 07 s', '12 s'."""
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    seconds = max(int(seconds), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def parse_local(date_text: str, time_text: str, zone_name: str) -> datetime:
+    """A form's local date + time in `zone_name` -> aware UTC. Raises ValueError with a user-facing message.
+
+    A time that does not exist in that zone (the hour skipped when clocks go forward) is refused rather
+    than silently shifted.
+    """
+    if not is_valid_timezone(zone_name):
+        raise ValueError("Choose a valid time zone.")
+    try:
+        naive = datetime.strptime(f"{date_text.strip()} {time_text.strip()}", "%Y-%m-%d %H:%M")  # noqa: DTZ007
+    except ValueError:
+        raise ValueError("Enter a date (YYYY-MM-DD) and a time (HH:MM).") from None
+    zone = ZoneInfo(zone_name)
+    local = naive.replace(tzinfo=zone)
+    round_trip = local.astimezone(UTC).astimezone(zone)
+    if round_trip.replace(tzinfo=None) != naive:
+        raise ValueError(f"{naive:%H:%M} does not exist on {naive:%d %b %Y} in {zone_name} (clocks change).")
+    return local.astimezone(UTC)

@@ -1,0 +1,74 @@
+"""Request-level wiring shared by every blueprint: CSRF policy, security headers, template helpers."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_login import current_user
+
+from portal.accounts.roles import Role, has_role
+from portal.core import timezones
+from portal.core.clock import now_utc
+from portal.extensions import csrf
+
+# (endpoint, label, minimum role or None for everyone); links to endpoints that do not exist are left out.
+NAV_LINKS = [
+    ("events.index", "Events", None),
+    ("training.index", "Sessions", None),
+    ("training.my_schedule", "My schedule", Role.MEMBER),
+    ("training.my_sessions", "My sessions", Role.INSTRUCTOR),
+    ("accounts.users", "Users", Role.ADMIN),
+    ("audit.index", "Audit log", Role.ADMIN),
+    ("ops.health", "Health", Role.ADMIN),
+]
+
+
+def csrf_exempt(view):
+    """Mark a view that carries its own proof of origin (a signed webhook, a credentials exchange)."""
+    view.csrf_exempt = True
+    return view
+
+
+def register_web(app: Flask) -> None:
+    @app.before_request
+    def check_csrf() -> None:
+        # Bearer-token API clients carry no cookie, so they cannot be forged cross-site; everything that rides
+        # on the browser session (forms, htmx, the JSON API used from a page) must carry the CSRF token.
+        if request.headers.get("Authorization", "").startswith("Bearer "):
+            return
+        view = app.view_functions.get(request.endpoint or "")
+        if getattr(view, "csrf_exempt", False):
+            return
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return  # no session to ride on: the endpoint answers 401 itself
+        csrf.protect()
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "Content-Security-Policy" not in response.headers:
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        return response
+
+    app.jinja_env.filters["localtime"] = timezones.format_local
+    app.jinja_env.filters["duration"] = timezones.format_duration
+    app.jinja_env.filters["iso"] = lambda dt: dt.isoformat() if dt else ""
+
+    @app.context_processor
+    def template_helpers():
+        def nav_links():
+            return [(endpoint, label, minimum) for endpoint, label, minimum in NAV_LINKS
+                    if endpoint in app.view_functions
+                    and (minimum is None or has_role(current_user, minimum))]
+
+        return {
+            "nav_links": nav_links,
+            "zone_options": lambda zones: [(z, z.replace("_", " ")) for z in zones],
+            "Role": Role,
+            "has_role": lambda minimum: has_role(current_user, Role(minimum)),
+            "viewer_timezone": timezones.viewer_timezone,
+            "now_utc": now_utc,
+        }

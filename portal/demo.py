@@ -1,0 +1,6 @@
+import click
+
+
+@click.command(help="Load demo users, events and sessions.")
+def demo() -> None:
+    pass

@@ -1,0 +1,1 @@
+"""Events (seminars, gradings, camps) and their pages; each lists its training sessions."""

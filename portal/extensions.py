@@ -1,0 +1,11 @@
+"""Unbound extensions, bound to an app by create_app (init_app pattern)."""
+
+from flask_login import LoginManager
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+from portal.core.db import Base
+
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+login_manager = LoginManager()
+csrf = CSRFProtect()

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core.db import TimestampMixin
+from portal.extensions import db
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"     # claimed by one worker; the claim is the exactly-once guard
+    SENT = "sent"
+    SKIPPED = "skipped"     # its moment passed (a later one was due, or the session started / was canceled)
+    FAILED = "failed"       # gave up after retries
+
+
+class Notification(TimestampMixin, db.Model):
+    """One email to one person. `key` is unique: a reminder is (session, person, kind), so it is sent once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))      # reminder_24h, reminder_1h, reminder_10m, rescheduled, ...
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("training_sessions.id"), index=True)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(sa.String(10), default=NotificationStatus.PENDING.value)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    context: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class Heartbeat(db.Model):
+    """Last sign of life of a background process (worker, cron), shown to admins."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)  # e.g. worker:host:pid, cron
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    seen_at: Mapped[datetime]
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

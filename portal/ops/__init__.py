@@ -1,0 +1,1 @@
+"""Operations: health of the database, Redis, workers and the cron process."""

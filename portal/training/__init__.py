@@ -1,0 +1,1 @@
+"""Training sessions: scheduling, lifecycle, seats, waitlist, joining and attendance."""

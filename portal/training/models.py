@@ -1,0 +1,158 @@
+"""Training sessions and what hangs off them. One name per concept, from the column to the template."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.models import User
+from portal.core.db import TimestampMixin
+from portal.events.models import Event
+from portal.extensions import db
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    CANCELED = "canceled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (SessionStatus.ENDED, SessionStatus.CANCELED)
+
+
+FINAL_STATUSES = (SessionStatus.ENDED.value, SessionStatus.CANCELED.value)
+
+
+class RoomStatus(StrEnum):
+    NONE = "none"            # not asked for yet
+    PENDING = "pending"      # provisioning queued
+    READY = "ready"
+    FAILED = "failed"        # last attempt failed; the sweep retries
+    INACTIVE = "inactive"    # deactivated after cancel / cleanup
+
+
+class EndReason(StrEnum):
+    INSTRUCTOR = "instructor"
+    OVERDUE = "overdue"
+    NOT_STARTED = "not_started"
+    PROVIDER = "provider"    # the provider reported the meeting ended
+
+
+class RecordingStatus(StrEnum):
+    RECORDING = "recording"
+    UPLOADING = "uploading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class TrainingSession(TimestampMixin, db.Model):
+    __tablename__ = "training_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("capacity IS NULL OR capacity >= 1", name="capacity_positive"),
+        sa.CheckConstraint("seats_taken >= 0", name="seats_taken_not_negative"),
+        sa.CheckConstraint("capacity IS NULL OR seats_taken <= capacity", name="seats_within_capacity"),
+        sa.Index("ix_training_sessions_status_start_time", "status", "start_time"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id"), index=True)
+    instructor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    start_time: Mapped[datetime]
+    duration_minutes: Mapped[int]
+    end_time: Mapped[datetime] = mapped_column(index=True)  # derived: start_time + duration, kept by set_schedule
+    capacity: Mapped[int | None]
+    seats_taken: Mapped[int] = mapped_column(default=0)  # confirmed seats; changed only by the atomic seat claim
+    recording_enabled: Mapped[bool] = mapped_column(default=False)
+    chat_enabled: Mapped[bool] = mapped_column(default=True)
+    is_public: Mapped[bool] = mapped_column(default=False)
+    members_only: Mapped[bool] = mapped_column(default=True)
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    status: Mapped[str] = mapped_column(sa.String(12), default=SessionStatus.SCHEDULED.value)
+    room_id: Mapped[str | None] = mapped_column(sa.String(64))
+    room_status: Mapped[str] = mapped_column(sa.String(12), default=RoomStatus.NONE.value)
+    room_error: Mapped[str | None] = mapped_column(sa.String(500))
+    room_attempts: Mapped[int] = mapped_column(default=0)
+    room_next_attempt_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(sa.String(20))
+    recording_id: Mapped[str | None] = mapped_column(sa.String(64))
+    recording_status: Mapped[str | None] = mapped_column(sa.String(12))
+    recording_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    recording_url_expires_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+
+    instructor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    event: Mapped[Event | None] = relationship(lazy="joined")
+
+    def set_schedule(self, start_time: datetime, duration_minutes: int) -> None:
+        self.start_time = start_time
+        self.duration_minutes = duration_minutes
+        self.end_time = start_time + timedelta(minutes=duration_minutes)
+
+    @property
+    def status_enum(self) -> SessionStatus:
+        return SessionStatus(self.status)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def seats_free(self) -> int | None:
+        return None if self.capacity is None else max(self.capacity - self.seats_taken, 0)
+
+    def __repr__(self) -> str:
+        return f"<TrainingSession {self.id} {self.title!r} {self.status}>"
+
+
+class SeatStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELED = "canceled"
+
+
+class Seat(TimestampMixin, db.Model):
+    """One row per person and session: a confirmed seat, a place on the waitlist, or a canceled one."""
+
+    __tablename__ = "seats"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "user_id"),
+        sa.Index("ix_seats_session_id_status", "session_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("training_sessions.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(12))
+    confirmed_at: Mapped[datetime | None]
+    waitlisted_at: Mapped[datetime | None]   # waitlist order: earliest first, then id
+    canceled_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class Attendance(TimestampMixin, db.Model):
+    """One row per person and session: first joined, last left, total watch time, number of joins."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (sa.UniqueConstraint("session_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("training_sessions.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    first_joined_at: Mapped[datetime]
+    last_joined_at: Mapped[datetime]
+    last_left_at: Mapped[datetime | None]
+    is_present: Mapped[bool] = mapped_column(default=True)
+    watch_seconds: Mapped[int] = mapped_column(default=0)
+    join_count: Mapped[int] = mapped_column(default=1)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -1,0 +1,1 @@
+"""Video rooms: the provider port, the local and Cloudflare RealtimeKit providers, and provider webhooks."""

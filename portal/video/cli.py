@@ -1,0 +1,6 @@
+import click
+
+
+@click.group(help="The video provider.")
+def video() -> None:
+    pass

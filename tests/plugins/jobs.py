@@ -1,0 +1,1 @@
+"""Fixtures for jobs tests (see tests/conftest.py for the shared toolkit)."""

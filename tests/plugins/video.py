@@ -1,0 +1,1 @@
+"""Fixtures for video tests (see tests/conftest.py for the shared toolkit)."""
