@@ -6,9 +6,11 @@ from portal.audit.views import bp as audit_views
 from portal.events.api import bp as events_api
 from portal.events.views import bp as events_views
 from portal.ops.views import bp as ops_views
+from portal.seats.api import bp as seats_api
+from portal.seats.views import bp as seats_views
 from portal.training.api import bp as training_api
 from portal.training.views import bp as training_views
 from portal.video.views import bp as video_views
 
 BLUEPRINTS = [accounts_views, accounts_api, events_views, events_api, training_views, training_api,
-              video_views, audit_views, ops_views]
+              seats_views, seats_api, video_views, audit_views, ops_views]

@@ -1,0 +1,1 @@
+"""Seats, waitlist, joining and attendance of training sessions (models in portal.training.models)."""

@@ -1,0 +1,132 @@
+"""What the rest of the portal asks of video: rooms for sessions, join grants for people, recordings.
+
+These take model objects, call the configured provider, store what comes back at once (so a retry never
+creates a second room or participant), flush, and raise DomainErrors. The caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.core.clock import now_utc
+from portal.core.errors import Conflict, ServiceUnavailable
+from portal.extensions import db
+from portal.training.models import RecordingStatus, RoomStatus, SessionStatus, TrainingSession
+from portal.video import get_provider
+from portal.video.models import VideoParticipant
+from portal.video.port import ProviderError
+
+
+@dataclass(frozen=True)
+class JoinGrant:
+    """Everything the meeting page needs for one person. The token is theirs alone: never cache or share it."""
+
+    provider: str
+    room_id: str
+    token: str
+    participant_id: str
+    is_host: bool
+
+
+def ensure_room(session: TrainingSession) -> str:
+    """The session's room id, creating the room if it has none. Raises ServiceUnavailable if the provider fails."""
+    if session.room_id and session.room_status == RoomStatus.READY.value:
+        return session.room_id
+    provider = get_provider()
+    session.room_attempts += 1
+    try:
+        room_id = provider.create_room(title=session.title, session_id=session.id)
+    except ProviderError as exc:
+        session.room_status = RoomStatus.FAILED.value
+        session.room_error = str(exc)[:500]
+        db.session.flush()
+        raise ServiceUnavailable("The video room could not be created. Try again in a minute.",
+                                 code="room_unavailable") from exc
+    session.room_id = room_id
+    session.room_status = RoomStatus.READY.value
+    session.room_error = None
+    session.room_next_attempt_at = None
+    db.session.flush()
+    return room_id
+
+
+def deactivate_room(session: TrainingSession) -> None:
+    """Close the session's room (ended or canceled sessions). A room that is already gone counts as closed."""
+    if not session.room_id or session.room_status == RoomStatus.INACTIVE.value:
+        return
+    try:
+        get_provider().deactivate_room(session.room_id, is_live=session.status == SessionStatus.LIVE.value)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise ServiceUnavailable("The video room could not be closed yet.", code="room_unavailable") from exc
+    session.room_status = RoomStatus.INACTIVE.value
+    db.session.flush()
+
+
+def issue_join_grant(session: TrainingSession, user: User) -> JoinGrant:
+    """A participant token for `user` in the session's room: added once, refreshed after that."""
+    if not session.room_id or session.room_status != RoomStatus.READY.value:
+        raise Conflict("The room for this session is not ready yet.", code="room_not_ready")
+    provider = get_provider()
+    is_host = user.id == session.instructor_id
+    existing = db.session.scalar(select(VideoParticipant).where(
+        VideoParticipant.room_id == session.room_id, VideoParticipant.user_id == user.id))
+    try:
+        if existing is not None:
+            token = provider.refresh_token(session.room_id, existing.participant_id)
+            return JoinGrant(provider.name, session.room_id, token, existing.participant_id, is_host)
+        participant = provider.add_participant(session.room_id, user_id=user.id, name=user.name, is_host=is_host)
+    except ProviderError as exc:
+        raise ServiceUnavailable("The room is not reachable right now. Please try again.",
+                                 code="room_unreachable") from exc
+    db.session.add(VideoParticipant(session_id=session.id, user_id=user.id, room_id=session.room_id,
+                                    participant_id=participant.participant_id, preset_name=participant.preset_name))
+    db.session.flush()
+    return JoinGrant(provider.name, session.room_id, participant.token, participant.participant_id, is_host)
+
+
+def start_recording(session: TrainingSession) -> None:
+    """Start the session's recording (when recording is enabled and none runs yet)."""
+    if not session.recording_enabled or session.recording_id or not session.room_id:
+        return
+    try:
+        recording = get_provider().start_recording(session.room_id)
+    except ProviderError as exc:
+        session.recording_status = RecordingStatus.FAILED.value
+        db.session.flush()
+        if exc.retryable:
+            raise ServiceUnavailable("The recording could not be started.", code="recording_unavailable") from exc
+        return
+    session.recording_id = recording.recording_id
+    session.recording_status = recording.status
+    db.session.flush()
+
+
+def stop_recording(session: TrainingSession) -> None:
+    if not session.recording_id or session.recording_status != RecordingStatus.RECORDING.value:
+        return
+    try:
+        recording = get_provider().stop_recording(session.recording_id)
+    except ProviderError:
+        return  # the provider stops it by itself when everyone has left; its webhook tells us the outcome
+    apply_recording(session, recording.status, recording.download_url, recording.download_url_expires_at)
+
+
+def apply_recording(session: TrainingSession, status: str, url: str | None = None, expires_at=None) -> None:
+    session.recording_status = status
+    if url:
+        session.recording_url = url
+        session.recording_url_expires_at = expires_at
+    db.session.flush()
+
+
+def recording_link(session: TrainingSession) -> str | None:
+    """The recording's link while the provider's link is still valid."""
+    if session.recording_status != RecordingStatus.READY.value or not session.recording_url:
+        return None
+    if session.recording_url_expires_at and session.recording_url_expires_at <= now_utc():
+        return None
+    return session.recording_url
