@@ -1,6 +1,204 @@
+"""`portal demo`: demo users of every role, events and sessions at useful moments, seats for some members.
+
+Safe to run again: users and events are found by email and title; a demo session is created only when no
+upcoming session with its title exists yet (so a rerun the next day brings the near-term ones back).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
 import click
+from sqlalchemy import select
+
+DEMO_DOMAIN = "portal.example"
 
 
-@click.command(help="Load demo users, events and sessions.")
-def demo() -> None:
-    pass
+@dataclass(frozen=True)
+class DemoUser:
+    key: str
+    name: str
+    role: str
+    timezone: str
+
+    @property
+    def email(self) -> str:
+        return f"{self.key}@{DEMO_DOMAIN}"
+
+
+USERS = [
+    DemoUser("admin", "Ada Admin", "admin", "Europe/London"),
+    DemoUser("board", "Bo Board", "board_member", "Europe/Berlin"),
+    DemoUser("sensei", "Sensei Kenji Ito", "instructor", "Europe/Berlin"),
+    DemoUser("coach", "Coach Maria Silva", "instructor", "America/New_York"),
+    DemoUser("member1", "Mina Member", "member", "Europe/Berlin"),
+    DemoUser("member2", "Max Member", "member", "Asia/Tokyo"),
+    DemoUser("member3", "Mo Member", "member", "America/Los_Angeles"),
+    DemoUser("guest", "Gina Guest", "public", "Europe/Paris"),
+]
+
+EVENTS = [  # title, visibility, starts in, lasts, location
+    ("Online dojo week", "public", timedelta(hours=-1), timedelta(days=7), "Online"),
+    ("Winter seminar", "public", timedelta(days=2), timedelta(days=2), "Sports hall Nord, Berlin"),
+    ("Members' grading", "members", timedelta(days=10), timedelta(hours=6), "Main dojo"),
+]
+
+SESSIONS: list[dict[str, Any]] = [  # starts_in, instructor key, event title, seats for
+    {"title": "Kata clinic (starting soon)", "starts_in": timedelta(minutes=5), "instructor": "sensei",
+     "event": "Online dojo week", "capacity": 12, "is_public": True, "members_only": True,
+     "recording_enabled": True, "tags": ["kata"], "seats_for": ["member1", "member2"]},
+    {"title": "Warm-up and basics", "starts_in": timedelta(minutes=12), "instructor": "sensei",
+     "event": "Online dojo week", "capacity": 20, "is_public": True, "members_only": False,
+     "tags": ["basics", "beginners"], "seats_for": ["member1"]},
+    {"title": "Kumite tactics", "starts_in": timedelta(days=1), "instructor": "coach",
+     "event": "Online dojo week", "capacity": 2, "is_public": False, "members_only": True,
+     "tags": ["kumite"], "seats_for": ["member1", "member2", "member3"]},  # the third goes on the waitlist
+    {"title": "Open class for newcomers", "starts_in": timedelta(days=3), "instructor": "coach",
+     "event": "Winter seminar", "capacity": None, "is_public": True, "members_only": False,
+     "tags": ["open"], "seats_for": []},
+    {"title": "Grading preparation", "starts_in": timedelta(days=9), "instructor": "sensei",
+     "event": "Members' grading", "capacity": 30, "is_public": False, "members_only": True,
+     "recording_enabled": True, "tags": ["grading"], "seats_for": ["member3"]},
+]
+
+
+def with_app(func):
+    """portal.cli.with_app, looked up at call time (portal.cli imports this module while it loads)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from portal.cli import with_app as app_wrapper
+
+        return app_wrapper(func)(*args, **kwargs)
+
+    return wrapper
+
+
+@click.command(help="Load demo users (every role), events and sessions; prints how to sign in. Safe to rerun.")
+@click.option("--password", default="demo-password", show_default=True, help="Password of every demo user.")
+@with_app
+def demo(password: str) -> None:
+    from portal.config import current_settings
+    from portal.core import migrate
+    from portal.extensions import db
+
+    if current_settings().is_production:
+        raise click.ClickException("refusing to load demo users with a shared password in production")
+    try:
+        migrate.upgrade()
+        users = {spec.key: _ensure_user(spec, password) for spec in USERS}
+        events = {title: _ensure_event(title, *rest, creator=users["board"]) for title, *rest in EVENTS}
+        db.session.commit()
+        created = [_ensure_session(spec, users, events) for spec in SESSIONS]
+        _ensure_past_session(users["sensei"], events["Online dojo week"])
+        db.session.commit()
+        _print_summary(users, password, created)
+    finally:
+        db.session.remove()
+        db.engine.dispose()  # a command leaves no open connection behind
+
+
+def _ensure_user(spec: DemoUser, password: str):
+    from portal.accounts import operations
+
+    user = operations.find_by_email(spec.email)
+    if user is None:
+        user = operations.create_user(spec.email, spec.name, password, role=spec.role, timezone=spec.timezone)
+    return user
+
+
+def _ensure_event(title: str, visibility: str, starts_in: timedelta, length: timedelta, location: str, *, creator):
+    from portal.core.clock import now_utc
+    from portal.events import operations
+    from portal.events.models import Event
+    from portal.extensions import db
+
+    event = db.session.scalar(select(Event).where(Event.title == title))
+    if event is None:
+        start = _round(now_utc() + starts_in)
+        event = operations.create_event({"title": title, "visibility": visibility, "start_time": start,
+                                         "end_time": start + length, "location": location,
+                                         "description": f"{title}: a demo event."}, actor=creator)
+    return event
+
+
+def _ensure_session(spec: dict[str, Any], users: dict, events: dict):
+    from portal.core.clock import now_utc
+    from portal.extensions import db
+    from portal.training import operations
+    from portal.training.models import SessionStatus, TrainingSession
+
+    existing = db.session.scalar(select(TrainingSession).where(
+        TrainingSession.title == spec["title"], TrainingSession.status == SessionStatus.SCHEDULED.value,
+        TrainingSession.end_time > now_utc()))
+    if existing is not None:
+        return existing
+    start = now_utc() + spec["starts_in"]
+    start = start.replace(second=0, microsecond=0) + timedelta(minutes=1) if spec["starts_in"] < timedelta(
+        hours=1) else _round(start)
+    data = {key: spec[key] for key in ("title", "capacity", "is_public", "members_only", "tags")}
+    data.update(start_time=start, duration_minutes=60, event_id=events[spec["event"]].id,
+                recording_enabled=spec.get("recording_enabled", False),
+                description=f"{spec['title']} with {users[spec['instructor']].name}.")
+    session = operations.create_session(data, actor=users[spec["instructor"]])
+    _prepare_room_and_seats(session, [users[key] for key in spec["seats_for"]])
+    db.session.commit()
+    return session
+
+
+def _prepare_room_and_seats(session, members: list) -> None:
+    from portal.core.clock import now_utc
+    from portal.core.errors import DomainError
+    from portal.seats import operations as seats
+    from portal.video import operations as video
+
+    if session.start_time - now_utc() < timedelta(hours=2):
+        try:
+            video.ensure_room(session)  # ready now, so the instructor can start at once
+        except DomainError as exc:
+            click.echo(f"  (room for “{session.title}” not ready yet: {exc.message}; the worker retries)")
+    for member in members:
+        try:
+            seats.reserve(session, member)
+        except DomainError as exc:
+            click.echo(f"  (no seat for {member.name} in “{session.title}”: {exc.message})")
+
+
+def _ensure_past_session(instructor, event) -> None:
+    """An ended session from last week, so past lists and the audit log have something in them."""
+    from portal.core.clock import now_utc
+    from portal.extensions import db
+    from portal.training.models import EndReason, RoomStatus, SessionStatus, TrainingSession
+
+    title = "Last week's review"
+    if db.session.scalar(select(TrainingSession).where(TrainingSession.title == title)) is not None:
+        return
+    start = _round(now_utc() - timedelta(days=6))
+    session = TrainingSession(title=title, description="A session that already took place.",
+                              instructor_id=instructor.id, event_id=event.id, is_public=True,
+                              status=SessionStatus.ENDED.value, room_status=RoomStatus.INACTIVE.value,
+                              started_at=start, ended_at=start + timedelta(minutes=55),
+                              end_reason=EndReason.INSTRUCTOR.value, tags=["review"])
+    session.set_schedule(start, 60)
+    db.session.add(session)
+
+
+def _round(value: datetime) -> datetime:
+    """To the next full hour: demo times read nicely."""
+    return value.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def _print_summary(users: dict, password: str, sessions: list) -> None:
+    from portal.config import current_settings
+    from portal.core.timezones import format_local
+
+    base = current_settings().BASE_URL.rstrip("/")
+    click.echo(f"Demo data is ready. Sign in at {base}/login with password “{password}”:")
+    for spec in USERS:
+        click.echo(f"  {spec.role:<13} {spec.email:<28} {users[spec.key].name} ({spec.timezone})")
+    click.echo("Sessions:")
+    for session in sorted(sessions, key=lambda s: s.start_time):
+        click.echo(f"  {format_local(session.start_time, 'UTC'):<28} {session.title}  {base}/sessions/{session.id}")

@@ -1,8 +1,206 @@
-from flask import Blueprint, render_template
+"""Pages of training sessions: home, list, session page, scheduling and edit forms, lifecycle buttons, my sessions.
+
+Thin: load, check access (in Python), call the operation, commit once, redirect (PRG) or re-render with errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.accounts.auth import require_role
+from portal.accounts.models import User
+from portal.accounts.roles import ROLES, Role
+from portal.core.clock import now_utc
+from portal.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
+from portal.core.forms import form_values as submitted_values
+from portal.core.timezones import all_timezones, viewer_timezone
+from portal.events import queries as events
+from portal.events import rules as event_rules
+from portal.extensions import db
+from portal.seats import queries as seats
+from portal.training import forms, operations, queries, rules
+from portal.training.models import TrainingSession
+from portal.video import operations as video
 
 bp = Blueprint("training", __name__)
 
 
+# ------------------------------------------------------------------------------------------------ reading
 @bp.get("/", endpoint="home")
 def home():
-    return render_template("home.html")
+    now = now_utc()
+    sessions = queries.upcoming(current_user, now=now, limit=12)
+    return render_template("home.html", sessions=sessions, panels=seats.join_panels(sessions, current_user),
+                           events=events.upcoming(current_user, now=now, limit=6))
+
+
+@bp.get("/sessions", endpoint="index")
+def index():
+    show_past = request.args.get("past") == "1"
+    now = now_utc()
+    sessions = (queries.past(current_user, now=now) if show_past
+                else queries.upcoming(current_user, now=now, limit=100))
+    return render_template("training/index.html", sessions=sessions, show_past=show_past,
+                           panels=seats.join_panels(sessions, current_user))
+
+
+@bp.get("/sessions/<int:session_id>", endpoint="detail")
+def detail(session_id: int):
+    session = queries.get_visible(session_id, current_user)
+    return render_template("training/session.html", **_session_context(session))
+
+
+def _session_context(session: TrainingSession) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "session": session,
+        "panel": seats.join_panels([session], current_user)[session.id],
+        "event": session.event if session.event and event_rules.can_view(session.event, current_user) else None,
+        "recording_link": video.recording_link(session),
+        "may": {"edit": rules.can_edit(session, current_user) and not rules.transition_error(session.status, "edit"),
+                "cancel": rules.can_cancel(session, current_user)
+                and not rules.transition_error(session.status, "cancel"),
+                "start": rules.can_start(session, current_user)
+                and not rules.transition_error(session.status, "start"),
+                "end": rules.can_end(session, current_user) and not rules.transition_error(session.status, "end"),
+                "see_room": rules.can_see_room_state(session, current_user)},
+    }
+    if rules.can_see_attendance(session, current_user):
+        context["attendance_rows"] = seats.attendance_rows(session)
+    return context
+
+
+@bp.get("/my/sessions", endpoint="my_sessions")
+@require_role(Role.INSTRUCTOR)
+def my_sessions():
+    sessions = queries.of_instructor(current_user.id, include_archived=request.args.get("archived") == "1")
+    now = now_utc()
+    return render_template("training/my_sessions.html", now=now,
+                           upcoming=[s for s in sessions if not s.is_final and s.end_time > now][::-1],
+                           past=[s for s in sessions if s.is_final or s.end_time <= now])
+
+
+# ------------------------------------------------------------------------------------------------ forms
+def _form_context(**extra: Any) -> dict[str, Any]:
+    context = {"timezones": all_timezones(), "events": events.choices(),
+               "instructors": _instructors() if rules.can_assign_instructor(current_user) else None}
+    return {**context, **extra}
+
+
+def _instructors() -> list[User]:
+    roles = [r.value for r in ROLES if r.at_least(Role.INSTRUCTOR)]
+    return list(db.session.scalars(select(User).where(User.role.in_(roles), User.is_active.is_(True))
+                                   .order_by(User.name)))
+
+
+def _invalid(template: str, errors: dict[str, str], **context: Any):
+    db.session.rollback()
+    return render_template(template, errors=errors, values=submitted_values(), **_form_context(**context)), 422
+
+
+@bp.get("/sessions/new", endpoint="new")
+@require_role(Role.INSTRUCTOR)
+def new():
+    values = {**forms.new_values(viewer_timezone().key), "instructor_id": current_user.id}
+    if request.args.get("event_id", "").isdigit():
+        values["event_id"] = request.args["event_id"]
+    return render_template("training/form.html", errors={}, values=values, session=None, **_form_context())
+
+
+@bp.post("/sessions/new", endpoint="create")
+@require_role(Role.INSTRUCTOR)
+def create():
+    data, form_errors = forms.session_data(request.form, allow_instructor=rules.can_assign_instructor(current_user))
+    try:
+        if form_errors:
+            _, errors = operations.check_session_data(data, actor=current_user)
+            raise ValidationFailed({**errors, **form_errors})
+        session = operations.create_session(data, actor=current_user)
+    except ValidationFailed as exc:
+        return _invalid("training/form.html", exc.fields, session=None)
+    db.session.commit()
+    flash(f"“{session.title}” is scheduled. Its video room is being prepared.", "success")
+    return redirect(url_for("training.detail", session_id=session.id))
+
+
+def _editable(session_id: int) -> TrainingSession:
+    session = queries.get_visible(session_id, current_user)
+    if not rules.can_edit(session, current_user):
+        raise Forbidden("You may only change your own sessions.")
+    return session
+
+
+@bp.get("/sessions/<int:session_id>/edit", endpoint="edit")
+@require_role(Role.INSTRUCTOR)
+def edit(session_id: int):
+    session = _editable(session_id)
+    operations.require_state(session, "edit")
+    values = forms.form_values(session, viewer_timezone().key)
+    return render_template("training/form.html", errors={}, values=values, session=session, **_form_context())
+
+
+@bp.post("/sessions/<int:session_id>/edit", endpoint="update")
+@require_role(Role.INSTRUCTOR)
+def update(session_id: int):
+    session = _editable(session_id)
+    data, form_errors = forms.session_data(request.form, allow_instructor=rules.can_assign_instructor(current_user))
+    if data.get("start_time") == session.start_time.replace(second=0, microsecond=0):
+        data["start_time"] = session.start_time  # shown to the minute; unchanged
+    try:
+        if form_errors:
+            operations.require_state(session, "edit")
+            _, errors = operations.check_session_data(data, actor=current_user, session=session)
+            raise ValidationFailed({**errors, **form_errors})
+        operations.update_session(session, data, actor=current_user)
+    except ValidationFailed as exc:
+        return _invalid("training/form.html", exc.fields, session=session)
+    db.session.commit()
+    flash("Your changes are saved.", "success")
+    return redirect(url_for("training.detail", session_id=session.id))
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle
+@bp.get("/sessions/<int:session_id>/cancel", endpoint="confirm_cancel")
+@require_role(Role.INSTRUCTOR)
+def confirm_cancel(session_id: int):
+    session = _editable(session_id)
+    operations.require_state(session, "cancel")
+    return render_template("training/cancel.html", session=session)
+
+
+@bp.post("/sessions/<int:session_id>/cancel", endpoint="cancel")
+@require_role(Role.INSTRUCTOR)
+def cancel(session_id: int):
+    session = queries.get_visible(session_id, current_user)
+    operations.cancel_session(session, actor=current_user)
+    db.session.commit()
+    flash(f"“{session.title}” is canceled. Seat holders are told by email.", "success")
+    return redirect(url_for("training.detail", session_id=session.id))
+
+
+@bp.post("/sessions/<int:session_id>/start", endpoint="start")
+@require_role(Role.INSTRUCTOR)
+def start(session_id: int):
+    session = queries.get_visible(session_id, current_user)
+    try:
+        operations.start_session(session, actor=current_user)
+    except ServiceUnavailable as exc:
+        db.session.commit()  # keep the failed attempt on record (room state shown to the instructor)
+        flash(f"The session was not started: {exc.message}", "error")
+        return redirect(url_for("training.detail", session_id=session.id))
+    db.session.commit()
+    flash("The session is live. Members can join now.", "success")
+    return redirect(url_for("training.detail", session_id=session.id))
+
+
+@bp.post("/sessions/<int:session_id>/end", endpoint="end")
+@require_role(Role.INSTRUCTOR)
+def end(session_id: int):
+    session = queries.get_visible(session_id, current_user)
+    operations.end_session(session, actor=current_user)
+    db.session.commit()
+    flash("The session has ended; the room is closed for everyone.", "success")
+    return redirect(url_for("training.detail", session_id=session.id))

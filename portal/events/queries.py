@@ -1,0 +1,53 @@
+"""Reads of events, filtered by what the viewer may see."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from portal.accounts.roles import Role, has_role
+from portal.core.errors import NotFound
+from portal.events import rules
+from portal.events.models import Event, Visibility
+from portal.extensions import db
+from portal.training.rules import MAX_ID
+
+
+def visible_to(viewer) -> sa.ColumnElement[bool]:
+    if has_role(viewer, Role.MEMBER):
+        return sa.true()
+    return Event.visibility == Visibility.PUBLIC.value
+
+
+def get_visible(event_id: int, viewer) -> Event:
+    event = db.session.get(Event, event_id) if 0 < event_id <= MAX_ID else None
+    if event is None or not rules.can_view(event, viewer):
+        raise NotFound("Event not found.")
+    return event
+
+
+def get_public(event_id: int) -> Event:
+    event = db.session.get(Event, event_id) if 0 < event_id <= MAX_ID else None
+    if event is None or not event.is_public:
+        raise NotFound("Event not found.")
+    return event
+
+
+def upcoming(viewer, *, now: datetime, limit: int = 50) -> list[Event]:
+    """Events not over yet, soonest first."""
+    stmt = (select(Event).where(visible_to(viewer), Event.end_time > now)
+            .order_by(Event.start_time, Event.id).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def past(viewer, *, now: datetime, limit: int = 20) -> list[Event]:
+    stmt = (select(Event).where(visible_to(viewer), Event.end_time <= now)
+            .order_by(Event.start_time.desc(), Event.id).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def choices() -> list[Event]:
+    """Every event, for the event picker of the scheduling form (instructors are members: they see all)."""
+    return list(db.session.scalars(select(Event).order_by(Event.start_time.desc(), Event.id).limit(200)))

@@ -1,0 +1,76 @@
+"""Pure rules of events: field validation and who may see or change them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.accounts.roles import Role, has_role
+from portal.events.models import Visibility
+from portal.training.rules import check_description, parse_start_time
+
+TITLE_MAX = 200
+LOCATION_MAX = 200
+WRITABLE_FIELDS = frozenset({"title", "description", "start_time", "end_time", "location", "visibility"})
+REQUIRED_FIELDS = ("title", "start_time", "end_time")
+
+
+def validate_event(raw: dict[str, Any], *, partial: bool = False, current: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, Any], dict[str, str]]:
+    """(clean, errors) for the fields in `raw`; `current` holds the stored start/end of an event being edited."""
+    clean: dict[str, Any] = {}
+    errors = {key: "Unknown or read-only field." for key in raw if key not in WRITABLE_FIELDS}
+    if not partial:
+        errors.update({key: "This field is required." for key in REQUIRED_FIELDS if raw.get(key) in (None, "")})
+    if "title" in raw and "title" not in errors:
+        _put(clean, errors, "title", _text(raw["title"], TITLE_MAX, "title", required=True))
+    if "description" in raw:
+        _put(clean, errors, "description", check_description(raw["description"]))
+    if "location" in raw:
+        _put(clean, errors, "location", _text(raw["location"], LOCATION_MAX, "location", required=False))
+    for key in ("start_time", "end_time"):
+        if key in raw and key not in errors:
+            _put(clean, errors, key, parse_start_time(raw[key]))
+    if "visibility" in raw:
+        ok = raw["visibility"] in {v.value for v in Visibility}
+        _put(clean, errors, "visibility", (raw["visibility"], None) if ok else
+             (None, "Visibility is either public (everyone) or members (members only)."))
+    start = clean.get("start_time", (current or {}).get("start_time"))
+    end = clean.get("end_time", (current or {}).get("end_time"))
+    if start and end and end <= start and "end_time" not in errors:
+        errors["end_time"] = "The end must be after the start."
+    if not partial:
+        clean.setdefault("description", "")
+        clean.setdefault("location", "")
+        clean.setdefault("visibility", Visibility.MEMBERS.value)
+    return clean, errors
+
+
+def _put(clean: dict[str, Any], errors: dict[str, str], key: str, result: tuple[Any, str | None]) -> None:
+    value, error = result
+    if error:
+        errors[key] = error
+    else:
+        clean[key] = value
+
+
+def _text(value: Any, limit: int, label: str, *, required: bool) -> tuple[str | None, str | None]:
+    if value is None and not required:
+        return "", None
+    if not isinstance(value, str) or "\x00" in value:
+        return None, f"The {label} must be text."
+    text = value.strip()
+    if required and not text:
+        return None, f"Give the event a {label}."
+    if len(text) > limit:
+        return None, f"Keep the {label} to {limit} characters (it has {len(text)})."
+    return text, None
+
+
+def can_view(event, user) -> bool:
+    """Public events are for everyone; members' events for members and above."""
+    return event.is_public or has_role(user, Role.MEMBER)
+
+
+def can_manage(user) -> bool:
+    """Board members and admins create and edit events."""
+    return has_role(user, Role.BOARD_MEMBER)

@@ -1,0 +1,84 @@
+"""The scheduling form: HTML form values <-> the plain values the operations take.
+
+The form speaks local time (a date, a time and a time zone); operations speak aware UTC. A value that cannot even
+be read (a duration of "abc") gets its own message here; everything else is checked by training.rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from portal.core.timezones import parse_local, to_zone
+from portal.training import rules
+from portal.training.models import TrainingSession
+
+CHECKBOXES = rules.BOOLEAN_FIELDS
+
+
+def _int_or_error(text: str, message: str) -> tuple[int | None, str | None]:
+    text = (text or "").strip()
+    if not text.isdigit():
+        return None, message
+    return int(text), None
+
+
+def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """(data for operations, errors for values that could not be read)."""
+    data: dict[str, Any] = {"title": form.get("title", ""), "description": form.get("description", ""),
+                            "tags": rules.split_tags(form.get("tags", ""))}
+    errors: dict[str, str] = {}
+    for key in CHECKBOXES:
+        data[key] = form.get(key) == "on"
+    _read_start(form, data, errors)
+    numbers = {"duration_minutes": "Give the duration in whole minutes.",
+               "capacity": "Give the capacity as a whole number, or leave it empty for no limit.",
+               "event_id": "Choose an event from the list."}
+    for key, message in numbers.items():
+        text = form.get(key, "").strip()
+        if not text:
+            if key != "duration_minutes":
+                data[key] = None
+            continue
+        value, error = _int_or_error(text, message)
+        if error:
+            errors[key] = error
+        else:
+            data[key] = value
+    if allow_instructor and form.get("instructor_id", "").strip():
+        value, error = _int_or_error(form["instructor_id"], "Choose an instructor from the list.")
+        data["instructor_id"] = value
+        if error:
+            errors["instructor_id"] = error
+    return data, errors
+
+
+def _read_start(form: Mapping[str, str], data: dict[str, Any], errors: dict[str, str]) -> None:
+    date_text, clock_text = form.get("start_date", "").strip(), form.get("start_clock", "").strip()
+    if not date_text and not clock_text:
+        errors["start_time"] = "Enter the date and time the session starts."
+        return
+    try:
+        data["start_time"] = parse_local(date_text, clock_text, form.get("timezone", ""))
+    except ValueError as exc:
+        errors["start_time"] = str(exc)
+
+
+def form_values(session: TrainingSession, zone: str) -> dict[str, Any]:
+    """The edit form filled from a stored session, its start shown in `zone`."""
+    local = to_zone(session.start_time, zone)
+    values: dict[str, Any] = {
+        "title": session.title, "description": session.description, "event_id": session.event_id or "",
+        "start_date": local.strftime("%Y-%m-%d"), "start_clock": local.strftime("%H:%M"), "timezone": zone,
+        "duration_minutes": session.duration_minutes, "capacity": session.capacity or "",
+        "tags": ", ".join(session.tags or []), "instructor_id": session.instructor_id}
+    for key in CHECKBOXES:
+        values[key] = "on" if getattr(session, key) else ""
+    return values
+
+
+def new_values(zone: str) -> dict[str, Any]:
+    values: dict[str, Any] = {"timezone": zone, "duration_minutes": 60}
+    for key, default in rules.BOOLEAN_DEFAULTS.items():
+        values[key] = "on" if default else ""
+    return values

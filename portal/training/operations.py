@@ -1,0 +1,205 @@
+"""Writes of training sessions: schedule, edit, cancel, start, end. Shared by the HTML views, the JSON API, the
+jobs and the CLI. They flush and raise DomainErrors; the caller commits once. Every change is audited.
+
+`actor=None` means the system (a worker): only `end_session` accepts it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.accounts.models import User
+from portal.accounts.roles import Role
+from portal.audit.operations import record
+from portal.core.clock import now_utc
+from portal.core.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
+from portal.core.queue import enqueue_after_commit
+from portal.events.models import Event
+from portal.extensions import db
+from portal.notifications import operations as notifications
+from portal.seats import operations as seats
+from portal.training import jobs, rules
+from portal.training.models import EndReason, RoomStatus, SessionStatus, TrainingSession
+from portal.video import operations as video
+
+log = logging.getLogger(__name__)
+ENTITY = "training_session"
+AUDITED_FIELDS = ("title", "description", "start_time", "duration_minutes", "capacity", "event_id", "instructor_id",
+                  "tags", *rules.BOOLEAN_FIELDS)
+
+
+# ------------------------------------------------------------------------------------------------ validation
+def check_session_data(raw: dict[str, Any], *, actor: User, session: TrainingSession | None = None
+                       ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate `raw` for a new session (session=None) or an edit; returns (clean, errors) and raises nothing
+    except Forbidden when the actor names another instructor without being allowed to."""
+    if session is not None:
+        db.session.refresh(session, ["seats_taken"])  # the lowest capacity allowed, as of now
+    clean, errors = rules.validate_session(
+        raw, now=now_utc(), partial=session is not None,
+        current_start=session.start_time if session is not None else None,
+        seats_taken=session.seats_taken if session is not None else 0)
+    if clean.get("event_id") is not None and db.session.get(Event, clean["event_id"]) is None:
+        errors["event_id"] = "event not found"
+    if "instructor_id" in clean:
+        errors.update(_instructor_errors(clean["instructor_id"], actor, session))
+    if session is not None:
+        errors.update(rules.live_edit_error(_changed(session, clean), session.status))
+    return clean, errors
+
+
+def _instructor_errors(instructor_id: int, actor: User, session: TrainingSession | None) -> dict[str, str]:
+    unchanged = instructor_id == (session.instructor_id if session is not None else actor.id)
+    if unchanged:
+        return {}
+    if not rules.can_assign_instructor(actor):
+        raise Forbidden("Only board members and admins may name another instructor.")
+    instructor = db.session.get(User, instructor_id)
+    if instructor is None or not instructor.is_active or not instructor.has_role(Role.INSTRUCTOR):
+        return {"instructor_id": "Choose an active instructor."}
+    return {}
+
+
+def _changed(session: TrainingSession, clean: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in clean.items() if getattr(session, k) != v}
+
+
+def _snapshot(session: TrainingSession) -> dict[str, Any]:
+    return {field: getattr(session, field) for field in AUDITED_FIELDS}
+
+
+# ------------------------------------------------------------------------------------------------ create / edit
+def create_session(raw: dict[str, Any], *, actor: User) -> TrainingSession:
+    if not rules.can_create(actor):
+        raise Forbidden("Only instructors, board members and admins schedule sessions.")
+    clean, errors = check_session_data(raw, actor=actor)
+    if errors:
+        raise ValidationFailed(errors)
+    start, minutes = clean.pop("start_time"), clean.pop("duration_minutes")
+    clean.setdefault("instructor_id", actor.id)
+    session = TrainingSession(**clean, status=SessionStatus.SCHEDULED.value, room_status=RoomStatus.PENDING.value)
+    session.set_schedule(start, minutes)
+    db.session.add(session)
+    db.session.flush()
+    record("session.create", ENTITY, session.id, actor, _snapshot(session))
+    enqueue_after_commit(db.session, jobs.provision_room, session.id, job_id=f"provision-room-{session.id}",
+                         job_timeout=60)
+    notifications.plan_reminders(session)
+    return session
+
+
+def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User) -> TrainingSession:
+    if not rules.can_edit(session, actor):
+        raise Forbidden("You may only edit your own sessions.")
+    require_state(session, "edit")
+    clean, errors = check_session_data(raw, actor=actor, session=session)
+    if errors:
+        raise ValidationFailed(errors)
+    before = _snapshot(session)
+    old_start = session.start_time
+    for field, value in clean.items():
+        if field not in ("start_time", "duration_minutes"):
+            setattr(session, field, value)
+    session.set_schedule(clean.get("start_time", session.start_time),
+                         clean.get("duration_minutes", session.duration_minutes))
+    _flush_capacity(session)
+    db.session.expire(session, ["instructor", "event"])  # reloaded on next use, after an id changed
+    changes = _diff(before, _snapshot(session))
+    if changes:
+        record("session.update", ENTITY, session.id, actor, changes)
+    if session.start_time != old_start:
+        notifications.notify_rescheduled(session, old_start)
+    if "capacity" in changes and _grew(*changes["capacity"]):
+        seats.promote_waitlist(session)  # new seats go to the waitlist first, in order
+    return session
+
+
+def _grew(old: int | None, new: int | None) -> bool:
+    return new is None or (old is not None and new > old)
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+
+
+def _flush_capacity(session: TrainingSession) -> None:
+    """A seat taken between the check and this write trips the database's own capacity constraint."""
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        raise ValidationFailed({"capacity": "Seats were taken meanwhile; the capacity cannot be lower than the "
+                                            "seats already taken."}) from None
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle
+def require_state(session: TrainingSession, action: str) -> None:
+    error = rules.transition_error(session.status, action)
+    if error:
+        raise Conflict(error)
+
+
+def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
+    if not rules.can_cancel(session, actor):
+        raise Forbidden("You may only cancel your own sessions.")
+    require_state(session, "cancel")
+    session.status = SessionStatus.CANCELED.value
+    released = seats.release_all(session)
+    notifications.notify_canceled(session, released)
+    _close_room(session)
+    db.session.flush()
+    record("session.cancel", ENTITY, session.id, actor,
+           {"status": [SessionStatus.SCHEDULED.value, session.status], "seats_released": len(released)})
+    return session
+
+
+def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
+    if not rules.can_start(session, actor):
+        raise Forbidden("Only the session's own instructor can start it.")
+    require_state(session, "start")
+    if not (session.room_id and session.room_status == RoomStatus.READY.value):
+        video.ensure_room(session)  # once, on the spot; ServiceUnavailable (503) says the room is not there
+    session.status = SessionStatus.LIVE.value
+    session.started_at = now_utc()
+    try:
+        video.start_recording(session)
+    except ServiceUnavailable:
+        log.warning("session %s started without its recording: the provider refused", session.id)
+    db.session.flush()
+    record("session.start", ENTITY, session.id, actor,
+           {"status": [SessionStatus.SCHEDULED.value, session.status], "started_at": session.started_at})
+    return session
+
+
+def end_session(session: TrainingSession, *, actor: User | None, reason: EndReason | str = EndReason.INSTRUCTOR
+                ) -> TrainingSession:
+    """End a live session (or, for the worker, one that never started). The meeting ends for everyone."""
+    reason = EndReason(reason)
+    if actor is not None and not rules.can_end(session, actor):
+        raise Forbidden("Only the session's own instructor can end it.")
+    error = rules.end_transition_error(session.status, by_system=actor is None, reason=reason.value)
+    if error:
+        raise Conflict(error)
+    old_status = session.status
+    session.status = SessionStatus.ENDED.value
+    session.ended_at = now_utc()
+    session.end_reason = reason.value
+    video.stop_recording(session)
+    seats.close_attendance(session, session.ended_at)
+    _close_room(session)
+    db.session.flush()
+    record("session.end", ENTITY, session.id, actor,
+           {"status": [old_status, session.status], "end_reason": reason.value, "ended_at": session.ended_at})
+    return session
+
+
+def _close_room(session: TrainingSession) -> None:
+    """A provider that cannot be reached must not block the change: the daily cleanup closes the room later."""
+    try:
+        with db.session.begin_nested():
+            video.deactivate_room(session)
+    except ServiceUnavailable:
+        log.warning("room of session %s not closed yet; the cleanup job retries", session.id)
+

@@ -1,0 +1,267 @@
+"""Pure rules of training sessions: field validation, who may do what, and which state changes are allowed.
+
+Every function takes plain values (and `now` where time matters) and touches neither the database nor the request.
+Validation returns (clean values, errors) where errors maps field name -> a message a person can act on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from portal.accounts.roles import Role, has_role
+from portal.training.models import SessionStatus
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+DURATION_MIN, DURATION_MAX = 15, 480
+CAPACITY_MIN, CAPACITY_MAX = 1, 1000
+TAGS_MAX, TAG_MAX_LENGTH = 10, 30
+SCHEDULE_AHEAD = timedelta(days=365)
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+BOOLEAN_FIELDS = ("recording_enabled", "chat_enabled", "is_public", "members_only")
+BOOLEAN_DEFAULTS = {"recording_enabled": False, "chat_enabled": True, "is_public": False, "members_only": True}
+WRITABLE_FIELDS = frozenset({"title", "description", "start_time", "duration_minutes", "capacity", "event_id",
+                             "instructor_id", "tags", *BOOLEAN_FIELDS})
+REQUIRED_FIELDS = {"title": "Give the session a title.", "start_time": "Give the date and time the session starts.",
+                   "duration_minutes": "Give the duration in minutes (15 to 480)."}
+
+Clean = dict[str, Any]
+Errors = dict[str, str]
+
+
+# ------------------------------------------------------------------------------------------------ validation
+def validate_session(raw: dict[str, Any], *, now: datetime, partial: bool = False,
+                     current_start: datetime | None = None, seats_taken: int = 0) -> tuple[Clean, Errors]:
+    """Check the fields present in `raw` (all required ones unless `partial`).
+
+    `current_start`: the stored start of a session being edited; sending it unchanged is always accepted (an
+    edit of the title must not fail because the session is about to start). `seats_taken`: confirmed seats,
+    the lowest capacity allowed.
+    """
+    clean: Clean = {}
+    errors: Errors = {key: "Unknown or read-only field." for key in raw if key not in WRITABLE_FIELDS}
+    if not partial:
+        for key, message in REQUIRED_FIELDS.items():
+            if raw.get(key) in (None, ""):
+                errors[key] = message
+    checks = {"title": check_title, "description": check_description, "duration_minutes": check_duration,
+              "tags": check_tags, "event_id": lambda v: check_id(v, required=False),
+              "instructor_id": lambda v: check_id(v, required=True)}
+    for key, check in checks.items():
+        if key in raw and key not in errors:
+            _apply(clean, errors, key, check(raw[key]))
+    if "start_time" in raw and "start_time" not in errors:
+        _apply(clean, errors, "start_time", check_start_time(raw["start_time"], now, current_start))
+    if "capacity" in raw:
+        _apply(clean, errors, "capacity", check_capacity(raw["capacity"], seats_taken))
+    for key in BOOLEAN_FIELDS:
+        if key in raw:
+            _apply(clean, errors, key, check_bool(raw[key]))
+    if not partial:
+        for key, default in BOOLEAN_DEFAULTS.items():
+            clean.setdefault(key, default)
+        clean.setdefault("description", "")
+        clean.setdefault("tags", [])
+    return clean, errors
+
+
+def _apply(clean: Clean, errors: Errors, key: str, result: tuple[Any, str | None]) -> None:
+    value, error = result
+    if error:
+        errors[key] = error
+    else:
+        clean[key] = value
+
+
+def check_title(value: Any) -> tuple[str | None, str | None]:
+    if not isinstance(value, str) or not value.strip():
+        return None, "Give the session a title."
+    if "\x00" in value:
+        return None, "The title contains a character that is not allowed."
+    title = value.strip()
+    if len(title) > TITLE_MAX:
+        return None, f"Keep the title to {TITLE_MAX} characters (it has {len(title)})."
+    return title, None
+
+
+def check_description(value: Any) -> tuple[str | None, str | None]:
+    if value is None:
+        return "", None
+    if not isinstance(value, str):
+        return None, "The description must be text."
+    if "\x00" in value:
+        return None, "The description contains a character that is not allowed."
+    if len(value) > DESCRIPTION_MAX:
+        return None, f"Keep the description to {DESCRIPTION_MAX} characters (it has {len(value)})."
+    return value.strip(), None
+
+
+def parse_start_time(value: Any) -> tuple[datetime | None, str | None]:
+    """An aware datetime from a datetime or an ISO 8601 string with an offset; a naive time is refused."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return None, "Not a date and time; use ISO 8601, e.g. 2026-12-01T18:00:00+01:00."
+    if not isinstance(value, datetime):
+        return None, "Give the start as a date and time in ISO 8601 with a time zone offset."
+    if value.tzinfo is None or value.utcoffset() is None:
+        return None, "This time has no time zone; add an offset like +01:00 or Z."
+    return value.astimezone(UTC), None
+
+
+def check_start_time(value: Any, now: datetime, current_start: datetime | None = None
+                     ) -> tuple[datetime | None, str | None]:
+    start, error = parse_start_time(value)
+    if error or start is None:
+        return None, error
+    if current_start is not None and start == current_start:
+        return start, None
+    if start <= now:
+        return None, "The start must be in the future."
+    if start > now + SCHEDULE_AHEAD:
+        return None, "Sessions can be scheduled at most 365 days ahead."
+    return start, None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_duration(value: Any) -> tuple[int | None, str | None]:
+    if not _is_int(value):
+        return None, "Give the duration in whole minutes."
+    if not DURATION_MIN <= value <= DURATION_MAX:
+        return None, f"The duration must be between {DURATION_MIN} and {DURATION_MAX} minutes."
+    return value, None
+
+
+def check_capacity(value: Any, seats_taken: int = 0) -> tuple[int | None, str | None]:
+    if value is None or value == "":
+        return None, None
+    if not _is_int(value):
+        return None, "Give the capacity as a whole number, or leave it empty for no limit."
+    if not CAPACITY_MIN <= value <= CAPACITY_MAX:
+        return None, f"The capacity must be between {CAPACITY_MIN} and {CAPACITY_MAX}, or empty for no limit."
+    if value < seats_taken:
+        return None, f"{seats_taken} seats are already taken; the capacity cannot be lower than that."
+    return value, None
+
+
+def check_bool(value: Any) -> tuple[bool | None, str | None]:
+    if not isinstance(value, bool):
+        return None, "Must be true or false."
+    return value, None
+
+
+def check_id(value: Any, *, required: bool) -> tuple[int | None, str | None]:
+    if value is None or value == "":
+        return (None, "This field is required.") if required else (None, None)
+    if not _is_int(value) or not 1 <= value <= MAX_ID:
+        return None, "Must be the id (a positive whole number) of an existing record."
+    return value, None
+
+
+def check_tags(value: Any) -> tuple[list[str] | None, str | None]:
+    if value is None:
+        return [], None
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        return None, "Tags must be a list of words."
+    tags: list[str] = []
+    for tag in (t.strip().lower() for t in value):
+        if not tag or len(tag) > TAG_MAX_LENGTH or "\x00" in tag:
+            return None, f"Each tag must be 1 to {TAG_MAX_LENGTH} characters."
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > TAGS_MAX:
+        return None, f"Use at most {TAGS_MAX} tags."
+    return tags, None
+
+
+def split_tags(text: str) -> list[str]:
+    """'Kata, Beginners,,kata' -> ['Kata', 'Beginners', 'kata'] (the check lower-cases and deduplicates)."""
+    return [part for part in (p.strip() for p in (text or "").split(",")) if part]
+
+
+# ------------------------------------------------------------------------------------------------ access
+def can_view(session, user, *, event_is_public: bool | None = None) -> bool:
+    """Anonymous and `public` users see public sessions; members and above see all."""
+    del event_is_public  # a public session is visible on its own, whatever its event's visibility
+    if has_role(user, Role.MEMBER):
+        return True
+    return bool(session.is_public)
+
+
+def is_own(session, user) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and session.instructor_id == user.id
+
+
+def can_create(user) -> bool:
+    return has_role(user, Role.INSTRUCTOR)
+
+
+def can_assign_instructor(user) -> bool:
+    """Board members and admins may schedule a session for another instructor."""
+    return has_role(user, Role.BOARD_MEMBER)
+
+
+def can_edit(session, user) -> bool:
+    return (has_role(user, Role.INSTRUCTOR) and is_own(session, user)) or has_role(user, Role.BOARD_MEMBER)
+
+
+can_cancel = can_edit
+
+
+def can_start(session, user) -> bool:
+    """Only the session's own instructor starts or ends it."""
+    return has_role(user, Role.INSTRUCTOR) and is_own(session, user)
+
+
+can_end = can_start
+
+
+def can_see_room_state(session, user) -> bool:
+    return can_edit(session, user) or has_role(user, Role.ADMIN)
+
+
+def can_see_attendance(session, user) -> bool:
+    return is_own(session, user) or has_role(user, Role.ADMIN)
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle
+def transition_error(status: str, action: str) -> str | None:
+    """None when `action` (edit, cancel, start, end) is allowed in `status`; else why not."""
+    allowed = {
+        "edit": (SessionStatus.SCHEDULED, SessionStatus.LIVE),
+        "cancel": (SessionStatus.SCHEDULED,),
+        "start": (SessionStatus.SCHEDULED,),
+        "end": (SessionStatus.LIVE,),
+    }[action]
+    if status in allowed:
+        return None
+    if status in (SessionStatus.ENDED, SessionStatus.CANCELED):
+        return f"This session is {status}; it can no longer be changed."
+    if action == "end":
+        return "Only a live session can be ended; start it first."
+    if action in ("start", "cancel"):
+        return f"This session is already {status}."
+    return f"A {status} session cannot be changed this way."
+
+
+def end_transition_error(status: str, *, by_system: bool, reason: str) -> str | None:
+    """The worker may end a session that never started (reason not_started); everyone else needs `live`."""
+    if by_system and reason == "not_started" and status == SessionStatus.SCHEDULED:
+        return None
+    return transition_error(status, "end")
+
+
+def live_edit_error(changes: Clean, status: str) -> Errors:
+    """A live session keeps its start: it has already begun."""
+    if status == SessionStatus.LIVE and "start_time" in changes:
+        return {"start_time": "This session is live; its start can no longer be moved."}
+    return {}
