@@ -1,28 +1,318 @@
-"""Seat, waitlist and attendance writes. They flush; the caller commits."""
+"""Seat, waitlist, join and attendance writes. They flush and raise DomainErrors; the caller commits.
+
+Taking a seat is one atomic step in the database: a conditional UPDATE of the session's `seats_taken` counter
+(`... WHERE capacity IS NULL OR seats_taken < capacity`, checked by its row count) together with the person's
+Seat row (unique per session and person). PostgreSQL serialises the counter update on the session's row lock;
+SQLite serialises all writers (busy_timeout). A concurrent insert of the same Seat (a double click) is caught
+by the unique constraint inside a savepoint and undone, so one person never holds two seats.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal.core.clock import now_utc
+from portal.core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
 from portal.extensions import db
-from portal.training.models import Attendance, Seat, SeatStatus, TrainingSession
+from portal.notifications import operations as notifications
+from portal.seats import rules
+from portal.seats.rules import Eligibility, Reason
+from portal.training.models import Attendance, Seat, SeatStatus, SessionStatus, TrainingSession
+from portal.video import operations as video
+from portal.video.operations import JoinGrant
+
+CONFIRMED, WAITLISTED, CANCELED = SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value, SeatStatus.CANCELED.value
+
+
+# ------------------------------------------------------------------------------------------------ refusals
+def refusal_error(elig: Eligibility) -> DomainError:
+    """The DomainError (HTTP status + reason code + message) for a refused eligibility."""
+    extra = {"reason": elig.reason}
+    if elig.reason == Reason.TOO_EARLY:
+        extra |= {"opens_at": elig.opens_at.isoformat() if elig.opens_at else None,
+                  "seconds_until_open": elig.seconds_until_open}
+    kind = {Reason.NOT_FOUND: NotFound, Reason.LOGIN_REQUIRED: Unauthorized,
+            Reason.MEMBERS_ONLY: Forbidden}.get(Reason(elig.reason), Conflict)
+    return kind(elig.message, code=elig.reason, extra=extra)
+
+
+# ------------------------------------------------------------------------------------------------ seat rows
+def seat_of(session: TrainingSession, user) -> Seat | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(select(Seat).where(Seat.session_id == session.id, Seat.user_id == user.id)
+                             .execution_options(populate_existing=True))
+
+
+def _bump_counter(session: TrainingSession, delta: int) -> bool:
+    """+1 only while a seat is free; -1 never below zero. True if the row changed."""
+    stmt = update(TrainingSession).where(TrainingSession.id == session.id)
+    if delta > 0:
+        stmt = stmt.where(or_(TrainingSession.capacity.is_(None),
+                              TrainingSession.seats_taken < TrainingSession.capacity))
+    else:
+        stmt = stmt.where(TrainingSession.seats_taken > 0)
+    result = db.session.execute(stmt.values(seats_taken=TrainingSession.seats_taken + delta)
+                                .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def claim_seat(session: TrainingSession, user, *, now: datetime | None = None) -> Seat | None:
+    """Give `user` a confirmed seat if they hold none and one is free. Returns the confirmed seat, or None if full.
+
+    Safe against double clicks and races: the counter only moves together with a Seat row that changes to
+    confirmed. If another request confirmed the same person first (their insert wins the unique constraint, caught
+    in a savepoint, or their status update wins), the counted seat is given back.
+    """
+    now = now or now_utc()
+    db.session.flush()
+    seat = seat_of(session, user)
+    if seat is not None and seat.status == CONFIRMED:
+        return seat
+    if not _bump_counter(session, +1):
+        _sync_counter(session)
+        seat = seat_of(session, user)  # a concurrent request may have seated them just before the session filled
+        return seat if seat is not None and seat.status == CONFIRMED else None
+    confirmed = _confirm_row(session, user, seat, now)
+    if confirmed is None:  # another request confirmed this person meanwhile: give the counted seat back
+        _bump_counter(session, -1)
+        confirmed = seat_of(session, user)
+    _sync_counter(session)
+    return confirmed
+
+
+def _confirm_row(session: TrainingSession, user, seat: Seat | None, now: datetime) -> Seat | None:
+    """Make the person's Seat row confirmed. None if another request confirmed it first (nothing changed)."""
+    if seat is None:
+        try:
+            with db.session.begin_nested():
+                seat = Seat(session_id=session.id, user_id=user.id, status=CONFIRMED, confirmed_at=now)
+                db.session.add(seat)
+        except IntegrityError:
+            seat = seat_of(session, user)
+            if seat is None or seat.status == CONFIRMED:
+                return None
+        else:
+            return seat
+    changed = db.session.execute(
+        update(Seat).where(Seat.id == seat.id, Seat.status != CONFIRMED)
+        .values(status=CONFIRMED, confirmed_at=now, canceled_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        return None
+    return seat_of(session, user)
+
+
+def _sync_counter(session: TrainingSession) -> None:
+    """The counter was changed in SQL; show the stored value on the loaded object."""
+    db.session.refresh(session, ["seats_taken"])
+
+
+def _waitlist_row(session: TrainingSession, user, seat: Seat | None, now: datetime) -> Seat:
+    if seat is None:
+        try:
+            with db.session.begin_nested():
+                seat = Seat(session_id=session.id, user_id=user.id, status=WAITLISTED, waitlisted_at=now)
+                db.session.add(seat)
+            return seat
+        except IntegrityError:
+            seat = seat_of(session, user)
+            assert seat is not None
+            if seat.status in (CONFIRMED, WAITLISTED):
+                return seat
+    db.session.execute(update(Seat).where(Seat.id == seat.id, Seat.status == CANCELED)
+                       .values(status=WAITLISTED, waitlisted_at=now, canceled_at=None, updated_at=now)
+                       .execution_options(synchronize_session=False))
+    return seat_of(session, user)  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------------ reserve / cancel
+def reserve(session: TrainingSession, user, *, waitlist: bool = True, now: datetime | None = None) -> Seat:
+    """A confirmed seat if one is free; else a waitlist place (when `waitlist`), else Conflict `full`.
+
+    Returns the person's Seat: its status says which happened. Holding a seat already changes nothing.
+    """
+    now = now or now_utc()
+    code, message = rules.reserve_refusal(session, user)
+    if code is not None:
+        raise _reserve_error(code, message or "")
+    seat = seat_of(session, user)
+    if seat is not None and seat.status == CONFIRMED:
+        return seat
+    confirmed = claim_seat(session, user, now=now)
+    if confirmed is not None:
+        notifications.plan_reminders(session)
+        db.session.flush()
+        return confirmed
+    if seat is not None and seat.status == WAITLISTED:
+        return seat
+    if not waitlist:
+        raise Conflict(rules.MESSAGES[Reason.FULL], code=Reason.FULL.value)
+    seat = _waitlist_row(session, user, seat_of(session, user), now)
+    db.session.flush()
+    return seat
+
+
+def _reserve_error(code: str, message: str) -> DomainError:
+    if code == Reason.NOT_FOUND:
+        return NotFound(message, code=code)
+    if code == Reason.LOGIN_REQUIRED:
+        return Unauthorized(message, code=code)
+    if code == "members_required":
+        return Forbidden(message, code=code)
+    return Conflict(message, code=code)
+
+
+def cancel_seat(session: TrainingSession, user, *, now: datetime | None = None) -> Seat:
+    """Give up a seat or a waitlist place. A released seat goes to the first person on the waitlist."""
+    now = now or now_utc()
+    if session.status in (SessionStatus.ENDED.value, SessionStatus.CANCELED.value):
+        raise Conflict(f"This session is {session.status}; its seats can no longer change.", code="wrong_state")
+    seat = seat_of(session, user)
+    if seat is None or seat.status == CANCELED:
+        raise Conflict("You hold no seat or waitlist place in this session.", code="no_seat")
+    was_confirmed = seat.status == CONFIRMED
+    changed = db.session.execute(
+        update(Seat).where(Seat.id == seat.id, Seat.status == seat.status)
+        .values(status=CANCELED, canceled_at=now, updated_at=now).execution_options(synchronize_session=False)).rowcount
+    if changed == 1 and was_confirmed:
+        _bump_counter(session, -1)
+        promote_waitlist(session, now=now)
+    _sync_counter(session)
+    db.session.flush()
+    return seat_of(session, user)  # type: ignore[return-value]
+
+
+def promote_waitlist(session: TrainingSession, *, now: datetime | None = None) -> list[Seat]:
+    """Fill free seats from the waitlist, earliest first (waitlisted_at, then id); tell each promoted person."""
+    now = now or now_utc()
+    promoted: list[Seat] = []
+    while True:
+        first = db.session.scalar(
+            select(Seat).where(Seat.session_id == session.id, Seat.status == WAITLISTED)
+            .order_by(Seat.waitlisted_at, Seat.id).limit(1).execution_options(populate_existing=True))
+        if first is None or not _bump_counter(session, +1):
+            break
+        changed = db.session.execute(
+            update(Seat).where(Seat.id == first.id, Seat.status == WAITLISTED)
+            .values(status=CONFIRMED, confirmed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)).rowcount
+        if changed != 1:  # someone else promoted or canceled it meanwhile
+            _bump_counter(session, -1)
+            continue
+        db.session.refresh(first)
+        promoted.append(first)
+        notifications.notify_promoted(first)
+    _sync_counter(session)
+    if promoted:
+        notifications.plan_reminders(session)
+    db.session.flush()
+    return promoted
 
 
 def release_all(session: TrainingSession) -> list[Seat]:
     """A canceled session releases every seat and waitlist place; returns the seats that were held."""
     now = now_utc()
     held = db.session.scalars(select(Seat).where(
-        Seat.session_id == session.id, Seat.status != SeatStatus.CANCELED.value)).all()
+        Seat.session_id == session.id, Seat.status != CANCELED)).all()
     for seat in held:
-        seat.status = SeatStatus.CANCELED.value
+        seat.status = CANCELED
         seat.canceled_at = now
-    db.session.execute(update(TrainingSession).where(TrainingSession.id == session.id).values(seats_taken=0))
+    db.session.execute(update(TrainingSession).where(TrainingSession.id == session.id).values(seats_taken=0)
+                       .execution_options(synchronize_session=False))
     session.seats_taken = 0
     db.session.flush()
     return list(held)
+
+
+# ------------------------------------------------------------------------------------------------ join
+# Joining is two steps, each committed by the caller: `prepare_join` (eligibility and the seat: a short write that
+# holds the session's row lock only for the counter update) and `admit` (the room and this person's token: calls
+# to the provider, which must not run while other joiners wait on that lock). A provider outage in `admit` keeps
+# the seat taken in `prepare_join`; trying again takes no second seat.
+@dataclass(frozen=True)
+class Admission:
+    grant: JoinGrant
+    attendance: Attendance | None   # None while the session waits for its instructor
+
+
+def prepare_join(session: TrainingSession, user, *, window: timedelta, now: datetime | None = None
+                 ) -> tuple[Eligibility, Seat | None]:
+    """Re-check eligibility (raising its refusal) and take a free seat when the person needs one."""
+    now = now or now_utc()
+    seat = seat_of(session, user)
+    elig = rules.eligibility(session, user, seat_status=seat.status if seat else None, now=now, window=window)
+    if not elig.can_join:
+        raise refusal_error(elig)
+    if elig.needs_seat:
+        seat = claim_seat(session, user, now=now)
+        if seat is None:
+            raise Conflict(rules.MESSAGES[Reason.FULL], code=Reason.FULL.value, extra={"reason": Reason.FULL.value})
+        notifications.plan_reminders(session)
+        db.session.flush()
+    return elig, seat
+
+
+def admit(session: TrainingSession, user, *, window: timedelta, now: datetime | None = None) -> Admission:
+    """Ensure the room and issue `user`'s own token; a live session records that they joined.
+
+    Eligibility is checked again (the session may have ended since `prepare_join` committed).
+    """
+    now = now or now_utc()
+    seat = seat_of(session, user)
+    elig = rules.eligibility(session, user, seat_status=seat.status if seat else None, now=now, window=window)
+    if not elig.can_join:
+        raise refusal_error(elig)
+    if elig.needs_seat:
+        raise Conflict("Take a seat first.", code="seat_required")
+    video.ensure_room(session)
+    grant = video.issue_join_grant(session, user)
+    attendance = record_join(session, user, now) if session.status == SessionStatus.LIVE.value else None
+    db.session.flush()
+    return Admission(grant, attendance)
+
+
+# ------------------------------------------------------------------------------------------------ attendance
+def record_join(session: TrainingSession, user, at: datetime | None = None) -> Attendance:
+    """The person entered the room. Repeated or stale events (already present, or older than their last leave)
+    change nothing."""
+    at = at or now_utc()
+    row = _attendance_of(session, user)
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = Attendance(session_id=session.id, user_id=user.id, first_joined_at=at, last_joined_at=at,
+                                 is_present=True, watch_seconds=0, join_count=1)
+                db.session.add(row)
+            return row
+        except IntegrityError:
+            row = _attendance_of(session, user)
+            assert row is not None
+    if row.is_present or (row.last_left_at is not None and at < row.last_left_at):
+        return row
+    row.last_joined_at = at
+    row.first_joined_at = min(row.first_joined_at, at)
+    row.join_count += 1
+    row.is_present = True
+    db.session.flush()
+    return row
+
+
+def record_leave(session: TrainingSession, user, at: datetime | None = None) -> Attendance | None:
+    """The person left. Repeated or stale leaves (not present, or older than their last join) change nothing."""
+    at = at or now_utc()
+    row = _attendance_of(session, user)
+    if row is None or not row.is_present or at < row.last_joined_at:
+        return row
+    row.is_present = False
+    row.last_left_at = at
+    row.watch_seconds += rules.watch_seconds_between(row.last_joined_at, at)
+    db.session.flush()
+    return row
 
 
 def close_attendance(session: TrainingSession, at: datetime | None = None) -> None:
@@ -33,5 +323,10 @@ def close_attendance(session: TrainingSession, at: datetime | None = None) -> No
     for row in present:
         row.is_present = False
         row.last_left_at = at
-        row.watch_seconds += max(int((at - row.last_joined_at).total_seconds()), 0)
+        row.watch_seconds += rules.watch_seconds_between(row.last_joined_at, at)
     db.session.flush()
+
+
+def _attendance_of(session: TrainingSession, user) -> Attendance | None:
+    return db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
+                                                      Attendance.user_id == user.id))

@@ -1,3 +1,251 @@
-from flask import Blueprint
+"""Pages and partials for joining: the join panel, seats, the join page and its waiting room, attendance, my schedule.
+
+Every endpoint loads the session and checks, in Python, that the viewer may see it (else 404) before anything.
+Responses that depend on who asks, or carry a token, are sent with Cache-Control: no-store.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from portal.accounts.auth import require_login
+from portal.config import current_settings
+from portal.core.errors import DomainError, Forbidden, NotFound
+from portal.core.forms import safe_next
+from portal.core.htmx import is_htmx
+from portal.extensions import db
+from portal.seats import operations, queries
+from portal.seats.rules import Reason
+from portal.training.models import SeatStatus, SessionStatus, TrainingSession
+from portal.training.rules import can_see_attendance, can_view
 
 bp = Blueprint("seats", __name__)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def visible_session(session_id: int) -> TrainingSession:
+    session = db.session.get(TrainingSession, session_id)
+    if session is None or not can_view(session, current_user):
+        raise NotFound("This session does not exist, or you may not see it.", code="not_found")
+    return session
+
+
+def _url(endpoint: str, fallback: str, **values) -> str:
+    """A link into another package's pages, whether or not its route is registered yet."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return fallback
+
+
+def session_url(session_id: int) -> str:
+    return _url("training.detail", f"/sessions/{session_id}", session_id=session_id)
+
+
+def start_url(session_id: int) -> str:
+    return _url("training.start", f"/sessions/{session_id}/start", session_id=session_id)
+
+
+def login_url(next_url: str) -> str:
+    return url_for("accounts.login", next=next_url)
+
+
+def no_store(response) -> Response:
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def panel_for(session: TrainingSession) -> queries.JoinPanel:
+    return queries.join_panels([session], current_user)[session.id]
+
+
+def render_panel(session: TrainingSession, notice: str | None = None, *, is_error: bool = False) -> Response:
+    return no_store(render_template("seats/_join_panel.html", panel=panel_for(session), notice=notice,
+                                    notice_is_error=is_error))
+
+
+@bp.app_context_processor
+def seat_links():
+    return {"session_url": session_url, "start_url": start_url,
+            "sessions_url": lambda: _url("training.index", "/sessions")}
+
+
+# ------------------------------------------------------------------------------------------------ the panel
+@bp.get("/sessions/<int:session_id>/panel")
+def panel(session_id: int):
+    session = visible_session(session_id)
+    if not is_htmx():
+        return redirect(session_url(session_id), code=303)
+    return render_panel(session)
+
+
+# ------------------------------------------------------------------------------------------------ seats
+@bp.post("/sessions/<int:session_id>/seat")
+@require_login
+def reserve(session_id: int):
+    session = visible_session(session_id)
+    try:
+        seat = operations.reserve(session, current_user, waitlist=request.form.get("waitlist") == "1")
+    except DomainError as exc:
+        return _seat_refused(session, exc)
+    db.session.commit()
+    if seat.status == SeatStatus.CONFIRMED.value:
+        notice = "You have a seat."
+    else:
+        notice = f"You are on the waitlist (place {queries.waitlist_position(session, current_user)})."
+    return _seat_done(session, notice)
+
+
+@bp.post("/sessions/<int:session_id>/seat/cancel")
+@require_login
+def cancel_seat(session_id: int):
+    session = visible_session(session_id)
+    held = operations.seat_of(session, current_user)
+    try:
+        operations.cancel_seat(session, current_user)
+    except DomainError as exc:
+        return _seat_refused(session, exc)
+    db.session.commit()
+    was_waitlisted = held is not None and held.status == SeatStatus.WAITLISTED.value
+    return _seat_done(session, "You left the waitlist." if was_waitlisted else "Your seat is released.")
+
+
+def _seat_done(session: TrainingSession, notice: str):
+    if is_htmx():
+        return render_panel(session, notice)
+    flash(notice, "success")
+    return redirect(safe_next(request.form.get("next"), session_url(session.id)), code=303)
+
+
+def _seat_refused(session: TrainingSession, exc: DomainError):
+    """A refused seat change on a visible session: say why next to the panel, lose nothing."""
+    db.session.rollback()
+    if exc.status == 404:
+        raise exc
+    if is_htmx():  # 200, so htmx swaps the fresh panel in, with the reason in it
+        return render_panel(session, exc.message, is_error=True)
+    flash(exc.message, "error")
+    return redirect(safe_next(request.form.get("next"), session_url(session.id)), code=303)
+
+
+# ------------------------------------------------------------------------------------------------ join
+@bp.get("/sessions/<int:session_id>/join")
+def join_page(session_id: int):
+    """The join page: the reason if one may not join, the waiting room, or the way into a live room."""
+    session = visible_session(session_id)
+    panel = panel_for(session)
+    if panel.eligibility.reason == Reason.LOGIN_REQUIRED:
+        return redirect(login_url(request.path))
+    return no_store(render_template("seats/join.html", session=session, panel=panel, grant=None))
+
+
+@bp.post("/sessions/<int:session_id>/join")
+def join(session_id: int):
+    session = visible_session(session_id)
+    window = current_settings().join_window
+    try:
+        operations.prepare_join(session, current_user, window=window)
+    except DomainError as exc:
+        if exc.code == Reason.LOGIN_REQUIRED:
+            db.session.rollback()
+            return redirect(login_url(url_for("seats.join_page", session_id=session_id)))
+        raise
+    db.session.commit()
+    if session.status != SessionStatus.LIVE.value:  # the waiting room (GET, so a reload never posts again)
+        return redirect(url_for("seats.join_page", session_id=session_id), code=303)
+    admission = operations.admit(session, current_user, window=window)
+    db.session.commit()
+    from portal.video.views import room_headers
+
+    response = make_response(render_template("seats/join.html", session=session, panel=panel_for(session),
+                                             grant=admission.grant, user=current_user))
+    return room_headers(no_store(response), admission.grant)
+
+
+@bp.get("/sessions/<int:session_id>/join/status")
+def waiting(session_id: int):
+    """The waiting room's poller: itself again every 2 s while scheduled; once live, a form that enters the room."""
+    session = visible_session(session_id)
+    if not is_htmx():
+        return redirect(url_for("seats.join_page", session_id=session_id), code=303)
+    return no_store(render_template("seats/_waiting.html", session=session, panel=panel_for(session)))
+
+
+@bp.post("/sessions/<int:session_id>/leave")
+def leave(session_id: int):
+    """The leave beacon (navigator.sendBeacon on pagehide; CSRF token in the form data). Always 204."""
+    session = db.session.get(TrainingSession, session_id)
+    if session is not None and current_user.is_authenticated:
+        operations.record_leave(session, current_user)
+        db.session.commit()
+    return Response(status=204)
+
+
+# ------------------------------------------------------------------------------------------------ attendance
+def _attendance_session(session_id: int) -> TrainingSession:
+    session = visible_session(session_id)
+    if not current_user.is_authenticated:
+        raise NotFound("This session does not exist, or you may not see it.", code="not_found")
+    if not can_see_attendance(session, current_user):
+        raise Forbidden("Only the session's instructor and admins see its attendance.")
+    return session
+
+
+@bp.get("/sessions/<int:session_id>/attendance")
+def attendance(session_id: int):
+    session = _attendance_session(session_id)
+    if not is_htmx():
+        return redirect(session_url(session_id), code=303)
+    return no_store(render_template("seats/_attendance.html", session=session,
+                                    rows=queries.attendance_rows(session)))
+
+
+@bp.get("/sessions/<int:session_id>/attendance.csv")
+def attendance_csv(session_id: int):
+    session = _attendance_session(session_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "email", "first_joined_at", "last_left_at", "watch_seconds", "watch_time", "joins"])
+    for row in queries.attendance_rows(session):
+        writer.writerow([_cell(row.name), _cell(row.email), row.first_joined_at.isoformat(),
+                         row.last_left_at.isoformat() if row.last_left_at else "",
+                         row.watch_seconds, _hms(row.watch_seconds), row.join_count])
+    response = no_store(Response(out.getvalue(), mimetype="text/csv"))
+    response.headers["Content-Disposition"] = f'attachment; filename="attendance-session-{session.id}.csv"'
+    return response
+
+
+def _cell(text: str) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas: defuse them."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _hms(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# ------------------------------------------------------------------------------------------------ my schedule
+@bp.get("/my/schedule")
+@require_login
+def my_schedule():
+    entries = queries.my_schedule(current_user)
+    panels = queries.join_panels([e.session for e in entries], current_user)
+    return no_store(render_template("seats/my_schedule.html", entries=entries, panels=panels))
+
+
+@bp.get("/sessions/<int:session_id>/calendar.ics")
+def calendar(session_id: int):
+    from portal.notifications.ics import session_ics
+
+    session = visible_session(session_id)
+    body = session_ics(session, base_url=current_settings().BASE_URL)
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = f'attachment; filename="session-{session.id}.ics"'
+    return response
