@@ -37,7 +37,8 @@ class LocalRoom(TimestampMixin, db.Model):
 
 
 class WebhookDelivery(db.Model):
-    """Every webhook delivery received, verified or not, deduplicated by the provider's delivery id."""
+    """Every verified webhook delivery, deduplicated by the provider's delivery id (and webhook id + body hash).
+    Unverified requests are refused and never stored: a forged one must not occupy a genuine delivery's id."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (sa.UniqueConstraint("provider", "delivery_id"),)

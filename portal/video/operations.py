@@ -58,7 +58,10 @@ def deactivate_room(session: TrainingSession) -> None:
     if not session.room_id or session.room_status == RoomStatus.INACTIVE.value:
         return
     try:
-        get_provider().deactivate_room(session.room_id, is_live=session.status == SessionStatus.LIVE.value)
+        # A started session may still have people in its meeting (end_session marks it ended before closing
+        # the room): end the meeting for everyone; the provider answers "no live session" otherwise.
+        is_live = session.status == SessionStatus.LIVE.value or session.started_at is not None
+        get_provider().deactivate_room(session.room_id, is_live=is_live)
     except ProviderError as exc:
         if exc.retryable:
             raise ServiceUnavailable("The video room could not be closed yet.", code="room_unavailable") from exc
@@ -76,8 +79,14 @@ def issue_join_grant(session: TrainingSession, user: User) -> JoinGrant:
         VideoParticipant.room_id == session.room_id, VideoParticipant.user_id == user.id))
     try:
         if existing is not None:
-            token = provider.refresh_token(session.room_id, existing.participant_id)
-            return JoinGrant(provider.name, session.room_id, token, existing.participant_id, is_host)
+            try:
+                token = provider.refresh_token(session.room_id, existing.participant_id)
+                return JoinGrant(provider.name, session.room_id, token, existing.participant_id, is_host)
+            except ProviderError as exc:
+                if exc.status != 404:
+                    raise
+                db.session.delete(existing)  # the provider no longer knows this participant: add them afresh
+                db.session.flush()
         participant = provider.add_participant(session.room_id, user_id=user.id, name=user.name, is_host=is_host)
     except ProviderError as exc:
         raise ServiceUnavailable("The room is not reachable right now. Please try again.",
@@ -112,7 +121,7 @@ def stop_recording(session: TrainingSession) -> None:
         recording = get_provider().stop_recording(session.recording_id)
     except ProviderError:
         return  # the provider stops it by itself when everyone has left; its webhook tells us the outcome
-    apply_recording(session, recording.status, recording.download_url, recording.download_url_expires_at)
+    advance_recording(session, recording.status, recording.download_url, recording.download_url_expires_at)
 
 
 def apply_recording(session: TrainingSession, status: str, url: str | None = None, expires_at=None) -> None:
@@ -121,6 +130,41 @@ def apply_recording(session: TrainingSession, status: str, url: str | None = Non
         session.recording_url = url
         session.recording_url_expires_at = expires_at
     db.session.flush()
+
+
+# recording -> uploading -> ready | failed; updates may arrive out of order and never move a recording back.
+_RECORDING_RANK = {RecordingStatus.RECORDING.value: 0, RecordingStatus.UPLOADING.value: 1,
+                   RecordingStatus.READY.value: 2, RecordingStatus.FAILED.value: 2}
+
+
+def advance_recording(session: TrainingSession, status: str, url: str | None = None, expires_at=None) -> bool:
+    """Apply a recording update unless it is stale (earlier than the status held, or a different final one)."""
+    current = session.recording_status
+    if current in _RECORDING_RANK and (_RECORDING_RANK[status] < _RECORDING_RANK[current]
+                                       or (_RECORDING_RANK[current] == 2 and status != current)):
+        return False
+    apply_recording(session, status, url, expires_at)
+    return True
+
+
+def refresh_recording(session: TrainingSession) -> bool:
+    """Ask the provider how an unfinished recording is doing (for when no webhook came). True if it changed."""
+    if not session.recording_id or session.recording_status not in (RecordingStatus.RECORDING.value,
+                                                                    RecordingStatus.UPLOADING.value):
+        return False
+    before = (session.recording_status, session.recording_url)
+    try:
+        recording = get_provider().get_recording(session.recording_id)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise ServiceUnavailable("The recording's status could not be fetched.",
+                                     code="recording_unavailable") from exc
+        recording = None  # the provider no longer knows it (files are kept 7 days): it is gone
+    if recording is None:
+        advance_recording(session, RecordingStatus.FAILED.value)
+    else:
+        advance_recording(session, recording.status, recording.download_url, recording.download_url_expires_at)
+    return (session.recording_status, session.recording_url) != before
 
 
 def recording_link(session: TrainingSession) -> str | None:

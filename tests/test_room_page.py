@@ -1,0 +1,157 @@
+"""The room partial for each provider, the headers of a page carrying a token, presence, the recording partial."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import render_template
+
+from portal.core.clock import now_utc
+from portal.extensions import db
+from portal.seats import operations as seats_ops
+from portal.video import operations as video_ops
+from portal.video.operations import JoinGrant
+from portal.video.views import REALTIME_HOSTS, UI_KIT_HOSTS, cloudflare_csp, room_headers
+
+
+def _render(app, **context) -> str:
+    with app.test_request_context("/"):
+        return render_template("video/_room.html", **context)
+
+
+def _directives(csp: str) -> dict[str, list[str]]:
+    return {part.split()[0]: part.split()[1:] for part in csp.split("; ")}
+
+
+def test_the_local_room_says_plainly_it_has_no_video(app, make_session, make_user):
+    session = make_session()
+    user = make_user("member", name="Aiko")
+    html = _render(app, grant=JoinGrant("local", "local-1", "tok-secret", "lp-1", False), session=session, user=user)
+    assert "Development room — no video" in html and "Aiko" in html
+    assert "tok-secret" not in html and "<rtk-meeting" not in html
+    assert f'hx-get="/sessions/{session.id}/room/presence"' in html
+
+
+def test_the_cloudflare_room_renders_the_ui_kit_with_this_persons_token_and_pinned_versions(app, make_session,
+                                                                                           make_user):
+    session = make_session()
+    grant = JoinGrant("cloudflare", "m-1", "participant-token-abc", "p-1", False)
+    html = _render(app, grant=grant, session=session, user=make_user("member"))
+    assert re.search(r'<rtk-meeting id="rtk-meeting"[^>]*data-auth-token="participant-token-abc"', html)
+    assert "@cloudflare/realtimekit-ui@2.0.2/loader/index.es2017.js" in html
+    assert 'src="https://cdn.jsdelivr.net/npm/@cloudflare/realtimekit@2.0.2/dist/browser.js"' in html
+    assert 'integrity="sha384-' in html and "@latest" not in html
+    assert '<script type="module" src="/static/js/room-rtk.js">' in html
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None  # no inline script: CSP forbids it
+
+
+def test_room_headers_forbid_caching_always(app):
+    response = app.response_class("x")
+    room_headers(response, JoinGrant("local", "r", "t", "p", False))
+    assert response.headers["Cache-Control"].startswith("no-store")
+    assert response.headers["Pragma"] == "no-cache"
+    assert "Content-Security-Policy" not in response.headers  # the portal's strict default applies
+
+
+def test_the_cloudflare_csp_allows_exactly_the_realtimekit_hosts(app):
+    response = room_headers(app.response_class("x"), JoinGrant("cloudflare", "r", "t", "p", False))
+    policy = _directives(response.headers["Content-Security-Policy"])
+    assert policy["script-src"] == ["'self'", "https://cdn.jsdelivr.net"]
+    assert policy["default-src"] == ["'self'"]
+    connect = set(policy["connect-src"])
+    for host in REALTIME_HOSTS:
+        assert f"https://{host}" in connect and f"wss://{host}" in connect
+    allowed_hosts = {re.sub(r"^[a-z]+://", "", s) for d in policy.values() for s in d if "://" in s}
+    assert allowed_hosts == set(REALTIME_HOSTS) | set(UI_KIT_HOSTS) | {"cdn.jsdelivr.net"}
+    assert "'unsafe-inline'" not in cloudflare_csp() and "'unsafe-eval'" not in cloudflare_csp()
+    assert policy["frame-ancestors"] == ["'none'"]
+
+
+def test_the_room_script_has_no_token_and_no_host_of_its_own():
+    from portal.config import PROJECT_ROOT
+
+    script = (PROJECT_ROOT / "static/js/room-rtk.js").read_text()
+    assert "dataset.authToken" in script and "http" not in script
+
+
+# --------------------------------------------------------------------------------------------- presence
+@pytest.fixture
+def live(make_session):
+    return make_session(start_in=timedelta(minutes=-5), status="live", started_at=now_utc())
+
+
+def test_presence_lists_who_is_in_the_room_and_keeps_polling(htmx, login_as, live, make_user):
+    member = login_as("member", client=htmx, name="Aiko")
+    other = make_user("member", name="Ben")
+    seats_ops.record_join(live, member, now_utc())
+    seats_ops.record_join(live, other, now_utc())
+    seats_ops.record_leave(live, other, now_utc() + timedelta(seconds=1))
+    db.session.commit()
+    response = htmx.get(f"/sessions/{live.id}/room/presence")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Aiko" in html and "Ben" not in html
+    assert 'hx-trigger="every 5s"' in html and 'hx-swap="outerHTML"' in html
+    assert "<html" not in html and response.headers["Cache-Control"].startswith("no-store")
+
+
+def test_presence_stops_polling_once_the_session_is_over(htmx, login_as, make_session):
+    ended = make_session(start_in=timedelta(hours=-2), status="ended")
+    user = login_as("member", client=htmx)
+    seats_ops.record_join(ended, user, now_utc() - timedelta(hours=2))
+    db.session.commit()
+    html = htmx.get(f"/sessions/{ended.id}/room/presence").get_data(as_text=True)
+    assert "hx-trigger" not in html and "hx-get" not in html and "ended" in html
+
+
+def test_presence_without_javascript_is_a_full_page(client, login_as, live):
+    login_as(live.instructor)
+    response = client.get(f"/sessions/{live.id}/room/presence")
+    assert response.status_code == 200 and "<html" in response.get_data(as_text=True)
+
+
+def test_presence_is_only_for_people_in_the_session(client, login_as, live):
+    login_as("member")
+    assert client.get(f"/sessions/{live.id}/room/presence").status_code == 404
+    assert client.get("/sessions/999999/room/presence").status_code == 404
+
+
+def test_presence_needs_a_sign_in(client, live):
+    assert client.get(f"/sessions/{live.id}/room/presence").status_code == 401
+
+
+# --------------------------------------------------------------------------------------------- recording
+def _recording_html(app, session) -> str:
+    with app.test_request_context("/"):
+        return render_template("video/_recording.html", session=session)
+
+
+def test_the_recording_partial_shows_processing_then_the_link_while_valid(app, make_session, clock):
+    session = make_session(start_in=timedelta(hours=-2), status="ended", recording_enabled=True,
+                           recording_id="rec-1", recording_status="uploading")
+    assert "Processing" in _recording_html(app, session)
+    video_ops.apply_recording(session, "ready", "https://r2.example/rec-1.mp4", now_utc() + timedelta(days=7))
+    html = _recording_html(app, session)
+    assert 'href="https://r2.example/rec-1.mp4"' in html and 'rel="noopener noreferrer"' in html
+    clock.shift(timedelta(days=8))
+    html = _recording_html(app, session)
+    assert "r2.example" not in html and "expired" in html
+
+
+def test_the_recording_partial_says_when_a_recording_failed(app, make_session):
+    session = make_session(recording_enabled=True, recording_id="r", recording_status="failed")
+    assert "Not available" in _recording_html(app, session)
+
+
+def test_the_recording_partial_is_empty_without_a_recording(app, make_session):
+    assert _recording_html(app, make_session()).strip() == ""
+
+
+def test_only_the_first_render_of_presence_loads_at_once(app, make_session, make_user):
+    session = make_session()
+    html = _render(app, grant=JoinGrant("local", "r", "t", "p", False), session=session, user=make_user())
+    assert 'hx-trigger="load, every 5s"' in html
+    with app.test_request_context("/"):
+        again = render_template("video/_presence.html", session=session, present=[], polling=True)
+    assert 'hx-trigger="every 5s"' in again  # a swapped-in copy never fires on load (no tight loop)

@@ -1,0 +1,267 @@
+"""POST /webhooks/cloudflare: verified over the raw body, deduplicated, stored, applied."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.core.clock import now_utc
+from portal.extensions import db
+from portal.training.models import Attendance, TrainingSession
+from portal.video import operations as video_ops
+from portal.video.models import WebhookDelivery
+from tests.plugins.video import new_key
+
+
+@pytest.fixture
+def client(cloudflare_app):
+    return cloudflare_app.test_client()
+
+
+@pytest.fixture
+def live_session(cloudflare_app, make_session, make_user):
+    """A live session with a room on the fake, and a member with a seat."""
+    instructor = make_user("instructor")
+    session = make_session(instructor=instructor, start_in=timedelta(minutes=-5), status="live",
+                           started_at=now_utc(), recording_enabled=True)
+    video_ops.ensure_room(session)
+    db.session.commit()
+    return session
+
+
+def _deliveries() -> int:
+    return db.session.scalar(select(func.count()).select_from(WebhookDelivery))
+
+
+def _attendance(session, user):
+    db.session.expire_all()
+    return db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
+                                                      Attendance.user_id == user.id))
+
+
+def test_participant_joined_and_left_record_attendance(client, fake_rtk, live_session, make_user):
+    member = make_user("member")
+    joined_at = now_utc() - timedelta(minutes=3)
+    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
+        "meeting.participantJoined", live_session.room_id, member.id, at=joined_at))
+    assert response.status_code == 200, response.json
+    row = _attendance(live_session, member)
+    assert row.is_present and row.first_joined_at == joined_at
+    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
+        "meeting.participantLeft", live_session.room_id, member.id, at=joined_at + timedelta(minutes=2)))
+    assert response.status_code == 200
+    row = _attendance(live_session, member)
+    assert not row.is_present and row.watch_seconds == 120
+    assert _deliveries() == 2
+
+
+def test_a_replayed_delivery_is_acknowledged_and_changes_nothing(client, fake_rtk, live_session, make_user):
+    member = make_user("member")
+    body, headers = fake_rtk.webhook_request(fake_rtk.participant_event(
+        "meeting.participantJoined", live_session.room_id, member.id), delivery_id="delivery-1")
+    assert client.post("/webhooks/cloudflare", data=body, headers=headers).json["duplicate"] is False
+    fake_rtk.send_webhook(client, fake_rtk.participant_event(
+        "meeting.participantLeft", live_session.room_id, member.id))
+    replay = client.post("/webhooks/cloudflare", data=body, headers=headers)
+    assert replay.status_code == 200 and replay.json["duplicate"] is True
+    assert not _attendance(live_session, member).is_present  # the replayed join did not bring them back
+    assert _deliveries() == 2
+
+
+def test_the_same_body_resent_under_a_new_uuid_is_a_duplicate(client, fake_rtk, live_session, make_user):
+    member = make_user("member")
+    payload = fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id)
+    fake_rtk.send_webhook(client, payload, delivery_id="first")
+    again = fake_rtk.send_webhook(client, payload, delivery_id="second")
+    assert again.status_code == 200 and again.json["duplicate"] is True
+    assert _deliveries() == 1
+
+
+def test_an_unsigned_delivery_is_refused_with_400_and_changes_nothing(client, fake_rtk, live_session, make_user):
+    member = make_user("member")
+    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
+        "meeting.participantJoined", live_session.room_id, member.id), signature="")
+    assert response.status_code == 400 and response.json["error"]["code"] == "signature_missing"
+    assert _attendance(live_session, member) is None and _deliveries() == 0
+
+
+def test_a_forged_signature_is_refused_with_401_and_changes_nothing(client, fake_rtk, live_session, make_user):
+    member = make_user("member")
+    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
+        "meeting.participantJoined", live_session.room_id, member.id), key=new_key())
+    assert response.status_code == 401 and response.json["error"]["code"] == "signature_invalid"
+    assert _attendance(live_session, member) is None and _deliveries() == 0
+
+
+def test_garbage_in_the_signature_header_is_a_401(client, fake_rtk, live_session):
+    response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id),
+                                     signature="not base64!!")
+    assert response.status_code == 401 and _deliveries() == 0
+
+
+def test_a_truncated_body_fails_the_signature_and_changes_nothing(client, fake_rtk, live_session):
+    body, headers = fake_rtk.webhook_request(fake_rtk.meeting_event("meeting.ended", live_session.room_id,
+                                                                    reason="HOST_ENDED_MEETING"))
+    response = client.post("/webhooks/cloudflare", data=body[:-10], headers=headers)
+    assert response.status_code == 401
+    db.session.expire_all()
+    assert db.session.get(TrainingSession, live_session.id).status == "live" and _deliveries() == 0
+
+
+def test_a_re_serialized_body_fails_the_signature(client, fake_rtk, live_session):
+    payload = fake_rtk.meeting_event("meeting.started", live_session.room_id)
+    body, headers = fake_rtk.webhook_request(payload)
+    reformatted = json.dumps(json.loads(body), indent=2).encode()
+    assert client.post("/webhooks/cloudflare", data=reformatted, headers=headers).status_code == 401
+
+
+def test_a_forged_delivery_cannot_block_the_genuine_one_with_the_same_uuid(client, fake_rtk, live_session,
+                                                                          make_user):
+    member = make_user("member")
+    payload = fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id)
+    assert fake_rtk.send_webhook(client, payload, delivery_id="same", key=new_key()).status_code == 401
+    genuine = fake_rtk.send_webhook(client, payload, delivery_id="same")
+    assert genuine.status_code == 200 and genuine.json["duplicate"] is False
+    assert _attendance(live_session, member).is_present
+
+
+def test_meeting_ended_ends_a_live_session_with_reason_provider(client, fake_rtk, live_session):
+    response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.ended", live_session.room_id,
+                                                                    reason="ALL_PARTICIPANTS_LEFT"))
+    assert response.status_code == 200, response.json
+    db.session.expire_all()
+    session = db.session.get(TrainingSession, live_session.id)
+    assert session.status == "ended" and session.end_reason == "provider"
+    assert fake_rtk.meetings[session.room_id]["status"] == "INACTIVE"
+
+
+def test_meeting_ended_for_a_session_not_live_changes_nothing(client, fake_rtk, cloudflare_app, make_session):
+    session = make_session(start_in=timedelta(minutes=5))
+    video_ops.ensure_room(session)
+    db.session.commit()
+    response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.ended", session.room_id))
+    assert response.status_code == 200 and "nothing to end" in response.json["outcome"]
+    db.session.expire_all()
+    assert db.session.get(TrainingSession, session.id).status == "scheduled"
+
+
+def test_recording_status_updates_move_the_recording_to_ready_with_its_link(client, fake_rtk, live_session):
+    video_ops.start_recording(live_session)
+    db.session.commit()
+    recording_id = live_session.recording_id
+    fake_rtk.complete_upload(recording_id)
+    assert fake_rtk.send_webhook(client, fake_rtk.recording_event(recording_id, "UPLOADING")).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(TrainingSession, live_session.id).recording_status == "uploading"
+    fake_rtk.send_webhook(client, fake_rtk.recording_event(recording_id, "UPLOADED"))
+    db.session.expire_all()
+    session = db.session.get(TrainingSession, live_session.id)
+    assert session.recording_status == "ready"
+    assert video_ops.recording_link(session) == fake_rtk.recordings[recording_id]["download_url"]
+    assert session.recording_url_expires_at > now_utc() + timedelta(days=6)
+    # a late "UPLOADING" delivery does not move it back
+    late = fake_rtk.send_webhook(client, fake_rtk.recording_event(recording_id, "UPLOADING"))
+    assert "stale" in late.json["outcome"]
+    db.session.expire_all()
+    assert db.session.get(TrainingSession, live_session.id).recording_status == "ready"
+
+
+def test_an_errored_recording_is_failed(client, fake_rtk, live_session):
+    video_ops.start_recording(live_session)
+    db.session.commit()
+    fake_rtk.send_webhook(client, fake_rtk.recording_event(live_session.recording_id, "ERRORED"))
+    db.session.expire_all()
+    session = db.session.get(TrainingSession, live_session.id)
+    assert session.recording_status == "failed" and video_ops.recording_link(session) is None
+
+
+def test_unknown_events_are_stored_and_acknowledged(client, fake_rtk, live_session):
+    response = fake_rtk.send_webhook(client, {"event": "meeting.chatSynced", "meetingId": live_session.room_id,
+                                              "chatDownloadUrl": "https://example.org/chat"})
+    assert response.status_code == 200
+    delivery = db.session.scalar(select(WebhookDelivery))
+    assert delivery.event == "meeting.chatSynced" and delivery.processed_at is not None
+    assert "not used" in delivery.outcome
+
+
+def test_a_signed_body_that_is_not_json_is_a_400_and_stores_nothing(client, fake_rtk):
+    response = fake_rtk.send_webhook(client, b"this is not json")
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_webhook"
+    assert _deliveries() == 0
+
+
+def test_a_participant_event_for_an_unknown_meeting_is_stored_and_ignored(client, fake_rtk, make_user):
+    member = make_user("member")
+    response = fake_rtk.send_webhook(client, {"event": "meeting.participantJoined",
+                                              "meeting": {"id": "not-ours"},
+                                              "participant": {"customParticipantId": str(member.id)}})
+    assert response.status_code == 200 and "unknown" in response.json["outcome"]
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+
+
+def test_a_rotated_key_is_fetched_again_once(client, fake_rtk, live_session, clock):
+    assert fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id)
+                                 ).status_code == 200
+    fake_rtk.rotate_key()
+    clock.shift(timedelta(minutes=2))
+    response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id))
+    assert response.status_code == 200
+    assert len(fake_rtk.calls("GET", "/.well-known/webhooks.json")) == 2
+
+
+def test_bad_signatures_do_not_make_the_portal_hammer_the_key_url(client, fake_rtk, live_session):
+    for _ in range(5):
+        fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id),
+                              key=new_key())
+    assert len(fake_rtk.calls("GET", "/.well-known/webhooks.json")) == 1
+
+
+def test_the_webhook_needs_no_csrf_token_but_other_posts_still_do(make_app, fake_rtk, db):
+    from tests.plugins.video import cloudflare_settings
+
+    app = make_app(WTF_CSRF_ENABLED=True, **cloudflare_settings(fake_rtk))
+    with app.app_context():
+        test_client = app.test_client()
+        response = fake_rtk.send_webhook(test_client, {"event": "meeting.started", "meeting": {"id": "x"}})
+        assert response.status_code == 200
+        assert test_client.post("/logout").status_code == 400
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_an_unreachable_key_url_answers_503_so_the_provider_retries(make_app, fake_rtk, db):
+    from tests.plugins.video import cloudflare_settings
+
+    app = make_app(**cloudflare_settings(fake_rtk, CLOUDFLARE_WEBHOOK_KEY_URL="http://127.0.0.1:9/key.json"))
+    with app.app_context():
+        response = fake_rtk.send_webhook(app.test_client(), {"event": "meeting.started", "meeting": {"id": "x"}})
+        assert response.status_code == 503 and response.json["error"]["code"] == "key_unavailable"
+        assert _deliveries() == 0
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_webhooks_are_delivered_over_http_to_a_running_portal(cloudflare_app, fake_rtk, live_session, make_user):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    member = make_user("member")
+    server = make_server("127.0.0.1", 0, cloudflare_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        joined = fake_rtk.send_webhook(url, fake_rtk.participant_event(
+            "meeting.participantJoined", live_session.room_id, member.id))
+        forged = fake_rtk.send_webhook(url, fake_rtk.participant_event(
+            "meeting.participantLeft", live_session.room_id, member.id), key=new_key())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert joined.status_code == 200 and joined.json()["outcome"].startswith(f"user {member.id} joined")
+    assert forged.status_code == 401
+    assert _attendance(live_session, member).is_present
