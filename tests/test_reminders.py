@@ -1,0 +1,207 @@
+"""Reminders 24 h / 1 h / 10 min before start: planned in the database, sent by the sweep through a real worker
+and a real SMTP server, once per person and kind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.core.clock import now_utc
+from portal.core.queue import enqueue
+from portal.extensions import db
+from portal.notifications import operations
+from portal.notifications.jobs import sweep_reminders
+from portal.notifications.models import Notification
+from portal.training.models import Seat
+
+pytestmark = pytest.mark.usefixtures("mail_app")
+
+
+@pytest.fixture
+def seat_for():
+    def make(session, user, status="confirmed"):
+        seat = Seat(session_id=session.id, user_id=user.id, status=status,
+                    confirmed_at=now_utc() if status == "confirmed" else None,
+                    waitlisted_at=now_utc() if status == "waitlisted" else None)
+        db.session.add(seat)
+        if status == "confirmed":
+            session.seats_taken += 1
+        db.session.commit()
+        return seat
+
+    return make
+
+
+@pytest.fixture
+def sweep(run_jobs):
+    def go():
+        enqueue(sweep_reminders)
+        return run_jobs()
+
+    return go
+
+
+def _subjects(sink):
+    return sorted(f"{m['To'].addresses[0].addr_spec} | {m['Subject']}" for m in sink.messages)
+
+
+def _rows(session):
+    return {(r.user_id, r.kind): r for r in db.session.scalars(
+        select(Notification).where(Notification.session_id == session.id))}
+
+
+def test_each_reminder_goes_once_to_the_instructor_and_confirmed_seat_holders(
+        make_session, make_user, seat_for, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(days=2))
+    member, waiting = make_user("member"), make_user("member")
+    seat_for(session, member)
+    seat_for(session, waiting, status="waitlisted")
+    operations.plan_reminders(session)
+    db.session.commit()
+
+    for lead, text in [(timedelta(hours=24), "24 hours"), (timedelta(hours=1), "1 hour"),
+                       (timedelta(minutes=10), "10 minutes")]:
+        clock.at(session.start_time - lead + timedelta(seconds=20))
+        before = len(smtp_sink.messages)
+        sweep()
+        sweep()  # a second sweep (or a second scheduler) sends nothing more
+        new = smtp_sink.messages[before:]
+        assert sorted(m["To"].addresses[0].addr_spec for m in new) == sorted(
+            [session.instructor.email, member.email])
+        assert all(text in m["Subject"] for m in new)
+
+    clock.at(session.start_time + timedelta(minutes=1))
+    sweep()
+    assert len(smtp_sink.messages) == 6
+    assert all(r.status == "sent" for r in _rows(session).values())
+    assert waiting.id not in {uid for uid, _ in _rows(session)}
+
+
+def test_session_created_three_hours_ahead_gets_no_late_24h_reminder(make_session, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(hours=3))
+    operations.plan_reminders(session)
+    db.session.commit()
+    assert _rows(session)[(session.instructor_id, "reminder_24h")].status == "skipped"
+    sweep()
+    assert smtp_sink.messages == []
+    clock.at(session.start_time - timedelta(minutes=59))
+    sweep()
+    assert [m["Subject"] for m in smtp_sink.messages] == [f"Reminder: {session.title} starts in 1 hour"]
+
+
+def test_sweep_plans_reminders_for_seats_taken_later(make_session, make_user, seat_for, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(days=3))
+    clock.shift(timedelta(days=1))
+    member = make_user("member")
+    seat_for(session, member)  # nobody called plan_reminders: the sweep finds the seat
+    clock.at(session.start_time - timedelta(hours=24) + timedelta(seconds=5))
+    sweep()
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages) == sorted(
+        [session.instructor.email, member.email])
+
+
+def test_after_an_outage_only_the_latest_due_reminder_is_sent(make_session, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(days=2))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=9))  # nobody ran between 24 h and now
+    sweep()
+    assert [m["Subject"] for m in smtp_sink.messages] == [f"Reminder: {session.title} starts in 10 minutes"]
+    rows = _rows(session)
+    assert rows[(session.instructor_id, "reminder_24h")].status == "skipped"
+    assert rows[(session.instructor_id, "reminder_1h")].last_error == "a later reminder was already due"
+
+
+def test_nothing_is_sent_after_the_session_started(make_session, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(hours=2))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time + timedelta(seconds=1))
+    sweep()
+    assert smtp_sink.messages == []
+    assert {r.status for r in _rows(session).values()} == {"skipped"}
+
+
+def test_a_member_who_gave_up_the_seat_gets_no_reminder(make_session, make_user, seat_for, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(hours=5))
+    member = make_user("member")
+    seat = seat_for(session, member)
+    operations.plan_reminders(session)
+    seat.status = "canceled"
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    sweep()
+    assert [m["To"].addresses[0].addr_spec for m in smtp_sink.messages] == [session.instructor.email]
+    assert _rows(session)[(member.id, "reminder_1h")].last_error == "no longer holds a seat"
+
+
+def test_smtp_down_reminder_is_retried_with_backoff_and_sent_once_when_it_is_back(
+        make_session, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    smtp_sink.refuse(451, "Try again later")
+    result = sweep()
+    assert result.names("failed") == ["send_notification"]
+    row = _rows(session)[(session.instructor_id, "reminder_1h")]
+    assert (row.status, row.attempts) == ("pending", 1) and "451" in row.last_error
+
+    smtp_sink.accept()
+    sweep()  # still inside the backoff: not tried again yet
+    assert smtp_sink.messages == []
+    clock.shift(timedelta(minutes=1, seconds=1))
+    sweep()
+    sweep()
+    assert len(smtp_sink.messages) == 1
+    db.session.refresh(row)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_smtp_server_gone_reminder_is_sent_once_it_comes_back(make_session, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    smtp_sink.stop()
+    sweep()
+    row = _rows(session)[(session.instructor_id, "reminder_1h")]
+    assert row.status == "pending" and "Connection refused" in row.last_error
+    smtp_sink.start()
+    clock.shift(timedelta(minutes=2))
+    sweep()
+    assert len(smtp_sink.messages) == 1
+
+
+def test_a_claim_left_by_a_dead_worker_is_recovered_and_sent_once(make_session, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    row = _rows(session)[(session.instructor_id, "reminder_1h")]
+    assert operations.claim(row.id)  # a worker claimed it ... and was killed before sending
+    db.session.commit()
+    sweep()
+    assert smtp_sink.messages == []  # a fresh claim may still be at work: left alone
+    clock.shift(timedelta(minutes=6))
+    sweep()
+    sweep()
+    assert len(smtp_sink.messages) == 1
+    db.session.refresh(row)
+    assert row.status == "sent"
+
+
+def test_a_claimed_row_is_not_sent_by_a_second_job(make_session, run_jobs, smtp_sink, clock):
+    from portal.notifications.jobs import send_notification
+
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    row = _rows(session)[(session.instructor_id, "reminder_1h")]
+    enqueue(send_notification, row.id)
+    enqueue(send_notification, row.id)  # a duplicate job (another scheduler): the claim stops it
+    run_jobs()
+    assert len(smtp_sink.messages) == 1
