@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +42,7 @@ ALL_ROLES = [r.value for r in Role]
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("PORTAL_TEST_DATABASE_URL")
     if url:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with engine.begin() as conn:  # a clean schema every run; then the migrations build it
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
@@ -77,23 +78,41 @@ def base_config(database_url, redis_url, tmp_path_factory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def app(base_config) -> Flask:
+def app(base_config) -> Iterator[Flask]:
     app = create_app(base_config)
     from portal.core import migrate
 
     with app.app_context():
         migrate.upgrade()
-    return app
+    # Each test keeps one app context pushed, which Flask reuses for test-client requests: forget per-request
+    # caches so two clients in one test never share a signed-in user or a CSRF token.
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_request_caches)
+    yield app
+    with app.app_context():
+        _db.engine.dispose()  # close pooled connections before exit (warnings are errors)
+
+
+def _forget_request_caches() -> None:
+    from flask import g
+
+    for name in ("_login_user", "csrf_token"):
+        g.pop(name, None)
 
 
 @pytest.fixture
 def make_app(base_config):
     """A separate app with some settings changed: make_app(JOIN_WINDOW_MINUTES=5, WTF_CSRF_ENABLED=True)."""
 
-    def factory(**overrides: Any) -> Flask:
-        return create_app({**base_config, **overrides})
+    made: list[Flask] = []
 
-    return factory
+    def factory(**overrides: Any) -> Flask:
+        made.append(create_app({**base_config, **overrides}))
+        return made[-1]
+
+    yield factory
+    for other in made:
+        with other.app_context():
+            _db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -192,6 +211,14 @@ def htmx(app) -> FlaskClient:
         return app.test_client()
     finally:
         app.test_client_class = None
+
+
+def csrf_token(client) -> str:
+    """The CSRF token bound to `client`'s browser session, as a page hands it out."""
+    html = client.get("/").get_data(as_text=True)
+    match = re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    assert match, "every page carries the CSRF token on <body hx-headers>"
+    return match.group(1)
 
 
 def sign_in(client: FlaskClient, user: User) -> None:

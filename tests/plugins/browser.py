@@ -1,1 +1,153 @@
-"""Fixtures for browser tests (see tests/conftest.py for the shared toolkit)."""
+"""Fixtures for end-to-end tests: the real portal (web server, worker, cron) in subprocesses, driven by Debian's
+Chromium through Playwright.
+
+- `live_portal`: `portal run` on a free port against the test database, with its own embedded Redis; its URL.
+- `browser`: headless Chromium (installed with apt-get on a fresh Debian machine when missing and we are root).
+- `page_as(user)`: a new browser page signed in as `user` (through the real sign-in form), in the user's zone.
+- `shot(page, name)`: a screenshot under test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def find_chromium() -> str | None:
+    override = os.environ.get("PORTAL_E2E_CHROMIUM")
+    if override:
+        return override
+    return next((path for path in CHROMIUM_CANDIDATES if Path(path).exists()), None)
+
+
+def ensure_chromium() -> str:
+    """Debian's chromium, installed on first use when we may (root with apt-get): nothing else to set up."""
+    path = find_chromium()
+    if path:
+        return path
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"], check=True, env=env,
+                       capture_output=True)
+        path = find_chromium()
+    if not path:
+        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (or set PORTAL_E2E_CHROMIUM)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_portal(base_config, app, tmp_path_factory) -> Iterator[str]:
+    """The whole portal as people and operators run it: `portal run` (web, worker, cron) in a subprocess.
+
+    It shares the test database (tests arrange data with the factories) but runs its own embedded Redis, and it
+    stops after its module: its worker must never take the jobs of the other tests on the test Redis."""
+    port = free_port()
+    instance = tmp_path_factory.mktemp("live-instance")
+    url = f"http://127.0.0.1:{port}"
+    env = {**{k: v for k, v in os.environ.items() if k != "PORTAL_REDIS_URL"},
+           "PORTAL_ENV": "development", "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
+           "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
+           "PORTAL_INSTANCE_PATH": str(instance), "PORTAL_BASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    log_path = instance / "portal.log"
+    portal_cmd = [str(Path(sys.executable).parent / "portal"), "run", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(portal_cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        _wait_until_up(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(timeout=10)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"portal run exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(url + "/", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"portal run did not answer within {timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = ensure_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_as(browser, live_portal):
+    """page_as(user, password=..., mobile=False) -> a page signed in through the real form; page_as(None) anonymous."""
+    from tests.conftest import PASSWORD
+
+    contexts = []
+
+    def open_page(user=None, *, password: str = PASSWORD, mobile: bool = False, timezone: str | None = None):
+        zone = timezone or (user.timezone if user is not None else "UTC")
+        viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}
+        context = browser.new_context(base_url=live_portal, timezone_id=zone, viewport=viewport,
+                                      locale="en-GB", is_mobile=mobile, has_touch=mobile)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        if user is not None:
+            page.goto("/login")
+            page.get_by_label("Email").fill(user.email)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+            assert "/login" not in page.url, f"sign-in failed for {user.email}"
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shot(artifacts_dir):
+    folder = artifacts_dir / "e2e"
+    folder.mkdir(exist_ok=True)
+
+    def take(page, name: str, *, full_page: bool = True) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take
