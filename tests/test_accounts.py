@@ -170,3 +170,20 @@ def test_a_form_post_without_the_csrf_token_is_refused(make_app, make_user):
         with csrf_app.app_context():
             database.session.remove()
             database.engine.dispose()
+
+
+def test_the_browser_zone_cookie_sets_times_and_the_signup_default_for_visitors(client, make_session):
+    from urllib.parse import quote
+
+    session = make_session(is_public=True, members_only=False)
+    client.set_cookie("tz", quote("Asia/Tokyo", safe=""))  # as portal.js stores it: Asia%2FTokyo
+    page = client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert "JST" in page and "Asia/Tokyo" in page
+    assert 'value="Asia/Tokyo" selected' in client.get("/signup").get_data(as_text=True)
+
+
+def test_a_forged_zone_cookie_falls_back_to_the_default_zone(client, make_session):
+    session = make_session(is_public=True, members_only=False)
+    client.set_cookie("tz", "Mars%2FOlympus<script>")
+    page = client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert "UTC" in page and "<script>" not in page.split("<body", 1)[1].split("</footer>")[0]

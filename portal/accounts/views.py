@@ -10,9 +10,10 @@ from portal.accounts import operations
 from portal.accounts.auth import require_login, require_role
 from portal.accounts.models import User
 from portal.accounts.roles import ROLES, Role
+from portal.config import current_settings
 from portal.core.errors import ValidationFailed
 from portal.core.forms import render_invalid, safe_next
-from portal.core.timezones import all_timezones, is_valid_timezone
+from portal.core.timezones import all_timezones, browser_timezone
 from portal.extensions import db
 
 bp = Blueprint("accounts", __name__)
@@ -115,5 +116,4 @@ def change_active(user_id: int):
 
 
 def _guess_timezone() -> str:
-    cookie = request.cookies.get("tz")
-    return cookie if is_valid_timezone(cookie) else "UTC"
+    return browser_timezone() or current_settings().DEFAULT_TIMEZONE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import request
@@ -34,10 +35,17 @@ def viewer_timezone() -> ZoneInfo:
 
     if current_user.is_authenticated and is_valid_timezone(current_user.timezone):
         return ZoneInfo(current_user.timezone)
-    cookie = request.cookies.get(TZ_COOKIE) if request else None
-    if is_valid_timezone(cookie):
-        return ZoneInfo(cookie)
+    browser = browser_timezone()
+    if browser:
+        return ZoneInfo(browser)
     return ZoneInfo(current_settings().DEFAULT_TIMEZONE)
+
+
+def browser_timezone() -> str | None:
+    """The zone the visitor's browser reported (portal.js stores it URL-encoded in the `tz` cookie), if valid."""
+    raw = request.cookies.get(TZ_COOKIE) if request else None
+    name = unquote(raw) if raw else None
+    return name if is_valid_timezone(name) else None
 
 
 def to_zone(value: datetime, zone: ZoneInfo | str) -> datetime:

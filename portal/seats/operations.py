@@ -240,14 +240,21 @@ class Admission:
     attendance: Attendance | None   # None while the session waits for its instructor
 
 
-def prepare_join(session: TrainingSession, user, *, window: timedelta, now: datetime | None = None
-                 ) -> tuple[Eligibility, Seat | None]:
-    """Re-check eligibility (raising its refusal) and take a free seat when the person needs one."""
-    now = now or now_utc()
+def _require_eligible(session: TrainingSession, user, *, window: timedelta, now: datetime
+                      ) -> tuple[Eligibility, Seat | None]:
+    """The person's eligibility and seat, or the refusal raised as a DomainError with its reason."""
     seat = seat_of(session, user)
     elig = rules.eligibility(session, user, seat_status=seat.status if seat else None, now=now, window=window)
     if not elig.can_join:
         raise refusal_error(elig)
+    return elig, seat
+
+
+def prepare_join(session: TrainingSession, user, *, window: timedelta, now: datetime | None = None
+                 ) -> tuple[Eligibility, Seat | None]:
+    """Re-check eligibility (raising its refusal) and take a free seat when the person needs one."""
+    now = now or now_utc()
+    elig, seat = _require_eligible(session, user, window=window, now=now)
     if elig.needs_seat:
         seat = claim_seat(session, user, now=now)
         if seat is None:
@@ -263,10 +270,7 @@ def admit(session: TrainingSession, user, *, window: timedelta, now: datetime | 
     Eligibility is checked again (the session may have ended since `prepare_join` committed).
     """
     now = now or now_utc()
-    seat = seat_of(session, user)
-    elig = rules.eligibility(session, user, seat_status=seat.status if seat else None, now=now, window=window)
-    if not elig.can_join:
-        raise refusal_error(elig)
+    elig, _seat = _require_eligible(session, user, window=window, now=now)
     if elig.needs_seat:
         raise Conflict("Take a seat first.", code="seat_required")
     video.ensure_room(session)

@@ -2,13 +2,22 @@
 (function () {
   "use strict";
 
-  // 1. Tell the server the browser's time zone, so signed-out visitors see times in their own zone.
+  // 1. Tell the server the browser's time zone, so signed-out visitors see times in their own zone. On a first
+  //    visit the server could only guess: a GET page shown in another zone is reloaded once, in the right one.
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
-      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    var cookie = "tz=" + encodeURIComponent(zone);
+    if (zone && document.cookie.split("; ").indexOf(cookie) === -1) {
+      document.cookie = cookie + "; path=/; max-age=31536000; samesite=lax";
+      var root = document.documentElement;
+      var stored = document.cookie.split("; ").indexOf(cookie) !== -1;
+      if (stored && root.getAttribute("data-tz-source") === "browser" && root.getAttribute("data-method") === "GET"
+          && root.getAttribute("data-viewer-tz") !== zone && !sessionStorage.getItem("portal-tz-reloaded")) {
+        sessionStorage.setItem("portal-tz-reloaded", "1");
+        location.reload();
+      }
     }
-  } catch (e) { /* no Intl: the server's default zone is used */ }
+  } catch (e) { /* no Intl or no storage: the server's default zone is used */ }
 
   // 2. Countdowns tick every second between polls: <span data-countdown-to="ISO">..</span>.
   function format(seconds) {

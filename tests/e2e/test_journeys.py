@@ -162,6 +162,9 @@ def test_anonymous_visitor_is_asked_to_sign_in_and_public_user_is_told_members_o
     anonymous = page_as(None, timezone="Asia/Tokyo")
     anonymous.goto(f"/events/{event.id}")
     expect(anonymous.locator("main")).to_contain_text("Open class")
+    # First visit: the page corrects itself to the visitor's own zone (Tokyo), no reload by hand.
+    expect(anonymous.locator(f"#join-panel-{open_session.id}")).to_contain_text("JST")
+    expect(anonymous.locator("footer")).to_contain_text("Asia/Tokyo")
     shot(anonymous, "10-anonymous-event-page")
     anonymous.locator(f"#join-panel-{open_session.id}").get_by_role("link", name="Sign in to join").click()
     expect(anonymous).to_have_url(re.compile(r"/login\?next="))
@@ -212,3 +215,30 @@ def test_phone_layout_keeps_the_join_panel_usable(page_as, make_user, make_event
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     shot(page, "13-phone-event-page")
+
+
+def test_an_htmx_error_is_shown_to_the_person_not_swallowed(page_as, make_session, shot):
+    session = make_session(title="Soon hidden", is_public=True, members_only=False, start_in=timedelta(minutes=5))
+    page = page_as(None, timezone="Europe/Paris")
+    page.goto(f"/sessions/{session.id}")
+    expect(page.locator(f"#join-panel-{session.id}")).to_be_visible()
+    stored = _reload(session)
+    stored.is_public = False  # the next poll of this anonymous visitor's panel answers 404
+    db.session.commit()
+    alert = page.locator(".toast-region [role=alert]").first
+    expect(alert).to_be_visible(timeout=15_000)
+    expect(alert).not_to_be_empty()
+    shot(page, "14-htmx-error-shown")
+
+
+def test_signing_in_works_with_the_keyboard_alone(page_as, make_user, live_portal):
+    from tests.conftest import PASSWORD
+
+    member = make_user("member", name="Keyboard User")
+    page = page_as(None)
+    page.goto("/login")
+    page.keyboard.type(member.email)  # the email field has focus on arrival
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("header")).to_contain_text("Keyboard User")
