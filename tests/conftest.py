@@ -2,7 +2,7 @@
 
 - `app` (one per test session), `db` (rows deleted after each test: real commits, so workers and other
   processes see the data), `client`, `htmx` client, `login_as(role)`, `api_client(role)`, factories
-  (`make_user`, `make_event`, `make_session`), `clock` (time-machine), `redis_conn` (the real test Redis).
+  (`make_user`, `make_event`, `make_session`, `make_seat`), `clock` (time-machine), `redis_conn` (the real test Redis).
 - Databases: SQLite file by default; `PORTAL_TEST_DATABASE_URL=postgresql+psycopg://...` runs the same suite
   on PostgreSQL (`.ci/run` does both). Redis: an embedded real redis-server, or `PORTAL_TEST_REDIS_URL`.
 - Area fixtures live in tests/plugins/ (jobs, video, mail, browser).
@@ -29,7 +29,7 @@ from portal.accounts.roles import Role
 from portal.core.clock import now_utc
 from portal.events.models import Event
 from portal.extensions import db as _db
-from portal.training.models import TrainingSession
+from portal.training.models import Seat, TrainingSession
 
 pytest_plugins = ["tests.plugins.jobs", "tests.plugins.video", "tests.plugins.mail", "tests.plugins.browser"]
 
@@ -302,6 +302,23 @@ def make_session(make_user):
         _db.session.add(session)
         _db.session.commit()
         return session
+
+    return factory
+
+
+@pytest.fixture
+def make_seat():
+    """A seat stored directly, the session's seat counter kept in step: make_seat(session, user, "waitlisted")."""
+
+    def factory(session: TrainingSession, user: User, status: str = "confirmed") -> Seat:
+        seat = Seat(session_id=session.id, user_id=user.id, status=status,
+                    confirmed_at=now_utc() if status == "confirmed" else None,
+                    waitlisted_at=now_utc() if status == "waitlisted" else None)
+        _db.session.add(seat)
+        if status == "confirmed":
+            session.seats_taken += 1
+        _db.session.commit()
+        return seat
 
     return factory
 

@@ -19,30 +19,17 @@ from portal.notifications.models import Notification
 from portal.training.models import Seat
 
 
-@pytest.fixture
-def seat_for():
-    def make(session, user, status="confirmed"):
-        seat = Seat(session_id=session.id, user_id=user.id, status=status,
-                    confirmed_at=now_utc() if status == "confirmed" else None,
-                    waitlisted_at=now_utc() if status == "waitlisted" else None)
-        db.session.add(seat)
-        db.session.commit()
-        return seat
-
-    return make
-
-
 def _to(messages):
     return sorted(m["To"].addresses[0].addr_spec for m in messages)
 
 
 @pytest.mark.usefixtures("mail_app")
 def test_reschedule_tells_seat_holders_and_re_times_unsent_reminders(
-        make_session, make_user, seat_for, run_jobs, smtp_sink, clock):
+        make_session, make_user, make_seat, run_jobs, smtp_sink, clock):
     session = make_session(start_time=datetime(2026, 12, 5, 18, 0, tzinfo=UTC))
     member, waiting = make_user("member", timezone="Europe/Berlin"), make_user("member")
-    seat_for(session, member)
-    seat_for(session, waiting, status="waitlisted")
+    make_seat(session, member)
+    make_seat(session, waiting, status="waitlisted")
     operations.plan_reminders(session)
     db.session.commit()
 
@@ -83,10 +70,10 @@ def test_reschedule_into_the_next_hour_sends_no_late_reminders(make_session, run
 
 @pytest.mark.usefixtures("mail_app")
 def test_cancel_tells_seat_holders_and_drops_their_reminders(
-        make_session, make_user, seat_for, run_jobs, smtp_sink, clock):
+        make_session, make_user, make_seat, run_jobs, smtp_sink, clock):
     session = make_session(start_in=timedelta(hours=5))
     member = make_user("member")
-    seat = seat_for(session, member)
+    seat = make_seat(session, member)
     operations.plan_reminders(session)
     session.status = "canceled"
     operations.notify_canceled(session, [seat])
@@ -106,10 +93,10 @@ def test_cancel_tells_seat_holders_and_drops_their_reminders(
 
 
 @pytest.mark.usefixtures("mail_app")
-def test_promotion_tells_the_promoted_member_once(make_session, make_user, seat_for, run_jobs, smtp_sink, clock):
+def test_promotion_tells_the_promoted_member_once(make_session, make_user, make_seat, run_jobs, smtp_sink, clock):
     session = make_session(start_in=timedelta(days=2))
     member = make_user("member")
-    seat = seat_for(session, member)
+    seat = make_seat(session, member)
     operations.notify_promoted(seat)
     operations.notify_promoted(seat)  # called twice for the same promotion: one row
     db.session.commit()
@@ -121,10 +108,10 @@ def test_promotion_tells_the_promoted_member_once(make_session, make_user, seat_
 
 @pytest.mark.usefixtures("mail_app")
 def test_reminder_email_has_local_time_with_zone_link_no_token_html_text_and_ics(
-        make_session, make_user, seat_for, run_jobs, smtp_sink, clock):
+        make_session, make_user, make_seat, run_jobs, smtp_sink, clock):
     session = make_session(start_time=datetime(2026, 12, 1, 20, 0, tzinfo=UTC), title="Bo <staff> basics")
     member = make_user("member", timezone="America/New_York", name="Ann O'Neil")
-    seat_for(session, member)
+    make_seat(session, member)
     operations.plan_reminders(session)
     db.session.commit()
     clock.at(datetime(2026, 12, 1, 19, 0, 10, tzinfo=UTC))
@@ -165,11 +152,11 @@ def test_without_smtp_host_mail_goes_to_the_outbox_folder(make_session, run_jobs
 
 
 @pytest.mark.usefixtures("mail_app")
-def test_notice_lost_to_a_redis_outage_is_sent_by_the_sweep(make_session, make_user, seat_for, run_jobs, smtp_sink,
+def test_notice_lost_to_a_redis_outage_is_sent_by_the_sweep(make_session, make_user, make_seat, run_jobs, smtp_sink,
                                                             make_app, clock):
     session = make_session(start_in=timedelta(days=2))
     member = make_user("member")
-    seat = seat_for(session, member)
+    seat = make_seat(session, member)
     broken = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     with broken.app_context():
         row = db.session.get(type(session), session.id)

@@ -8,30 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.core.clock import now_utc
 from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications import operations
 from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
-from portal.training.models import Seat
 
 pytestmark = pytest.mark.usefixtures("mail_app")
-
-
-@pytest.fixture
-def seat_for():
-    def make(session, user, status="confirmed"):
-        seat = Seat(session_id=session.id, user_id=user.id, status=status,
-                    confirmed_at=now_utc() if status == "confirmed" else None,
-                    waitlisted_at=now_utc() if status == "waitlisted" else None)
-        db.session.add(seat)
-        if status == "confirmed":
-            session.seats_taken += 1
-        db.session.commit()
-        return seat
-
-    return make
 
 
 @pytest.fixture
@@ -53,11 +36,11 @@ def _rows(session):
 
 
 def test_each_reminder_goes_once_to_the_instructor_and_confirmed_seat_holders(
-        make_session, make_user, seat_for, sweep, smtp_sink, clock):
+        make_session, make_user, make_seat, sweep, smtp_sink, clock):
     session = make_session(start_in=timedelta(days=2))
     member, waiting = make_user("member"), make_user("member")
-    seat_for(session, member)
-    seat_for(session, waiting, status="waitlisted")
+    make_seat(session, member)
+    make_seat(session, waiting, status="waitlisted")
     operations.plan_reminders(session)
     db.session.commit()
 
@@ -91,11 +74,11 @@ def test_session_created_three_hours_ahead_gets_no_late_24h_reminder(make_sessio
     assert [m["Subject"] for m in smtp_sink.messages] == [f"Reminder: {session.title} starts in 1 hour"]
 
 
-def test_sweep_plans_reminders_for_seats_taken_later(make_session, make_user, seat_for, sweep, smtp_sink, clock):
+def test_sweep_plans_reminders_for_seats_taken_later(make_session, make_user, make_seat, sweep, smtp_sink, clock):
     session = make_session(start_in=timedelta(days=3))
     clock.shift(timedelta(days=1))
     member = make_user("member")
-    seat_for(session, member)  # nobody called plan_reminders: the sweep finds the seat
+    make_seat(session, member)  # nobody called plan_reminders: the sweep finds the seat
     clock.at(session.start_time - timedelta(hours=24) + timedelta(seconds=5))
     sweep()
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages) == sorted(
@@ -124,10 +107,10 @@ def test_nothing_is_sent_after_the_session_started(make_session, sweep, smtp_sin
     assert {r.status for r in _rows(session).values()} == {"skipped"}
 
 
-def test_a_member_who_gave_up_the_seat_gets_no_reminder(make_session, make_user, seat_for, sweep, smtp_sink, clock):
+def test_a_member_who_gave_up_the_seat_gets_no_reminder(make_session, make_user, make_seat, sweep, smtp_sink, clock):
     session = make_session(start_in=timedelta(hours=5))
     member = make_user("member")
-    seat = seat_for(session, member)
+    seat = make_seat(session, member)
     operations.plan_reminders(session)
     seat.status = "canceled"
     db.session.commit()

@@ -237,7 +237,8 @@ def test_signing_in_works_with_the_keyboard_alone(page_as, make_user, live_porta
     member = make_user("member", name="Keyboard User")
     page = page_as(None)
     page.goto("/login")
-    page.keyboard.type(member.email)  # the email field has focus on arrival
+    expect(page.get_by_label("Email")).to_be_focused()  # the email field has focus on arrival
+    page.keyboard.type(member.email)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
