@@ -58,6 +58,7 @@ def _engine_options(url: str) -> dict[str, Any]:
 def configure_logging(app: Flask) -> None:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report themselves only when they fail
 
 
 def configure_extensions(app: Flask) -> None:

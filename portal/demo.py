@@ -99,6 +99,12 @@ def demo(password: str) -> None:
     finally:
         db.session.remove()
         db.engine.dispose()  # a command leaves no open connection behind
+        if not current_settings().REDIS_URL:
+            # The sessions' provisioning jobs started the embedded Redis; stop it cleanly (it keeps the jobs on disk
+            # for `portal run`, and the room sweep would find the work anyway).
+            from portal.core.redis import stop_embedded
+
+            stop_embedded(current_settings().INSTANCE_PATH)
 
 
 def _ensure_user(spec: DemoUser, password: str):
