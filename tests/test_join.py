@@ -171,6 +171,15 @@ def test_the_waiting_room_polls_while_scheduled_then_hands_over_a_form_once_live
     assert "Enter the room" in html and 'name="csrf_token"' in html
 
 
+def test_the_waiting_room_offers_start_only_to_whoever_the_session_page_lets_start(htmx, login_as, soon, instructor):
+    login_as(instructor, client=htmx)
+    assert "People wait here until you start" in htmx.get(f"/sessions/{soon.id}/join/status").get_data(as_text=True)
+    instructor.role = "member"  # no longer an instructor: the session page offers no Start, nor does the waiting room
+    db.session.commit()
+    assert "Waiting for the instructor to start." in htmx.get(f"/sessions/{soon.id}/join/status").get_data(as_text=True)
+    assert f'action="/sessions/{soon.id}/start"' not in htmx.get(f"/sessions/{soon.id}/join").get_data(as_text=True)
+
+
 def test_the_waiting_room_stops_and_says_why_when_the_session_is_canceled(htmx, login_as, soon):
     login_as("member", client=htmx)
     soon.status = "canceled"
@@ -304,3 +313,24 @@ def test_api_seats_reserve_waitlist_and_cancel(api_client, make_session):
     assert first.delete(f"/api/training/sessions/{session.id}/seat").get_json()["status"] == "canceled"
     assert db.session.scalar(select(func.count()).select_from(Seat).where(
         Seat.session_id == session.id, Seat.status == "confirmed")) == 1
+
+
+# ------------------------------------------------------------------------------------------------ ids out of range
+HUGE = 99999999999999999999  # beyond the database's integers: must be "not found", never a 500
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("get", f"/sessions/{HUGE}/panel"), ("get", f"/sessions/{HUGE}/join"), ("post", f"/sessions/{HUGE}/join"),
+    ("get", f"/sessions/{HUGE}/join/status"), ("post", f"/sessions/{HUGE}/seat"),
+    ("get", f"/sessions/{HUGE}/attendance"), ("get", f"/sessions/{HUGE}/room/presence"),
+    ("get", f"/api/training/sessions/{HUGE}/can-join"), ("post", f"/api/training/sessions/{HUGE}/join"),
+])
+def test_a_session_id_beyond_the_database_range_is_not_found(htmx, login_as, method, path):
+    login_as("admin", client=htmx)
+    response = getattr(htmx, method)(path)
+    assert response.status_code == 404
+
+
+def test_the_leave_beacon_for_a_session_id_beyond_the_database_range_changes_nothing(client, login_as):
+    login_as("member")
+    assert client.post(f"/sessions/{HUGE}/leave").status_code == 204  # the beacon always answers 204

@@ -273,3 +273,17 @@ def test_panels_for_a_whole_page_of_sessions_cost_two_queries(make_session, make
             panels = join_panels(sessions[:count], member)
         assert len(panels) == count and len(counter.statements) == 2
     assert panels[sessions[0].id].seat_status == "confirmed"
+
+
+def test_panels_without_the_waitlist_count_skip_it_and_keep_the_rest(app, clock, make_session, make_user, make_seat):
+    from portal.seats.queries import join_panels
+
+    session = make_session(capacity=1)
+    make_seat(session, make_user("member"))
+    make_seat(session, make_user("member"), "waitlisted")
+    viewer = make_user("member")
+    with app.test_request_context("/"):
+        full = join_panels([session], viewer)[session.id]
+        lean = join_panels([session], viewer, with_waitlist=False)[session.id]
+    assert (full.waitlist_count, lean.waitlist_count) == (1, 0)
+    assert (lean.eligibility, lean.seat_action) == (full.eligibility, full.seat_action)

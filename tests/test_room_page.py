@@ -153,5 +153,5 @@ def test_only_the_first_render_of_presence_loads_at_once(app, make_session, make
     html = _render(app, grant=JoinGrant("local", "r", "t", "p", False), session=session, user=make_user())
     assert 'hx-trigger="load, every 5s"' in html
     with app.test_request_context("/"):
-        again = render_template("video/_presence.html", session=session, present=[], polling=True)
+        again = render_template("video/_presence.html", session=session, present=[])
     assert 'hx-trigger="every 5s"' in again  # a swapped-in copy never fires on load (no tight loop)

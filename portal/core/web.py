@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, make_response, request
 from flask_login import current_user
 
 from portal.accounts.roles import Role, has_role
@@ -26,6 +26,13 @@ def csrf_exempt(view):
     """Mark a view that carries its own proof of origin (a signed webhook, a credentials exchange)."""
     view.csrf_exempt = True
     return view
+
+
+def no_store(response, *, private: bool = False) -> Response:
+    """The response (anything a view may return), never stored by any cache; `private` for pages of one person."""
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store, private" if private else "no-store"
+    return response
 
 
 def register_web(app: Flask) -> None:

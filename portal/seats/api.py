@@ -9,9 +9,10 @@ from portal.accounts.auth import api_auth_required
 from portal.config import current_settings
 from portal.core.api import json_body
 from portal.core.errors import ValidationFailed
+from portal.core.web import no_store
 from portal.extensions import db
 from portal.seats import operations, queries
-from portal.seats.views import no_store, panel_for, visible_session
+from portal.seats.views import panel_for, visible_session
 from portal.training.models import SeatStatus
 
 bp = Blueprint("seats_api", __name__, url_prefix="/api")

@@ -29,15 +29,23 @@ CONFIRMED, WAITLISTED, CANCELED = SeatStatus.CONFIRMED.value, SeatStatus.WAITLIS
 
 
 # ------------------------------------------------------------------------------------------------ refusals
+_ERROR_OF_REASON: dict[str, type[DomainError]] = {
+    Reason.NOT_FOUND.value: NotFound, Reason.LOGIN_REQUIRED.value: Unauthorized,
+    Reason.MEMBERS_ONLY.value: Forbidden, "members_required": Forbidden}
+
+
+def reason_error(code: str, message: str, *, extra: dict | None = None) -> DomainError:
+    """The DomainError for a refusal's reason code: 404, 401, 403, or 409 for every other (wrong state) reason."""
+    return _ERROR_OF_REASON.get(code, Conflict)(message, code=code, extra=extra)
+
+
 def refusal_error(elig: Eligibility) -> DomainError:
     """The DomainError (HTTP status + reason code + message) for a refused eligibility."""
     extra = {"reason": elig.reason}
     if elig.reason == Reason.TOO_EARLY:
         extra |= {"opens_at": elig.opens_at.isoformat() if elig.opens_at else None,
                   "seconds_until_open": elig.seconds_until_open}
-    kind = {Reason.NOT_FOUND: NotFound, Reason.LOGIN_REQUIRED: Unauthorized,
-            Reason.MEMBERS_ONLY: Forbidden}.get(Reason(elig.reason), Conflict)
-    return kind(elig.message, code=elig.reason, extra=extra)
+    return reason_error(Reason(elig.reason).value, elig.message, extra=extra)
 
 
 # ------------------------------------------------------------------------------------------------ seat rows
@@ -139,7 +147,7 @@ def reserve(session: TrainingSession, user, *, waitlist: bool = True, now: datet
     now = now or now_utc()
     code, message = rules.reserve_refusal(session, user)
     if code is not None:
-        raise _reserve_error(code, message or "")
+        raise reason_error(code, message or "")
     seat = seat_of(session, user)
     if seat is not None and seat.status == CONFIRMED:
         return seat
@@ -155,16 +163,6 @@ def reserve(session: TrainingSession, user, *, waitlist: bool = True, now: datet
     seat = _waitlist_row(session, user, seat_of(session, user), now)
     db.session.flush()
     return seat
-
-
-def _reserve_error(code: str, message: str) -> DomainError:
-    if code == Reason.NOT_FOUND:
-        return NotFound(message, code=code)
-    if code == Reason.LOGIN_REQUIRED:
-        return Unauthorized(message, code=code)
-    if code == "members_required":
-        return Forbidden(message, code=code)
-    return Conflict(message, code=code)
 
 
 def cancel_seat(session: TrainingSession, user, *, now: datetime | None = None) -> Seat:

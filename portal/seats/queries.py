@@ -38,8 +38,11 @@ class JoinPanel:
 
 
 def join_panels(sessions: Sequence[TrainingSession], viewer, *, now: datetime | None = None,
-                window: timedelta | None = None) -> dict[int, JoinPanel]:
-    """One join panel per session for `viewer` (a User or the anonymous user), in at most two queries."""
+                window: timedelta | None = None, with_waitlist: bool = True) -> dict[int, JoinPanel]:
+    """One join panel per session for `viewer` (a User or the anonymous user), in at most two queries.
+
+    `with_waitlist=False` skips counting waitlists (every `waitlist_count` is 0), for callers that never show it.
+    """
     if window is None:
         from portal.config import current_settings
 
@@ -47,7 +50,7 @@ def join_panels(sessions: Sequence[TrainingSession], viewer, *, now: datetime | 
     now = now or now_utc()
     ids = [s.id for s in sessions]
     seats = viewer_seat_statuses(ids, viewer)
-    waiting = waitlist_counts(ids)
+    waiting = waitlist_counts(ids) if with_waitlist else {}
     panels = {}
     for session in sessions:
         status = seats.get(session.id)
@@ -93,6 +96,19 @@ def waitlist_position(session: TrainingSession, user) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------------ attendance
+def has_joined(session: TrainingSession, user) -> bool:
+    """`user` entered the session's room at least once."""
+    return db.session.scalar(select(Attendance.id).where(
+        Attendance.session_id == session.id, Attendance.user_id == user.id)) is not None
+
+
+def present_in_room(session: TrainingSession) -> list[Attendance]:
+    """Who is in the room now, longest there first."""
+    return list(db.session.scalars(select(Attendance).where(
+        Attendance.session_id == session.id, Attendance.is_present.is_(True))
+        .order_by(Attendance.last_joined_at, Attendance.id)))
+
+
 @dataclass(frozen=True)
 class AttendanceRow:
     name: str

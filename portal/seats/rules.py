@@ -149,10 +149,8 @@ class SeatAction(StrEnum):
 
 
 def seat_action(session, person, *, seat_status: str | None) -> SeatAction | None:
-    """The one seat button the panel shows this person, if any. Reserving is for members (SPEC roles)."""
-    if session is None or session.status in (SessionStatus.ENDED, SessionStatus.CANCELED):
-        return None
-    if not has_role(person, Role.MEMBER) or not can_view(session, person) or is_host(session, person):
+    """The one seat button the panel shows this person, if any: none where reserving is refused."""
+    if reserve_refusal(session, person)[0] is not None:
         return None
     if seat_status == SeatStatus.CONFIRMED.value:
         return SeatAction.CANCEL

@@ -11,58 +11,47 @@ import io
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from portal.accounts.auth import require_login
 from portal.config import current_settings
 from portal.core.errors import DomainError, Forbidden, NotFound
 from portal.core.forms import safe_next
 from portal.core.htmx import is_htmx
+from portal.core.web import no_store
 from portal.extensions import db
 from portal.seats import operations, queries
 from portal.seats.rules import Reason
+from portal.training import queries as training_queries
 from portal.training.models import SeatStatus, SessionStatus, TrainingSession
-from portal.training.rules import can_see_attendance, can_view
+from portal.training.rules import MAX_ID, NOT_FOUND_MESSAGE, allowed_actions, can_see_attendance
 
 bp = Blueprint("seats", __name__)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 def visible_session(session_id: int) -> TrainingSession:
-    session = db.session.get(TrainingSession, session_id)
-    if session is None or not can_view(session, current_user):
-        raise NotFound("This session does not exist, or you may not see it.", code="not_found")
-    return session
-
-
-def _url(endpoint: str, fallback: str, **values) -> str:
-    """A link into another package's pages, whether or not its route is registered yet."""
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return fallback
+    return training_queries.get_visible(session_id, current_user)
 
 
 def session_url(session_id: int) -> str:
-    return _url("training.detail", f"/sessions/{session_id}", session_id=session_id)
+    return url_for("training.detail", session_id=session_id)
 
 
 def start_url(session_id: int) -> str:
-    return _url("training.start", f"/sessions/{session_id}/start", session_id=session_id)
+    return url_for("training.start", session_id=session_id)
 
 
 def login_url(next_url: str) -> str:
     return url_for("accounts.login", next=next_url)
 
 
-def no_store(response) -> Response:
-    response = make_response(response)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def panel_for(session: TrainingSession, *, with_waitlist: bool = True) -> queries.JoinPanel:
+    return queries.join_panels([session], current_user, with_waitlist=with_waitlist)[session.id]
 
 
-def panel_for(session: TrainingSession) -> queries.JoinPanel:
-    return queries.join_panels([session], current_user)[session.id]
+def may_start(session: TrainingSession) -> bool:
+    """The waiting room's Start button: the same answer as the session page's."""
+    return allowed_actions(session, current_user)["start"]
 
 
 def render_panel(session: TrainingSession, notice: str | None = None, *, is_error: bool = False) -> Response:
@@ -73,7 +62,7 @@ def render_panel(session: TrainingSession, notice: str | None = None, *, is_erro
 @bp.app_context_processor
 def seat_links():
     return {"session_url": session_url, "start_url": start_url,
-            "sessions_url": lambda: _url("training.index", "/sessions")}
+            "sessions_url": lambda: url_for("training.index")}
 
 
 # ------------------------------------------------------------------------------------------------ the panel
@@ -142,7 +131,8 @@ def join_page(session_id: int):
     panel = panel_for(session)
     if panel.eligibility.reason == Reason.LOGIN_REQUIRED:
         return redirect(login_url(request.path))
-    return no_store(render_template("seats/join.html", session=session, panel=panel, grant=None))
+    return no_store(render_template("seats/join.html", session=session, panel=panel, grant=None,
+                                    may_start=may_start(session)))
 
 
 @bp.post("/sessions/<int:session_id>/join")
@@ -163,7 +153,7 @@ def join(session_id: int):
     db.session.commit()
     from portal.video.views import room_headers
 
-    response = make_response(render_template("seats/join.html", session=session, panel=panel_for(session),
+    response = make_response(render_template("seats/join.html", session=session, panel=None,
                                              grant=admission.grant, user=current_user))
     return room_headers(no_store(response), admission.grant)
 
@@ -174,13 +164,14 @@ def waiting(session_id: int):
     session = visible_session(session_id)
     if not is_htmx():
         return redirect(url_for("seats.join_page", session_id=session_id), code=303)
-    return no_store(render_template("seats/_waiting.html", session=session, panel=panel_for(session)))
+    return no_store(render_template("seats/_waiting.html", session=session,
+                                    panel=panel_for(session, with_waitlist=False), may_start=may_start(session)))
 
 
 @bp.post("/sessions/<int:session_id>/leave")
 def leave(session_id: int):
     """The leave beacon (navigator.sendBeacon on pagehide; CSRF token in the form data). Always 204."""
-    session = db.session.get(TrainingSession, session_id)
+    session = db.session.get(TrainingSession, session_id) if 0 < session_id <= MAX_ID else None
     if session is not None and current_user.is_authenticated:
         operations.record_leave(session, current_user)
         db.session.commit()
@@ -191,7 +182,7 @@ def leave(session_id: int):
 def _attendance_session(session_id: int) -> TrainingSession:
     session = visible_session(session_id)
     if not current_user.is_authenticated:
-        raise NotFound("This session does not exist, or you may not see it.", code="not_found")
+        raise NotFound(NOT_FOUND_MESSAGE)
     if not can_see_attendance(session, current_user):
         raise Forbidden("Only the session's instructor and admins see its attendance.")
     return session

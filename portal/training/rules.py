@@ -19,6 +19,7 @@ CAPACITY_MIN, CAPACITY_MAX = 1, 1000
 TAGS_MAX, TAG_MAX_LENGTH = 10, 30
 SCHEDULE_AHEAD = timedelta(days=365)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+NOT_FOUND_MESSAGE = "Training session not found."  # the same answer whether it is missing or hidden
 
 BOOLEAN_FIELDS = ("recording_enabled", "chat_enabled", "is_public", "members_only")
 BOOLEAN_DEFAULTS = {"recording_enabled": False, "chat_enabled": True, "is_public": False, "members_only": True}
@@ -231,6 +232,21 @@ def can_see_room_state(session, user) -> bool:
 
 def can_see_attendance(session, user) -> bool:
     return is_own(session, user) or has_role(user, Role.ADMIN)
+
+
+def can_see_presence(session, user, *, has_joined: bool) -> bool:
+    """Who is in the room: for its instructor, board members and admins, and people who joined it."""
+    return is_own(session, user) or has_role(user, Role.BOARD_MEMBER) or has_joined
+
+
+def allowed_actions(session, user) -> dict[str, bool]:
+    """What the session page offers `user` now: the role check and the state check of each action, together."""
+    status = session.status
+    return {"edit": can_edit(session, user) and not transition_error(status, "edit"),
+            "cancel": can_cancel(session, user) and not transition_error(status, "cancel"),
+            "start": can_start(session, user) and not transition_error(status, "start"),
+            "end": can_end(session, user) and not transition_error(status, "end"),
+            "see_room": can_see_room_state(session, user)}
 
 
 # ------------------------------------------------------------------------------------------------ lifecycle

@@ -60,13 +60,7 @@ def _session_context(session: TrainingSession) -> dict[str, Any]:
         "panel": seats.join_panels([session], current_user)[session.id],
         "event": session.event if session.event and event_rules.can_view(session.event, current_user) else None,
         "recording_link": video.recording_link(session),
-        "may": {"edit": rules.can_edit(session, current_user) and not rules.transition_error(session.status, "edit"),
-                "cancel": rules.can_cancel(session, current_user)
-                and not rules.transition_error(session.status, "cancel"),
-                "start": rules.can_start(session, current_user)
-                and not rules.transition_error(session.status, "start"),
-                "end": rules.can_end(session, current_user) and not rules.transition_error(session.status, "end"),
-                "see_room": rules.can_see_room_state(session, current_user)},
+        "may": rules.allowed_actions(session, current_user),
     }
     if rules.can_see_attendance(session, current_user):
         context["attendance_rows"] = seats.attendance_rows(session)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal.accounts.roles import Role, has_role
 from portal.config import current_settings
 from portal.core.errors import DomainError, NotFound, Unauthorized
 from portal.core.htmx import is_htmx
-from portal.core.web import csrf_exempt
+from portal.core.web import csrf_exempt, no_store
 from portal.extensions import db
-from portal.training.models import FINAL_STATUSES, Attendance, TrainingSession
+from portal.seats import queries as seats
+from portal.training.models import TrainingSession
+from portal.training.rules import MAX_ID, can_see_presence
 from portal.video import operations as video_ops
 from portal.video import webhooks
 
@@ -62,7 +62,7 @@ def cloudflare_csp() -> str:
 
 def room_headers(response: Response, grant) -> Response:
     """Headers for a page that carries a participant token: never stored by any cache; the provider's CSP."""
-    response.headers["Cache-Control"] = "no-store, private"
+    response = no_store(response, private=True)
     response.headers["Pragma"] = "no-cache"
     response.headers["Referrer-Policy"] = "no-referrer"
     if grant is not None and grant.provider == "cloudflare":
@@ -111,26 +111,14 @@ def cloudflare_webhook():
 
 
 # --------------------------------------------------------------------------------------------- presence
-def _may_see_room(session: TrainingSession, user) -> bool:
-    if user.id == session.instructor_id or has_role(user, Role.BOARD_MEMBER):
-        return True
-    return db.session.scalar(select(Attendance.id).where(
-        Attendance.session_id == session.id, Attendance.user_id == user.id)) is not None
-
-
 @bp.get("/sessions/<int:session_id>/room/presence")
 def presence(session_id: int):
     """Who is in a development room now. Only for people who joined it, its instructor and board members."""
     if not current_user.is_authenticated:
         raise Unauthorized("Sign in to see who is in the room.", code="login_required")
-    session = db.session.get(TrainingSession, session_id)
-    if session is None or not _may_see_room(session, current_user):
+    session = db.session.get(TrainingSession, session_id) if 0 < session_id <= MAX_ID else None
+    if session is None or not can_see_presence(session, current_user,
+                                               has_joined=seats.has_joined(session, current_user)):
         raise NotFound("No such room.")
-    present = db.session.scalars(select(Attendance).where(
-        Attendance.session_id == session.id, Attendance.is_present.is_(True))
-        .order_by(Attendance.last_joined_at, Attendance.id)).all()
-    context = {"session": session, "present": present, "polling": session.status not in FINAL_STATUSES}
     template = "video/_presence.html" if is_htmx() else "video/presence.html"
-    response = current_app.make_response(render_template(template, **context))
-    response.headers["Cache-Control"] = "no-store, private"
-    return response
+    return no_store(render_template(template, session=session, present=seats.present_in_room(session)), private=True)
