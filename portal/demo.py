@@ -156,12 +156,13 @@ def _ensure_session(spec: dict[str, Any], users: dict, events: dict):
 
 
 def _prepare_room_and_seats(session, members: list) -> None:
+    from portal.config import current_settings
     from portal.core.clock import now_utc
     from portal.core.errors import DomainError
     from portal.seats import operations as seats
     from portal.video import operations as video
 
-    if session.start_time - now_utc() < timedelta(hours=2):
+    if session.start_time - now_utc() < timedelta(hours=current_settings().PROVISION_AHEAD_HOURS):
         try:
             video.ensure_room(session)  # ready now, so the instructor can start at once
         except DomainError as exc:
@@ -200,6 +201,7 @@ def _round(value: datetime) -> datetime:
 def _print_summary(users: dict, password: str, sessions: list) -> None:
     from portal.config import current_settings
     from portal.core.timezones import format_local
+    from portal.notifications.links import session_url
 
     base = current_settings().BASE_URL.rstrip("/")
     click.echo(f"Demo data is ready. Sign in at {base}/login with password “{password}”:")
@@ -207,4 +209,4 @@ def _print_summary(users: dict, password: str, sessions: list) -> None:
         click.echo(f"  {spec.role:<13} {spec.email:<28} {users[spec.key].name} ({spec.timezone})")
     click.echo("Sessions:")
     for session in sorted(sessions, key=lambda s: s.start_time):
-        click.echo(f"  {format_local(session.start_time, 'UTC'):<28} {session.title}  {base}/sessions/{session.id}")
+        click.echo(f"  {format_local(session.start_time, 'UTC'):<28} {session.title}  {session_url(session.id, base)}")

@@ -102,8 +102,31 @@ def test_promotion_tells_the_promoted_member_once(make_session, make_user, make_
     db.session.commit()
     run_jobs()
     assert [m["Subject"] for m in smtp_sink.messages] == [f"You have a seat: {session.title}"]
+    # notify_promoted only tells; promote_waitlist plans the reminders once after its loop (next test)
     assert {r.kind for r in db.session.scalars(select(Notification).where(Notification.user_id == member.id))} \
-        == {"promoted", "reminder_24h", "reminder_1h", "reminder_10m"}
+        == {"promoted"}
+
+
+@pytest.mark.usefixtures("mail_app")
+def test_promoting_several_plans_reminders_once_for_all_of_them(
+        make_session, make_user, make_seat, monkeypatch, clock):
+    from portal.seats.operations import promote_waitlist
+
+    session = make_session(start_in=timedelta(days=2), capacity=3)
+    waiting = [make_user("member") for _ in range(3)]
+    for member in waiting:
+        make_seat(session, member, "waitlisted")
+    planned = []
+    real = operations.plan_reminders_many
+    monkeypatch.setattr(operations, "plan_reminders_many",
+                        lambda sessions, **kw: (planned.append([s.id for s in sessions]), real(sessions, **kw)))
+    promoted = promote_waitlist(session)
+    db.session.commit()
+    assert sorted(s.user_id for s in promoted) == sorted(m.id for m in waiting)
+    assert planned == [[session.id]]
+    for member in waiting:
+        assert {r.kind for r in db.session.scalars(select(Notification).where(Notification.user_id == member.id))} \
+            == {"promoted", "reminder_24h", "reminder_1h", "reminder_10m"}
 
 
 @pytest.mark.usefixtures("mail_app")

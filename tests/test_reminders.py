@@ -188,3 +188,40 @@ def test_a_claimed_row_is_not_sent_by_a_second_job(make_session, run_jobs, smtp_
     enqueue(send_notification, row.id)  # a duplicate job (another scheduler): the claim stops it
     run_jobs()
     assert len(smtp_sink.messages) == 1
+
+
+def test_planning_many_sessions_at_once_covers_each_and_re_times_only_what_moved(
+        make_session, make_user, make_seat, clock):
+    first, second = make_session(start_in=timedelta(days=2)), make_session(start_in=timedelta(days=3))
+    member = make_user("member")
+    make_seat(first, member)
+    make_seat(second, member, status="waitlisted")  # not a recipient
+    operations.plan_reminders_many([first, second])
+    db.session.commit()
+    kinds = {"reminder_24h", "reminder_1h", "reminder_10m"}
+    assert set(_rows(first)) == {(u, k) for u in (first.instructor_id, member.id) for k in kinds}
+    assert set(_rows(second)) == {(second.instructor_id, k) for k in kinds}
+
+    untouched = {key: row.due_at for key, row in _rows(second).items()}
+    first.set_schedule(first.start_time + timedelta(hours=5), 60)
+    operations.plan_reminders_many([first, second])  # again: no duplicates, the moved session re-timed
+    db.session.commit()
+    assert all(row.due_at > first.start_time - timedelta(hours=25) for row in _rows(first).values())
+    assert _rows(first)[(member.id, "reminder_1h")].due_at == first.start_time - timedelta(hours=1)
+    assert {key: row.due_at for key, row in _rows(second).items()} == untouched
+    assert db.session.query(Notification).count() == 9
+
+
+def test_skipping_rows_records_each_rows_own_reason(make_session, make_user, make_seat, clock):
+    session = make_session(start_in=timedelta(days=2))
+    member = make_user("member")
+    make_seat(session, member)
+    operations.plan_reminders(session)
+    db.session.commit()
+    rows = _rows(session)
+    a, b, c = rows[(member.id, "reminder_24h")], rows[(member.id, "reminder_1h")], rows[(member.id, "reminder_10m")]
+    operations.skip({a.id: "first reason", b.id: "second reason", c.id: "first reason"})
+    db.session.commit()
+    db.session.expire_all()
+    assert [(r.status, r.last_error) for r in (a, b, c)] == [
+        ("skipped", "first reason"), ("skipped", "second reason"), ("skipped", "first reason")]

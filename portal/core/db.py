@@ -48,3 +48,15 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+
+def upsert_insert(model):
+    """`INSERT` for `model` in the current database's dialect, so callers can add `.on_conflict_do_nothing()` /
+    `.on_conflict_do_update()` (PostgreSQL and SQLite spell them alike)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from portal.extensions import db
+
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(model)

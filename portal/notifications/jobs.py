@@ -27,8 +27,15 @@ from portal.notifications import operations, queries
 from portal.notifications.emails import compose
 from portal.notifications.mailer import announce_transport, build_message, deliver
 from portal.notifications.models import Notification, NotificationStatus
-from portal.notifications.rules import STALE_CLAIM_AFTER, DueReminder, decide_due, is_reminder
-from portal.training.models import SessionStatus, TrainingSession
+from portal.notifications.rules import (
+    STALE_CLAIM_AFTER,
+    DueReminder,
+    decide_due,
+    is_reminder,
+    is_reminder_recipient,
+    reminder_not_owed,
+)
+from portal.training.models import TrainingSession
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT = 60          # seconds; far below STALE_CLAIM_AFTER
@@ -101,17 +108,14 @@ def _why_not(row: Notification, session: TrainingSession | None, user: User | No
         return "the recipient's account is closed"
     if session is None:
         return "the session is gone"
-    now = now_utc()
     if is_reminder(row.kind):
-        if session.status != SessionStatus.SCHEDULED.value:
-            return f"the session is {session.status}"
-        if now >= session.start_time:
-            return "the session has started"
-        if user.id != session.instructor_id and not queries.holds_confirmed_seat(session.id, user.id):
-            return "no longer holds a seat"
-    elif row.kind == "rescheduled" and session.is_final:
+        seated = user.id != session.instructor_id and queries.holds_confirmed_seat(session.id, user.id)
+        return reminder_not_owed(session_status=session.status, start_time=session.start_time, now=now_utc(),
+                                 is_recipient=is_reminder_recipient(user.id, instructor_id=session.instructor_id,
+                                                                    holds_confirmed_seat=seated))
+    if row.kind == "rescheduled" and session.is_final:
         return f"the session is {session.status}"
-    elif row.kind == "promoted" and not queries.holds_confirmed_seat(session.id, user.id):
+    if row.kind == "promoted" and not queries.holds_confirmed_seat(session.id, user.id):
         return "no longer holds the seat"
     return None
 
@@ -124,8 +128,7 @@ def sweep_reminders() -> dict[str, int]:
     now = now_utc()
     recovered = operations.recover_stale_claims(queries.stale_claims(now, STALE_CLAIM_AFTER))
     horizon = max(settings.REMINDER_OFFSETS) + timedelta(hours=PLAN_MARGIN_HOURS)
-    for session in queries.sessions_to_plan(now, horizon):
-        operations.plan_reminders(session)
+    operations.plan_reminders_many(queries.sessions_to_plan(now, horizon))
     db.session.commit()
 
     due = queries.pending_due(now)
@@ -155,7 +158,8 @@ def _decide(due: list[Notification], now) -> tuple[list[int], dict[int, str]]:
         if session is None:
             skipped.update({r.id: "the session is gone" for r in rows})
             continue
-        is_recipient = user_id == session.instructor_id or (session_id, user_id) in seated
+        is_recipient = is_reminder_recipient(user_id, instructor_id=session.instructor_id,
+                                             holds_confirmed_seat=(session_id, user_id) in seated)
         decision = decide_due([DueReminder(r.id, r.due_at) for r in rows], now=now, start_time=session.start_time,
                               session_status=session.status, is_recipient=is_recipient)
         to_send.extend(decision.send)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import func, or_, select
 
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationStatus
-from portal.notifications.rules import send_backoff
+from portal.notifications.rules import REMINDER_PREFIX, send_backoff
 from portal.training.models import Seat, SeatStatus, SessionStatus, TrainingSession
 
 
@@ -19,14 +20,18 @@ class Recipient:
     entitled_at: datetime  # since when they are owed reminders
 
 
-def reminder_recipients(session: TrainingSession) -> list[Recipient]:
-    """The instructor and every member holding a confirmed seat (the instructor takes no seat)."""
-    recipients = {session.instructor_id: Recipient(session.instructor_id, session.created_at)}
-    seats = db.session.scalars(select(Seat).where(
-        Seat.session_id == session.id, Seat.status == SeatStatus.CONFIRMED.value)).all()
-    for seat in seats:
-        recipients.setdefault(seat.user_id, Recipient(seat.user_id, seat.confirmed_at or seat.created_at))
-    return list(recipients.values())
+def reminder_recipients_for(sessions: list[TrainingSession]) -> dict[int, list[Recipient]]:
+    """Session id -> who gets its reminders: the instructor and every member holding a confirmed seat (the
+    instructor takes no seat). One query for all the sessions."""
+    recipients: dict[int, dict[int, Recipient]] = {
+        s.id: {s.instructor_id: Recipient(s.instructor_id, s.created_at)} for s in sessions}
+    if not recipients:
+        return {}
+    rows = db.session.execute(select(Seat.session_id, Seat.user_id, Seat.confirmed_at, Seat.created_at).where(
+        Seat.session_id.in_(list(recipients)), Seat.status == SeatStatus.CONFIRMED.value)).all()
+    for session_id, user_id, confirmed_at, created_at in rows:
+        recipients[session_id].setdefault(user_id, Recipient(user_id, confirmed_at or created_at))
+    return {session_id: list(people.values()) for session_id, people in recipients.items()}
 
 
 def seat_holder_ids(session_id: int, statuses: tuple[str, ...] = (SeatStatus.CONFIRMED.value,
@@ -74,16 +79,13 @@ def stale_claims(now: datetime, older_than: timedelta) -> list[int]:
         or_(Notification.claimed_at.is_(None), Notification.claimed_at < now - older_than))).all())
 
 
-def session_notifications(session_id: int, kinds_like: str | None = None) -> list[Notification]:
-    query = select(Notification).where(Notification.session_id == session_id)
-    if kinds_like:
-        query = query.where(Notification.kind.like(kinds_like))
-    return list(db.session.scalars(query.order_by(Notification.id)).all())
-
-
-def unsent_reminders(session_id: int) -> list[Notification]:
-    return list(db.session.scalars(select(Notification).where(
-        Notification.session_id == session_id, Notification.kind.like("reminder_%"),
+def unsent_reminders(session_ids: list[int]) -> list[sa.Row]:
+    """(id, key, due_at) of these sessions' reminders not sent (pending or skipped): what planning may re-time.
+    Plain rows, not ORM objects: the every-minute sweep reads thousands and re-times almost none."""
+    if not session_ids:
+        return []
+    return list(db.session.execute(select(Notification.id, Notification.key, Notification.due_at).where(
+        Notification.session_id.in_(session_ids), Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
         Notification.status.in_([NotificationStatus.PENDING.value, NotificationStatus.SKIPPED.value]))).all())
 
 

@@ -36,6 +36,22 @@ def is_owed(due_at: datetime, entitled_at: datetime) -> bool:
     return due_at > entitled_at
 
 
+def is_reminder_recipient(user_id: int, *, instructor_id: int, holds_confirmed_seat: bool) -> bool:
+    """Who is owed a session's reminders: its instructor (who takes no seat) and every confirmed seat holder."""
+    return user_id == instructor_id or holds_confirmed_seat
+
+
+def reminder_not_owed(*, session_status: str, start_time: datetime, now: datetime, is_recipient: bool) -> str | None:
+    """Why a planned reminder must no longer go out, or None while it is still owed."""
+    if session_status != "scheduled":
+        return f"the session is {session_status}"
+    if now >= start_time:
+        return "the session has started"
+    if not is_recipient:
+        return "no longer holds a seat"
+    return None
+
+
 @dataclass(frozen=True)
 class DueReminder:
     id: int
@@ -52,13 +68,10 @@ def decide_due(reminders: list[DueReminder], *, now: datetime, start_time: datet
                is_recipient: bool) -> Decision:
     """For one person and session: of the reminders already due, send only the latest; none after the start,
     none for a session that is no longer scheduled, none to someone who no longer holds a seat."""
-    ids = [r.id for r in reminders]
-    if session_status != "scheduled":
-        return Decision([], dict.fromkeys(ids, f"session is {session_status}"))
-    if now >= start_time:
-        return Decision([], dict.fromkeys(ids, "the session has started"))
-    if not is_recipient:
-        return Decision([], dict.fromkeys(ids, "no longer holds a seat"))
+    why_not = reminder_not_owed(session_status=session_status, start_time=start_time, now=now,
+                                is_recipient=is_recipient)
+    if why_not:
+        return Decision([], dict.fromkeys((r.id for r in reminders), why_not))
     due = sorted((r for r in reminders if r.due_at <= now), key=lambda r: (r.due_at, r.id))
     if not due:
         return Decision([], {})

@@ -7,11 +7,10 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete
 
 from portal.core.clock import now_utc
+from portal.core.db import upsert_insert
 from portal.extensions import db
 from portal.notifications.models import Heartbeat
 
@@ -23,8 +22,7 @@ def process_name(kind: str) -> str:
 def beat(name: str, kind: str, details: dict[str, Any] | None = None) -> None:
     """Upsert this process's row and commit (its own small transaction)."""
     values = {"name": name, "kind": kind, "seen_at": now_utc(), "details": details or {}}
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(Heartbeat).values(values).on_conflict_do_update(
+    db.session.execute(upsert_insert(Heartbeat).values(values).on_conflict_do_update(
         index_elements=["name"], set_={"seen_at": values["seen_at"], "details": values["details"]}))
     db.session.commit()
 
@@ -39,11 +37,6 @@ def worker_beat() -> str:
     job = get_current_job()
     beat(PIPELINE, PIPELINE, {"job_id": job.id if job else None, "worker": getattr(job, "worker_name", None)})
     return PIPELINE
-
-
-def latest(kind: str) -> list[Heartbeat]:
-    return list(db.session.scalars(select(Heartbeat).where(Heartbeat.kind == kind)
-                                   .order_by(Heartbeat.seen_at.desc())).all())
 
 
 def is_alive(heartbeat: Heartbeat, now: datetime, every_seconds: int) -> bool:

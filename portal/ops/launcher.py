@@ -34,11 +34,12 @@ class Launcher:
         self.settings = load_settings()
         self.children: dict[str, subprocess.Popen] = {}
         self.stopping = threading.Event()
-        self._redis = None
 
     def run(self) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        redis_url = self._redis_url()
+        from portal.core.redis import redis_url_for_children
+
+        redis_url = redis_url_for_children(self.settings)  # starts the embedded server unless PORTAL_REDIS_URL
         from portal import create_app
         from portal.core import migrate
         from portal.notifications.mailer import describe_transport
@@ -68,14 +69,6 @@ class Launcher:
             self._stop_redis()
         print("Training Portal stopped.", flush=True)
         return 0
-
-    def _redis_url(self) -> str:
-        if self.settings.REDIS_URL:
-            return self.settings.REDIS_URL
-        from portal.core.redis import embedded_redis, embedded_url
-
-        self._redis = embedded_redis(self.settings.INSTANCE_PATH)
-        return embedded_url(self._redis)
 
     def _announce(self, server, redis_url: str, mail: str) -> None:
         from sqlalchemy.engine import make_url
@@ -125,8 +118,6 @@ class Launcher:
                 process.wait(timeout=5)
 
     def _stop_redis(self) -> None:
-        if self._redis is not None:
-            from portal.core.redis import stop_embedded
+        from portal.core.redis import stop_embedded
 
-            stop_embedded(self.settings.INSTANCE_PATH)
-            self._redis = None
+        stop_embedded(self.settings.INSTANCE_PATH)  # a no-op when PORTAL_REDIS_URL was used (none started)

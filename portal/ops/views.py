@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, render_template
 
 from portal.accounts.auth import require_role
 from portal.accounts.roles import Role
+from portal.core.web import no_store
 from portal.ops import queries
 
 bp = Blueprint("ops", __name__)
@@ -19,8 +20,7 @@ def healthz():
     body = {name: "ok" if error is None else "down" for name, error in checks.items()}
     response = jsonify(body)
     response.status_code = 200 if all(error is None for error in checks.values()) else 503
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response, private=False)
 
 
 @bp.get("/admin/health")

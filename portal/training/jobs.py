@@ -15,6 +15,7 @@ from portal.core.errors import Conflict, ServiceUnavailable
 from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications.rules import room_backoff
+from portal.training import queries
 from portal.training.models import FINAL_STATUSES, EndReason, RoomStatus, SessionStatus, TrainingSession
 from portal.video import operations as video
 
@@ -23,7 +24,6 @@ PROVISION_TIMEOUT = 120                  # seconds: the provider client retries 
 PROVISION_LEASE = timedelta(minutes=5)   # longer than PROVISION_TIMEOUT: one attempt at a time per session
 AUTO_END_TIMEOUT = 60
 CLEANUP_TIMEOUT = 900
-_NEEDS_ROOM = (RoomStatus.NONE.value, RoomStatus.PENDING.value, RoomStatus.FAILED.value)
 
 
 # ------------------------------------------------------------------------------------------------ rooms
@@ -57,8 +57,7 @@ def _claim_provisioning(session_id: int) -> bool:
     result = db.session.execute(update(TrainingSession).where(
         TrainingSession.id == session_id,
         TrainingSession.status.not_in(FINAL_STATUSES),
-        TrainingSession.room_status.in_(_NEEDS_ROOM),
-        or_(TrainingSession.room_next_attempt_at.is_(None), TrainingSession.room_next_attempt_at <= now),
+        queries.needs_room_attempt(now),
     ).values(room_next_attempt_at=now + PROVISION_LEASE).execution_options(synchronize_session=False))
     return result.rowcount == 1
 
@@ -71,8 +70,7 @@ def sweep_rooms() -> int:
     sessions = db.session.scalars(select(TrainingSession).where(
         TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
         TrainingSession.start_time <= now + ahead,
-        TrainingSession.room_status.in_(_NEEDS_ROOM),
-        or_(TrainingSession.room_next_attempt_at.is_(None), TrainingSession.room_next_attempt_at <= now),
+        queries.needs_room_attempt(now),
     )).all()
     return sum(enqueue(provision_room, s.id, **provision_job_options(s)) for s in sessions)
 
@@ -80,10 +78,7 @@ def sweep_rooms() -> int:
 # ------------------------------------------------------------------------------------------------ auto-end
 def sweep_auto_end() -> int:
     """Every minute: live sessions AUTO_END_GRACE_MINUTES past their end, and scheduled ones never started."""
-    cutoff = now_utc() - timedelta(minutes=current_settings().AUTO_END_GRACE_MINUTES)
-    ids = db.session.scalars(select(TrainingSession.id).where(
-        TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
-        TrainingSession.end_time <= cutoff)).all()
+    ids = queries.overdue_session_ids(now_utc(), timedelta(minutes=current_settings().AUTO_END_GRACE_MINUTES))
     # Safe to retry: the job re-checks the state under the row lock.
     return sum(enqueue(end_overdue_session, i, job_id=f"auto-end-{i}", unique=True, job_timeout=AUTO_END_TIMEOUT,
                        result_ttl=3600, retry=Retry(max=3, interval=[30, 60, 120])) for i in ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from portal.accounts.roles import Role, has_role
 from portal.core.errors import NotFound
 from portal.extensions import db
 from portal.training import rules
-from portal.training.models import SessionStatus, TrainingSession
+from portal.training.models import RoomStatus, SessionStatus, TrainingSession
 
 SORT_COLUMNS = {"start_time": TrainingSession.start_time, "created_at": TrainingSession.created_at,
                 "title": TrainingSession.title}
@@ -50,7 +50,7 @@ def get_visible(session_id: int, viewer) -> TrainingSession:
     """The session, or NotFound when it does not exist or the viewer may not see it (no hint which)."""
     session = db.session.get(TrainingSession, session_id) if 0 < session_id <= rules.MAX_ID else None
     if session is None or not rules.can_view(session, viewer):
-        raise NotFound("Training session not found.")
+        raise NotFound(rules.NOT_FOUND_MESSAGE)
     return session
 
 
@@ -109,3 +109,19 @@ def of_instructor(instructor_id: int, *, include_archived: bool = False) -> Sequ
     if not include_archived:
         stmt = stmt.where(TrainingSession.archived_at.is_(None))
     return list(db.session.scalars(stmt.order_by(TrainingSession.start_time.desc(), TrainingSession.id)).unique())
+
+
+NEEDS_ROOM = (RoomStatus.NONE.value, RoomStatus.PENDING.value, RoomStatus.FAILED.value)
+
+
+def needs_room_attempt(now: datetime) -> sa.ColumnElement[bool]:
+    """A session without a ready room whose backoff (or another attempt's lease) has run out."""
+    return sa.and_(TrainingSession.room_status.in_(NEEDS_ROOM),
+                   sa.or_(TrainingSession.room_next_attempt_at.is_(None), TrainingSession.room_next_attempt_at <= now))
+
+
+def overdue_session_ids(now: datetime, grace: timedelta) -> list[int]:
+    """Scheduled or live sessions whose end is more than `grace` ago: the auto-end sweep ends them."""
+    return list(db.session.scalars(select(TrainingSession.id).where(
+        TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+        TrainingSession.end_time <= now - grace)).all())
