@@ -13,7 +13,7 @@ from portal.core.clock import now_utc
 from portal.core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from portal.core.queue import get_queue
 from portal.extensions import db
-from portal.training import operations, queries, rules
+from portal.training import jobs, operations, queries, rules
 from portal.training.models import RoomStatus, Seat, SeatStatus, TrainingSession
 from portal.video.local import LocalProvider
 from portal.video.models import LocalRoom
@@ -68,8 +68,19 @@ def test_create_session_stores_every_field_and_defaults(clock, make_user, redis_
     assert (stored.chat_enabled, stored.is_public, stored.members_only, stored.recording_enabled) == (
         True, False, True, True)
     assert stored.room_status == RoomStatus.PENDING
-    assert [job.id for job in get_queue().jobs] == [f"provision-room-{session.id}"]
+    assert [job.id for job in get_queue().jobs] == [f"provision-{session.id}-0"]
     assert audit_actions(session.id) == ["session.create"]
+
+
+def test_a_new_sessions_room_job_is_the_one_the_sweep_would_queue_so_it_is_never_queued_twice(
+        clock, make_user, redis_conn):
+    session = operations.create_session(payload(start_time=(now_utc() + timedelta(minutes=30)).isoformat()),
+                                        actor=make_user("instructor"))
+    db.session.commit()
+    assert jobs.sweep_rooms() == 0  # same job id, unique: the sweep adds nothing
+    queued = get_queue().jobs
+    assert [job.id for job in queued] == [f"provision-{session.id}-0"]
+    assert queued[0].timeout == jobs.PROVISION_TIMEOUT
 
 
 @pytest.mark.parametrize("missing", ["title", "start_time", "duration_minutes"])

@@ -15,7 +15,7 @@ from portal.accounts.roles import Role, has_role
 from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.errors import Forbidden, Unauthorized, error_response, wants_json
-from portal.core.htmx import is_htmx
+from portal.core.htmx import hx_redirect, is_htmx
 from portal.extensions import db, login_manager
 
 TOKEN_ALGORITHM = "HS256"
@@ -49,9 +49,7 @@ def init_auth(app: Flask) -> None:
             return error_response(401, "login_required", "Sign in, or send a valid bearer token.")
         target = url_for("accounts.login", next=request.full_path.rstrip("?"))
         if is_htmx():
-            response = current_app.response_class(status=204)
-            response.headers["HX-Redirect"] = target
-            return response
+            return hx_redirect(current_app.response_class(status=204), target)
         return redirect(target)
 
 

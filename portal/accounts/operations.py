@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
-from portal.accounts.rules import normalise_email, validate_account
+from portal.accounts.rules import check_role, normalise_email, validate_account
 from portal.audit.operations import record
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from portal.extensions import db
@@ -64,8 +64,8 @@ def change_role(user_id: int, role: str, *, actor: User) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("User not found.")
-    if role not in {r.value for r in Role}:
-        raise ValidationFailed({"role": f"Role must be one of: {', '.join(r.value for r in Role)}."})
+    if role_error := check_role(role):
+        raise ValidationFailed({"role": role_error})
     if user.id == actor.id and role != Role.ADMIN.value:
         raise Conflict("You cannot take the admin role from yourself; ask another admin.")
     old = user.role

@@ -39,6 +39,13 @@ def validate_account(email: str | None, name: str | None, password: str | None, 
             errors["password"] = "Keep the password to 200 characters."
     if timezone is not None and not is_valid_timezone(timezone):
         errors["timezone"] = "Choose a time zone from the list."
-    if role is not None and role not in {r.value for r in Role}:
-        errors["role"] = f"Role must be one of: {', '.join(r.value for r in Role)}."
+    if role is not None and (role_error := check_role(role)):
+        errors["role"] = role_error
     return errors
+
+
+def check_role(role: str) -> str | None:
+    """The message for a role that does not exist, or None."""
+    if role in {r.value for r in Role}:
+        return None
+    return f"Role must be one of: {', '.join(r.value for r in Role)}."

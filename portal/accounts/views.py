@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import func, or_, select
 
-from portal.accounts import operations
+from portal.accounts import operations, queries
 from portal.accounts.auth import require_login, require_role
-from portal.accounts.models import User
 from portal.accounts.roles import ROLES, Role
 from portal.config import current_settings
 from portal.core.errors import ValidationFailed
@@ -89,11 +87,7 @@ def account_post():
 @require_role(Role.ADMIN)
 def users():
     query = (request.args.get("q") or "").strip()
-    stmt = select(User).order_by(func.lower(User.name))
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like)))
-    return render_template("accounts/users.html", users=db.session.scalars(stmt).all(), roles=ROLES, q=query)
+    return render_template("accounts/users.html", users=queries.search_users(query), roles=ROLES, q=query)
 
 
 @bp.post("/admin/users/<int:user_id>/role")

@@ -1,13 +1,12 @@
-"""JSON helpers shared by every API blueprint: reading bodies, parsing times, paging."""
+"""JSON helpers shared by every API blueprint: reading bodies and query arguments."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import request
 
-from portal.core.errors import BadRequest, ValidationFailed
+from portal.core.errors import BadRequest
 
 
 def json_body() -> dict[str, Any]:
@@ -20,20 +19,6 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="malformed")
     return data
-
-
-def parse_aware_datetime(value: Any, field: str) -> datetime:
-    """ISO 8601 with an offset ('2026-12-01T18:00:00+01:00' or '...Z'); a naive time is refused (422)."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed({field: "Give a date and time in ISO 8601 with a time zone offset."})
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed({field: "Not a date and time; use ISO 8601, e.g. 2026-12-01T18:00:00+01:00."}
-                               ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValidationFailed({field: "This time has no time zone; add an offset like +01:00 or Z."})
-    return parsed
 
 
 def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:

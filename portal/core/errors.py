@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from portal.core.htmx import is_htmx_request
+
 
 class DomainError(Exception):
     status = 400
@@ -20,13 +22,6 @@ class DomainError(Exception):
             self.code = code
         self.fields = fields or {}
         self.extra = extra or {}
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        body.update(self.extra)
-        return {"error": body}
 
 
 class BadRequest(DomainError):
@@ -68,18 +63,24 @@ class ServiceUnavailable(DomainError):
 
 def wants_json() -> bool:
     return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json" and not request.headers.get("HX-Request"))
+        request.accept_mimetypes.best == "application/json" and not is_htmx_request())
+
+
+def error_body(code: str, message: str, fields: dict[str, str] | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of every error: {"error": {"code", "message", ["fields"], **extra}}."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    body.update(extra or {})
+    return {"error": body}
 
 
 def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None,
                    extra: dict[str, Any] | None = None):
     if wants_json():
-        body: dict[str, Any] = {"code": code, "message": message}
-        if fields:
-            body["fields"] = fields
-        body.update(extra or {})
-        return jsonify({"error": body}), status
-    template = "_error_fragment.html" if request.headers.get("HX-Request") else "error.html"
+        return jsonify(error_body(code, message, fields, extra)), status
+    template = "_error_fragment.html" if is_htmx_request() else "error.html"
     return render_template(template, status=status, code=code, message=message, fields=fields or {}), status
 
 

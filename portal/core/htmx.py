@@ -10,6 +10,11 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
 
 
+def is_htmx_request() -> bool:
+    """Any htmx request, history restores included (the error handler answers those with a fragment too)."""
+    return bool(request.headers.get("HX-Request"))
+
+
 def hx_redirect(response: Response, url: str) -> Response:
     response.headers["HX-Redirect"] = url
     return response

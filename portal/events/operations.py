@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal.accounts.models import User
-from portal.audit.operations import record
+from portal.audit.operations import diff, record
 from portal.core.errors import Forbidden, ValidationFailed
 from portal.events import rules
 from portal.events.models import Event
@@ -39,7 +39,7 @@ def update_event(event: Event, raw: dict[str, Any], *, actor: User) -> Event:
     clean, errors = check_event_data(raw, event=event)
     if errors:
         raise ValidationFailed(errors)
-    changes = {k: [getattr(event, k), v] for k, v in clean.items() if getattr(event, k) != v}
+    changes = diff({k: getattr(event, k) for k in clean}, clean)
     for key, value in clean.items():
         setattr(event, key, value)
     db.session.flush()

@@ -6,6 +6,7 @@ from typing import Any
 
 from portal.accounts.roles import Role, has_role
 from portal.events.models import Visibility
+from portal.training.rules import _apply as _put  # the one (value, error) -> clean/errors step of both packages
 from portal.training.rules import check_description, parse_start_time
 
 TITLE_MAX = 200
@@ -43,14 +44,6 @@ def validate_event(raw: dict[str, Any], *, partial: bool = False, current: dict[
         clean.setdefault("location", "")
         clean.setdefault("visibility", Visibility.MEMBERS.value)
     return clean, errors
-
-
-def _put(clean: dict[str, Any], errors: dict[str, str], key: str, result: tuple[Any, str | None]) -> None:
-    value, error = result
-    if error:
-        errors[key] = error
-    else:
-        clean[key] = value
 
 
 def _text(value: Any, limit: int, label: str, *, required: bool) -> tuple[str | None, str | None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from portal.core.timezones import parse_local, to_zone
+from portal.core.forms import local_values, read_local_time
 from portal.training import rules
 from portal.training.models import TrainingSession
 
@@ -54,22 +54,18 @@ def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[di
 
 
 def _read_start(form: Mapping[str, str], data: dict[str, Any], errors: dict[str, str]) -> None:
-    date_text, clock_text = form.get("start_date", "").strip(), form.get("start_clock", "").strip()
-    if not date_text and not clock_text:
-        errors["start_time"] = "Enter the date and time the session starts."
-        return
-    try:
-        data["start_time"] = parse_local(date_text, clock_text, form.get("timezone", ""))
-    except ValueError as exc:
-        errors["start_time"] = str(exc)
+    start, error = read_local_time(form, "start", "Enter the date and time the session starts.")
+    if error:
+        errors["start_time"] = error
+    else:
+        data["start_time"] = start
 
 
 def form_values(session: TrainingSession, zone: str) -> dict[str, Any]:
     """The edit form filled from a stored session, its start shown in `zone`."""
-    local = to_zone(session.start_time, zone)
     values: dict[str, Any] = {
         "title": session.title, "description": session.description, "event_id": session.event_id or "",
-        "start_date": local.strftime("%Y-%m-%d"), "start_clock": local.strftime("%H:%M"), "timezone": zone,
+        **local_values(session.start_time, zone, "start"), "timezone": zone,
         "duration_minutes": session.duration_minutes, "capacity": session.capacity or "",
         "tags": ", ".join(session.tags or []), "instructor_id": session.instructor_id}
     for key in CHECKBOXES:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
-from portal.audit.operations import record
+from portal.audit.operations import diff, record
 from portal.core.clock import now_utc
 from portal.core.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.queue import enqueue_after_commit
@@ -85,8 +85,7 @@ def create_session(raw: dict[str, Any], *, actor: User) -> TrainingSession:
     db.session.add(session)
     db.session.flush()
     record("session.create", ENTITY, session.id, actor, _snapshot(session))
-    enqueue_after_commit(db.session, jobs.provision_room, session.id, job_id=f"provision-room-{session.id}",
-                         job_timeout=60)
+    enqueue_after_commit(db.session, jobs.provision_room, session.id, **jobs.provision_job_options(session))
     notifications.plan_reminders(session)
     return session
 
@@ -106,8 +105,10 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
     session.set_schedule(clean.get("start_time", session.start_time),
                          clean.get("duration_minutes", session.duration_minutes))
     _flush_capacity(session)
-    db.session.expire(session, ["instructor", "event"])  # reloaded on next use, after an id changed
-    changes = _diff(before, _snapshot(session))
+    changes = diff(before, _snapshot(session))
+    stale = [relation for relation in ("instructor", "event") if f"{relation}_id" in changes]
+    if stale:
+        db.session.expire(session, stale)  # reloaded on next use, now that the id changed
     if changes:
         record("session.update", ENTITY, session.id, actor, changes)
     if session.start_time != old_start:
@@ -119,10 +120,6 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
 
 def _grew(old: int | None, new: int | None) -> bool:
     return new is None or (old is not None and new > old)
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {k: [before[k], after[k]] for k in after if before[k] != after[k]}
 
 
 def _flush_capacity(session: TrainingSession) -> None:
@@ -159,8 +156,7 @@ def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     if not rules.can_start(session, actor):
         raise Forbidden("Only the session's own instructor can start it.")
     require_state(session, "start")
-    if not (session.room_id and session.room_status == RoomStatus.READY.value):
-        video.ensure_room(session)  # once, on the spot; ServiceUnavailable (503) says the room is not there
+    video.ensure_room(session)  # a ready room is kept; else once, on the spot; ServiceUnavailable (503) if not there
     session.status = SessionStatus.LIVE.value
     session.started_at = now_utc()
     try:

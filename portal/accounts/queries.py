@@ -1,0 +1,18 @@
+"""Reads of accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+
+from portal.accounts.models import User
+from portal.extensions import db
+
+
+def search_users(q: str) -> list[User]:
+    """Every user by name, or those whose email or name contains `q` (any case) when it is not blank."""
+    stmt = select(User).order_by(func.lower(User.name))
+    query = q.strip()
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like)))
+    return list(db.session.scalars(stmt).all())

@@ -1,0 +1,34 @@
+"""Reads of the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from portal.audit.models import AuditEntry
+from portal.extensions import db
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    total: int
+    entity_types: list[str]
+
+
+def audit_page(*, entity_type: str = "", entity_id: int | None = None, action: str = "", page: int = 1,
+               page_size: int = 100) -> AuditPage:
+    """One page of entries, newest first, filtered by whichever of entity type, id and action are given."""
+    stmt = select(AuditEntry)
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if entity_id is not None:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    entries = db.session.scalars(stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+                                 .limit(page_size).offset((page - 1) * page_size)).all()
+    entity_types = db.session.scalars(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type))
+    return AuditPage(list(entries), total, list(entity_types))

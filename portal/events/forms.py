@@ -1,0 +1,35 @@
+"""The event form: HTML form values <-> the plain values the operations take (local time <-> aware UTC)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from portal.core.forms import local_values, read_local_time
+from portal.events.models import Event, Visibility
+
+VISIBILITY_OPTIONS = [(Visibility.MEMBERS.value, "Members only"), (Visibility.PUBLIC.value, "Public: everyone")]
+
+
+def event_data(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Form values -> operation values; the local start and end are read in the chosen time zone."""
+    data: dict[str, Any] = {key: form.get(key, "") for key in ("title", "description", "location", "visibility")}
+    errors: dict[str, str] = {}
+    for key in ("start", "end"):
+        value, error = read_local_time(form, key, f"Enter the date and time the event {key}s.")
+        if error:
+            errors[f"{key}_time"] = error
+        else:
+            data[f"{key}_time"] = value
+    return data, errors
+
+
+def event_values(event: Event, zone: str) -> dict[str, Any]:
+    """The edit form filled from a stored event, its times shown in `zone`."""
+    return {"title": event.title, "description": event.description, "location": event.location,
+            "visibility": event.visibility, "timezone": zone,
+            **local_values(event.start_time, zone, "start"), **local_values(event.end_time, zone, "end")}
+
+
+def new_values(zone: str) -> dict[str, Any]:
+    return {"timezone": zone, "visibility": Visibility.MEMBERS.value}
