@@ -33,29 +33,54 @@ def build(app, sessions: int, seats_per_session: int) -> tuple[int, int]:
     with app.app_context():
         migrate.upgrade()
         instructor = User(email="i@example.org", name="Instructor", role="instructor", password_hash="!unusable")  # noqa: S106 - never signs in
-        members = [User(email=f"m{i}@example.org", name=f"M{i}", role="member", password_hash="!unusable")  # noqa: S106 - never signs in
-                   for i in range(max(seats_per_session, 1))]
+        members = [
+            User(email=f"m{i}@example.org", name=f"M{i}", role="member", password_hash="!unusable")  # noqa: S106 - never signs in
+            for i in range(max(seats_per_session, 1))
+        ]
         db.session.add_all([instructor, *members])
         db.session.flush()
-        events = [Event(title=f"Event {i}", start_time=now + timedelta(days=i % 60),
-                        end_time=now + timedelta(days=i % 60, hours=6), visibility="public",
-                        created_by_id=instructor.id)
-                  for i in range(max(sessions // 10, 1))]
+        events = [
+            Event(
+                title=f"Event {i}",
+                start_time=now + timedelta(days=i % 60),
+                end_time=now + timedelta(days=i % 60, hours=6),
+                visibility="public",
+                created_by_id=instructor.id,
+            )
+            for i in range(max(sessions // 10, 1))
+        ]
         db.session.add_all(events)
         db.session.flush()
         rows = []
         for i in range(sessions):
-            s = TrainingSession(title=f"Session {i}", instructor_id=instructor.id, event_id=events[i % len(events)].id,
-                                capacity=seats_per_session + 5, seats_taken=seats_per_session, is_public=True,
-                                members_only=False)
+            s = TrainingSession(
+                title=f"Session {i}",
+                instructor_id=instructor.id,
+                event_id=events[i % len(events)].id,
+                capacity=seats_per_session + 5,
+                seats_taken=seats_per_session,
+                is_public=True,
+                members_only=False,
+            )
             s.set_schedule(now + timedelta(minutes=30 + i), 60)
             rows.append(s)
         db.session.add_all(rows)
         db.session.flush()
-        db.session.execute(sa.insert(Seat), [
-            {"session_id": s.id, "user_id": m.id, "status": "confirmed", "confirmed_at": now,
-             "created_at": now, "updated_at": now}
-            for s in rows for m in members[:seats_per_session]])
+        db.session.execute(
+            sa.insert(Seat),
+            [
+                {
+                    "session_id": s.id,
+                    "user_id": m.id,
+                    "status": "confirmed",
+                    "confirmed_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for s in rows
+                for m in members[:seats_per_session]
+            ],
+        )
         db.session.commit()
         return rows[len(rows) // 2].id, members[0].id
 
@@ -93,8 +118,11 @@ def measure(app, session_id: int, member_id: int, polls: int) -> dict[str, dict[
                 assert response.status_code == 200
         finally:
             sa.event.remove(engine, "before_cursor_execute", count)
-        results[who] = {"queries": len(statements) / polls, "median_ms": statistics.median(timings),
-                        "p95_ms": sorted(timings)[int(polls * 0.95) - 1]}
+        results[who] = {
+            "queries": len(statements) / polls,
+            "median_ms": statistics.median(timings),
+            "p95_ms": sorted(timings)[int(polls * 0.95) - 1],
+        }
     return results
 
 
@@ -110,9 +138,16 @@ def main() -> None:
         for name, (sessions, seats) in sizes.items():
             folder = Path(tmp) / name
             folder.mkdir()
-            app = create_app({"ENV": "test", "SECRET_KEY": "bench-" + "x" * 40, "INSTANCE_PATH": str(folder),
-                              "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "REDIS_URL": "redis://127.0.0.1:1/0",
-                              "WTF_CSRF_ENABLED": False})
+            app = create_app(
+                {
+                    "ENV": "test",
+                    "SECRET_KEY": "bench-" + "x" * 40,
+                    "INSTANCE_PATH": str(folder),
+                    "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+                    "REDIS_URL": "redis://127.0.0.1:1/0",
+                    "WTF_CSRF_ENABLED": False,
+                }
+            )
             session_id, member_id = build(app, sessions, seats)
             figures[name] = (sessions, sessions * seats, measure(app, session_id, member_id, args.polls))
     print(f"join-panel poll, {args.polls} polls each (SQLite, in-process test client)")

@@ -25,13 +25,15 @@ def main(n_sessions: int = 200, seats: int = 20) -> None:
     from portal.training.models import Seat, TrainingSession
 
     instance = tempfile.mkdtemp(prefix="bench-")
-    app = create_app({"ENV": "test", "SECRET_KEY": "b" * 40, "INSTANCE_PATH": instance,
-                      "REDIS_URL": "redis://127.0.0.1:1/0"})  # no Redis: the fan-out is logged and dropped
+    app = create_app(
+        {"ENV": "test", "SECRET_KEY": "b" * 40, "INSTANCE_PATH": instance, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    )  # no Redis: the fan-out is logged and dropped
     with app.app_context():
         migrate.upgrade()
         long_ago = now_utc() - timedelta(days=5)
-        users = [User(email=f"u{i}@example.org", name=f"U {i}", password_hash="", role="member")
-                 for i in range(seats + 1)]
+        users = [
+            User(email=f"u{i}@example.org", name=f"U {i}", password_hash="", role="member") for i in range(seats + 1)
+        ]
         db.session.add_all(users)
         db.session.flush()
         for i in range(n_sessions):
@@ -39,8 +41,9 @@ def main(n_sessions: int = 200, seats: int = 20) -> None:
             session.set_schedule(now_utc() + timedelta(hours=24, minutes=5 + i % 50), 60)  # planned, none due
             db.session.add(session)
             db.session.flush()
-            db.session.add_all(Seat(session_id=session.id, user_id=u.id, status="confirmed", confirmed_at=long_ago)
-                               for u in users[1:])
+            db.session.add_all(
+                Seat(session_id=session.id, user_id=u.id, status="confirmed", confirmed_at=long_ago) for u in users[1:]
+            )
         db.session.commit()
         for label in ("first sweep (plans every row)", "steady sweep (every minute)"):
             started = time.perf_counter()

@@ -26,8 +26,9 @@ def _run(connection) -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=current_app.config["SQLALCHEMY_DATABASE_URI"], target_metadata=target_metadata,
-                      literal_binds=True)
+    context.configure(
+        url=current_app.config["SQLALCHEMY_DATABASE_URI"], target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

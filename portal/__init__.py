@@ -15,8 +15,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings by name (tests): {"DATABASE_URL": ..., "ENV": "test"}."""
     flask_overrides = {k: v for k, v in (config or {}).items() if k.isupper() and not hasattr(Settings, k)}
     settings = load_settings({k: v for k, v in (config or {}).items() if hasattr(Settings, k)})
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
-                static_folder=str(PROJECT_ROOT / "static"), instance_path=settings.INSTANCE_PATH)
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=settings.INSTANCE_PATH,
+    )
     configure_flask(app, settings, flask_overrides)
     configure_logging(app)
     configure_extensions(app)

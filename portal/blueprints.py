@@ -12,5 +12,16 @@ from portal.training.api import bp as training_api
 from portal.training.views import bp as training_views
 from portal.video.views import bp as video_views
 
-BLUEPRINTS = [accounts_views, accounts_api, events_views, events_api, training_views, training_api,
-              seats_views, seats_api, video_views, audit_views, ops_views]
+BLUEPRINTS = [
+    accounts_views,
+    accounts_api,
+    events_views,
+    events_api,
+    training_views,
+    training_api,
+    seats_views,
+    seats_api,
+    video_views,
+    audit_views,
+    ops_views,
+]

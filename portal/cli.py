@@ -63,8 +63,12 @@ def users() -> None:
 @users.command("create", help="Create a user.")
 @click.option("--email", required=True)
 @click.option("--password", required=True, help="At least 10 characters.")
-@click.option("--role", default="member", show_default=True,
-              type=click.Choice(["public", "member", "instructor", "board_member", "admin"]))
+@click.option(
+    "--role",
+    default="member",
+    show_default=True,
+    type=click.Choice(["public", "member", "instructor", "board_member", "admin"]),
+)
 @click.option("--name", default=None, help="Defaults to the part of the email before @.")
 @click.option("--timezone", default="UTC", show_default=True)
 @with_app

@@ -32,8 +32,11 @@ def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
 class Settings:
     ENV: str = _setting("development", "development, production or test; production refuses unsafe defaults")
     SECRET_KEY: str | None = _setting(
-        None, "signs sessions, CSRF and API tokens; required outside development "
-        "(development generates one into the instance folder)", secret=True)
+        None,
+        "signs sessions, CSRF and API tokens; required outside development "
+        "(development generates one into the instance folder)",
+        secret=True,
+    )
     INSTANCE_PATH: str = _setting(str(PROJECT_ROOT / "instance"), "folder for the SQLite file, outbox and dev Redis")
     DATABASE_URL: str | None = _setting(None, "SQLAlchemy URL; default sqlite:///<instance>/portal.db")
     REDIS_URL: str | None = _setting(None, "redis:// or unix:// URL; default an embedded Redis in the instance folder")
@@ -46,7 +49,8 @@ class Settings:
     CLOUDFLARE_APP_ID: str | None = _setting(None, "RealtimeKit app id")
     CLOUDFLARE_API_BASE: str = _setting("https://api.cloudflare.com/client/v4", "RealtimeKit API base URL")
     CLOUDFLARE_WEBHOOK_KEY_URL: str = _setting(
-        "https://api.realtime.cloudflare.com/.well-known/webhooks.json", "where the webhook public key is published")
+        "https://api.realtime.cloudflare.com/.well-known/webhooks.json", "where the webhook public key is published"
+    )
     CLOUDFLARE_HOST_PRESET: str = _setting("group_call_host", "RealtimeKit preset for the session's instructor")
     CLOUDFLARE_LEARNER_PRESET: str = _setting("group_call_participant", "RealtimeKit preset for everyone else")
     VIDEO_TIMEOUT_SECONDS: float = _setting(10.0, "timeout of one call to the video provider")
@@ -62,7 +66,8 @@ class Settings:
 
     JOIN_WINDOW_MINUTES: int = _setting(10, "how long before start the Join button opens")
     REMINDER_OFFSETS: tuple[timedelta, ...] = _setting(
-        (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10)), "reminders before start, e.g. 24h,1h,10m")
+        (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10)), "reminders before start, e.g. 24h,1h,10m"
+    )
     AUTO_END_GRACE_MINUTES: int = _setting(30, "a session this long past its end is ended by the worker")
     ARCHIVE_AFTER_DAYS: int = _setting(7, "ended sessions older than this are archived by the daily cleanup")
     PROVISION_AHEAD_HOURS: int = _setting(2, "the sweep provisions rooms for sessions starting this soon")
@@ -131,9 +136,17 @@ _ENUMS = {
     "VIDEO_PROVIDER": {"local", "cloudflare"},
     "SMTP_TLS": {"starttls", "ssl", "none"},
 }
-_POSITIVE = {"JOIN_WINDOW_MINUTES", "AUTO_END_GRACE_MINUTES", "ARCHIVE_AFTER_DAYS", "PROVISION_AHEAD_HOURS",
-             "API_TOKEN_TTL_HOURS", "SMTP_PORT", "VIDEO_TIMEOUT_SECONDS", "SMTP_TIMEOUT_SECONDS",
-             "WORKER_HEARTBEAT_SECONDS"}
+_POSITIVE = {
+    "JOIN_WINDOW_MINUTES",
+    "AUTO_END_GRACE_MINUTES",
+    "ARCHIVE_AFTER_DAYS",
+    "PROVISION_AHEAD_HOURS",
+    "API_TOKEN_TTL_HOURS",
+    "SMTP_PORT",
+    "VIDEO_TIMEOUT_SECONDS",
+    "SMTP_TIMEOUT_SECONDS",
+    "WORKER_HEARTBEAT_SECONDS",
+}
 _CLOUDFLARE_REQUIRED = ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_APP_ID")
 
 

@@ -47,21 +47,63 @@ EVENTS = [  # title, visibility, starts in, lasts, location
 ]
 
 SESSIONS: list[dict[str, Any]] = [  # starts_in, instructor key, event title, seats for
-    {"title": "Kata clinic (starting soon)", "starts_in": timedelta(minutes=5), "instructor": "sensei",
-     "event": "Online dojo week", "capacity": 12, "is_public": True, "members_only": True,
-     "recording_enabled": True, "tags": ["kata"], "seats_for": ["member1", "member2"]},
-    {"title": "Warm-up and basics", "starts_in": timedelta(minutes=12), "instructor": "sensei",
-     "event": "Online dojo week", "capacity": 20, "is_public": True, "members_only": False,
-     "tags": ["basics", "beginners"], "seats_for": ["member1"]},
-    {"title": "Kumite tactics", "starts_in": timedelta(days=1), "instructor": "coach",
-     "event": "Online dojo week", "capacity": 2, "is_public": False, "members_only": True,
-     "tags": ["kumite"], "seats_for": ["member1", "member2", "member3"]},  # the third goes on the waitlist
-    {"title": "Open class for newcomers", "starts_in": timedelta(days=3), "instructor": "coach",
-     "event": "Winter seminar", "capacity": None, "is_public": True, "members_only": False,
-     "tags": ["open"], "seats_for": []},
-    {"title": "Grading preparation", "starts_in": timedelta(days=9), "instructor": "sensei",
-     "event": "Members' grading", "capacity": 30, "is_public": False, "members_only": True,
-     "recording_enabled": True, "tags": ["grading"], "seats_for": ["member3"]},
+    {
+        "title": "Kata clinic (starting soon)",
+        "starts_in": timedelta(minutes=5),
+        "instructor": "sensei",
+        "event": "Online dojo week",
+        "capacity": 12,
+        "is_public": True,
+        "members_only": True,
+        "recording_enabled": True,
+        "tags": ["kata"],
+        "seats_for": ["member1", "member2"],
+    },
+    {
+        "title": "Warm-up and basics",
+        "starts_in": timedelta(minutes=12),
+        "instructor": "sensei",
+        "event": "Online dojo week",
+        "capacity": 20,
+        "is_public": True,
+        "members_only": False,
+        "tags": ["basics", "beginners"],
+        "seats_for": ["member1"],
+    },
+    {
+        "title": "Kumite tactics",
+        "starts_in": timedelta(days=1),
+        "instructor": "coach",
+        "event": "Online dojo week",
+        "capacity": 2,
+        "is_public": False,
+        "members_only": True,
+        "tags": ["kumite"],
+        "seats_for": ["member1", "member2", "member3"],
+    },  # the third goes on the waitlist
+    {
+        "title": "Open class for newcomers",
+        "starts_in": timedelta(days=3),
+        "instructor": "coach",
+        "event": "Winter seminar",
+        "capacity": None,
+        "is_public": True,
+        "members_only": False,
+        "tags": ["open"],
+        "seats_for": [],
+    },
+    {
+        "title": "Grading preparation",
+        "starts_in": timedelta(days=9),
+        "instructor": "sensei",
+        "event": "Members' grading",
+        "capacity": 30,
+        "is_public": False,
+        "members_only": True,
+        "recording_enabled": True,
+        "tags": ["grading"],
+        "seats_for": ["member3"],
+    },
 ]
 
 
@@ -125,9 +167,17 @@ def _ensure_event(title: str, visibility: str, starts_in: timedelta, length: tim
     event = db.session.scalar(select(Event).where(Event.title == title))
     if event is None:
         start = _round(now_utc() + starts_in)
-        event = operations.create_event({"title": title, "visibility": visibility, "start_time": start,
-                                         "end_time": start + length, "location": location,
-                                         "description": f"{title}: a demo event."}, actor=creator)
+        event = operations.create_event(
+            {
+                "title": title,
+                "visibility": visibility,
+                "start_time": start,
+                "end_time": start + length,
+                "location": location,
+                "description": f"{title}: a demo event.",
+            },
+            actor=creator,
+        )
     return event
 
 
@@ -137,18 +187,29 @@ def _ensure_session(spec: dict[str, Any], users: dict, events: dict):
     from portal.training import operations
     from portal.training.models import SessionStatus, TrainingSession
 
-    existing = db.session.scalar(select(TrainingSession).where(
-        TrainingSession.title == spec["title"], TrainingSession.status == SessionStatus.SCHEDULED.value,
-        TrainingSession.end_time > now_utc()))
+    existing = db.session.scalar(
+        select(TrainingSession).where(
+            TrainingSession.title == spec["title"],
+            TrainingSession.status == SessionStatus.SCHEDULED.value,
+            TrainingSession.end_time > now_utc(),
+        )
+    )
     if existing is not None:
         return existing
     start = now_utc() + spec["starts_in"]
-    start = start.replace(second=0, microsecond=0) + timedelta(minutes=1) if spec["starts_in"] < timedelta(
-        hours=1) else _round(start)
+    start = (
+        start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        if spec["starts_in"] < timedelta(hours=1)
+        else _round(start)
+    )
     data = {key: spec[key] for key in ("title", "capacity", "is_public", "members_only", "tags")}
-    data.update(start_time=start, duration_minutes=60, event_id=events[spec["event"]].id,
-                recording_enabled=spec.get("recording_enabled", False),
-                description=f"{spec['title']} with {users[spec['instructor']].name}.")
+    data.update(
+        start_time=start,
+        duration_minutes=60,
+        event_id=events[spec["event"]].id,
+        recording_enabled=spec.get("recording_enabled", False),
+        description=f"{spec['title']} with {users[spec['instructor']].name}.",
+    )
     session = operations.create_session(data, actor=users[spec["instructor"]])
     _prepare_room_and_seats(session, [users[key] for key in spec["seats_for"]])
     db.session.commit()
@@ -184,11 +245,19 @@ def _ensure_past_session(instructor, event) -> None:
     if db.session.scalar(select(TrainingSession).where(TrainingSession.title == title)) is not None:
         return
     start = _round(now_utc() - timedelta(days=6))
-    session = TrainingSession(title=title, description="A session that already took place.",
-                              instructor_id=instructor.id, event_id=event.id, is_public=True,
-                              status=SessionStatus.ENDED.value, room_status=RoomStatus.INACTIVE.value,
-                              started_at=start, ended_at=start + timedelta(minutes=55),
-                              end_reason=EndReason.INSTRUCTOR.value, tags=["review"])
+    session = TrainingSession(
+        title=title,
+        description="A session that already took place.",
+        instructor_id=instructor.id,
+        event_id=event.id,
+        is_public=True,
+        status=SessionStatus.ENDED.value,
+        room_status=RoomStatus.INACTIVE.value,
+        started_at=start,
+        ended_at=start + timedelta(minutes=55),
+        end_reason=EndReason.INSTRUCTOR.value,
+        tags=["review"],
+    )
     session.set_schedule(start, 60)
     db.session.add(session)
 

@@ -7,5 +7,16 @@ from portal.notifications.models import Heartbeat, Notification
 from portal.training.models import Attendance, Seat, TrainingSession
 from portal.video.models import LocalRoom, VideoParticipant, WebhookDelivery
 
-__all__ = ["Attendance", "AuditEntry", "Event", "Heartbeat", "LocalRoom", "Notification", "Seat",
-           "TrainingSession", "User", "VideoParticipant", "WebhookDelivery"]
+__all__ = [
+    "Attendance",
+    "AuditEntry",
+    "Event",
+    "Heartbeat",
+    "LocalRoom",
+    "Notification",
+    "Seat",
+    "TrainingSession",
+    "User",
+    "VideoParticipant",
+    "WebhookDelivery",
+]

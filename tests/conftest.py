@@ -260,11 +260,23 @@ _seq = itertools.count(1)
 
 @pytest.fixture
 def make_user():
-    def factory(role: str = "member", *, email: str | None = None, name: str | None = None,
-                timezone: str = "UTC", password: str = PASSWORD, is_active: bool = True) -> User:
+    def factory(
+        role: str = "member",
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        timezone: str = "UTC",
+        password: str = PASSWORD,
+        is_active: bool = True,
+    ) -> User:
         n = next(_seq)
-        user = User(email=email or f"{role}{n}@example.org", name=name or f"{role.replace('_', ' ').title()} {n}",
-                    role=role, timezone=timezone, is_active=is_active)
+        user = User(
+            email=email or f"{role}{n}@example.org",
+            name=name or f"{role.replace('_', ' ').title()} {n}",
+            role=role,
+            timezone=timezone,
+            is_active=is_active,
+        )
         user.set_password(password)
         _db.session.add(user)
         _db.session.commit()
@@ -275,12 +287,24 @@ def make_user():
 
 @pytest.fixture
 def make_event(make_user):
-    def factory(*, title: str | None = None, visibility: str = "public", start_in: timedelta = timedelta(days=3),
-                length: timedelta = timedelta(days=1), created_by: User | None = None, **fields: Any) -> Event:
+    def factory(
+        *,
+        title: str | None = None,
+        visibility: str = "public",
+        start_in: timedelta = timedelta(days=3),
+        length: timedelta = timedelta(days=1),
+        created_by: User | None = None,
+        **fields: Any,
+    ) -> Event:
         start = now_utc() + start_in
-        event = Event(title=title or f"Event {next(_seq)}", visibility=visibility, start_time=start,
-                      end_time=start + length, created_by_id=(created_by or make_user("board_member")).id,
-                      **fields)
+        event = Event(
+            title=title or f"Event {next(_seq)}",
+            visibility=visibility,
+            start_time=start,
+            end_time=start + length,
+            created_by_id=(created_by or make_user("board_member")).id,
+            **fields,
+        )
         _db.session.add(event)
         _db.session.commit()
         return event
@@ -292,12 +316,22 @@ def make_event(make_user):
 def make_session(make_user):
     """A training session stored directly (any state, any time): make_session(start_in=timedelta(minutes=5))."""
 
-    def factory(*, instructor: User | None = None, event: Event | None = None,
-                start_in: timedelta = timedelta(days=1), start_time: datetime | None = None,
-                duration_minutes: int = 60, title: str | None = None, **fields: Any) -> TrainingSession:
-        session = TrainingSession(title=title or f"Session {next(_seq)}",
-                                  instructor_id=(instructor or make_user("instructor")).id,
-                                  event_id=event.id if event else None, **fields)
+    def factory(
+        *,
+        instructor: User | None = None,
+        event: Event | None = None,
+        start_in: timedelta = timedelta(days=1),
+        start_time: datetime | None = None,
+        duration_minutes: int = 60,
+        title: str | None = None,
+        **fields: Any,
+    ) -> TrainingSession:
+        session = TrainingSession(
+            title=title or f"Session {next(_seq)}",
+            instructor_id=(instructor or make_user("instructor")).id,
+            event_id=event.id if event else None,
+            **fields,
+        )
         session.set_schedule(start_time or now_utc() + start_in, duration_minutes)
         _db.session.add(session)
         _db.session.commit()
@@ -311,9 +345,13 @@ def make_seat():
     """A seat stored directly, the session's seat counter kept in step: make_seat(session, user, "waitlisted")."""
 
     def factory(session: TrainingSession, user: User, status: str = "confirmed") -> Seat:
-        seat = Seat(session_id=session.id, user_id=user.id, status=status,
-                    confirmed_at=now_utc() if status == "confirmed" else None,
-                    waitlisted_at=now_utc() if status == "waitlisted" else None)
+        seat = Seat(
+            session_id=session.id,
+            user_id=user.id,
+            status=status,
+            confirmed_at=now_utc() if status == "confirmed" else None,
+            waitlisted_at=now_utc() if status == "waitlisted" else None,
+        )
         _db.session.add(seat)
         if status == "confirmed":
             session.seats_taken += 1

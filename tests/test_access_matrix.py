@@ -20,8 +20,11 @@ ROLES = ["anonymous", "public", "member", "instructor", "board_member", "admin"]
 LOGIN = 302  # a browser without a session is sent to the sign-in page
 
 SESSION_BODY = {"title": "Matrix", "start_time": "2026-12-20T10:00:00+00:00", "duration_minutes": 60}
-EVENT_BODY = {"title": "Matrix event", "start_time": "2026-12-20T10:00:00+00:00",
-              "end_time": "2026-12-20T12:00:00+00:00"}
+EVENT_BODY = {
+    "title": "Matrix event",
+    "start_time": "2026-12-20T10:00:00+00:00",
+    "end_time": "2026-12-20T12:00:00+00:00",
+}
 
 # (method, url, body, expected status for: anonymous, public, member, instructor, board_member, admin)
 PAGES = [
@@ -93,8 +96,11 @@ def ids(clock, make_event, make_session):
 
 
 def _cases(table):
-    return [pytest.param(method, url, body, role, expected[i], id=f"{method} {url} as {role}")
-            for method, url, body, expected in table for i, role in enumerate(ROLES)]
+    return [
+        pytest.param(method, url, body, role, expected[i], id=f"{method} {url} as {role}")
+        for method, url, body, expected in table
+        for i, role in enumerate(ROLES)
+    ]
 
 
 @pytest.mark.parametrize(("method", "url", "body", "role", "expected"), _cases(PAGES))
@@ -133,8 +139,12 @@ def test_the_own_instructor_of_each_rank_may_start_edit_and_end(client, api_clie
 def test_attendance_table_is_for_the_instructor_and_admins_only(client, login_as, make_session, make_user):
     instructor = make_user("instructor")
     session = make_session(instructor=instructor, is_public=True)
-    expectations = {instructor: True, make_user("admin"): True, make_user("board_member"): False,
-                    make_user("member"): False}
+    expectations = {
+        instructor: True,
+        make_user("admin"): True,
+        make_user("board_member"): False,
+        make_user("member"): False,
+    }
     for user, sees in expectations.items():
         login_as(user)
         page = client.get(f"/sessions/{session.id}").get_data(as_text=True)

@@ -20,8 +20,12 @@ def text(response) -> str:
 
 # ------------------------------------------------------------------------------------------------ sign-up
 def test_sign_up_creates_a_public_user_and_signs_them_in(client):
-    response = post(client, "/signup", {"name": "Yuki", "email": " Yuki@Example.org ", "password": "long enough pw",
-                                        "timezone": "Asia/Tokyo"}, follow_redirects=True)
+    response = post(
+        client,
+        "/signup",
+        {"name": "Yuki", "email": " Yuki@Example.org ", "password": "long enough pw", "timezone": "Asia/Tokyo"},
+        follow_redirects=True,
+    )
     assert "Your account is ready" in text(response) and "Yuki" in text(response)
     user = db.session.scalar(select(User).where(User.email == "yuki@example.org"))
     assert (user.role, user.timezone) == ("public", "Asia/Tokyo") and user.password_hash != "long enough pw"
@@ -29,8 +33,11 @@ def test_sign_up_creates_a_public_user_and_signs_them_in(client):
 
 def test_sign_up_errors_keep_the_values_and_store_nothing(client, make_user):
     make_user(email="taken@example.org")
-    response = post(client, "/signup", {"name": "Kim", "email": "taken@example.org", "password": "short",
-                                        "timezone": "Nowhere/City"})
+    response = post(
+        client,
+        "/signup",
+        {"name": "Kim", "email": "taken@example.org", "password": "short", "timezone": "Nowhere/City"},
+    )
     assert response.status_code == 422
     page = text(response)
     assert "already exists" in page and "at least 10 characters" in page and "Choose a time zone" in page
@@ -55,8 +62,11 @@ def test_sign_in_never_redirects_off_site(client, make_user, target):
 def test_a_wrong_password_or_inactive_account_is_refused(client, make_user):
     make_user(email="ken@example.org")
     make_user(email="gone@example.org", is_active=False)
-    for email, password in (("ken@example.org", "wrong password"), ("gone@example.org", PASSWORD),
-                            ("nobody@example.org", PASSWORD)):
+    for email, password in (
+        ("ken@example.org", "wrong password"),
+        ("gone@example.org", PASSWORD),
+        ("nobody@example.org", PASSWORD),
+    ):
         response = post(client, "/login", {"email": email, "password": password})
         assert response.status_code == 401 and "do not match" in text(response)
 
@@ -72,8 +82,7 @@ def test_profile_changes_time_zone_and_refuses_a_bad_one(client, login_as):
     assert post(client, "/account", {"name": "New Name", "timezone": "Mars/Base"}).status_code == 422
     assert post(client, "/account", {"name": "New Name", "timezone": "Europe/Paris"}).status_code == 302
     db.session.expire_all()
-    assert (db.session.get(User, user.id).name, db.session.get(User, user.id).timezone) == (
-        "New Name", "Europe/Paris")
+    assert (db.session.get(User, user.id).name, db.session.get(User, user.id).timezone) == ("New Name", "Europe/Paris")
 
 
 # ------------------------------------------------------------------------------------------------ admins

@@ -22,8 +22,9 @@ def live(make_session, make_user, clock):
 
 def row_of(session, user) -> Attendance | None:
     db.session.expire_all()
-    return db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
-                                                      Attendance.user_id == user.id))
+    return db.session.scalar(
+        select(Attendance).where(Attendance.session_id == session.id, Attendance.user_id == user.id)
+    )
 
 
 def test_a_first_join_creates_the_row(live, make_user, clock):
@@ -32,7 +33,12 @@ def test_a_first_join_creates_the_row(live, make_user, clock):
     db.session.commit()
     row = row_of(live, member)
     assert (row.first_joined_at, row.last_joined_at, row.join_count, row.is_present, row.watch_seconds) == (
-        clock.now(), clock.now(), 1, True, 0)
+        clock.now(),
+        clock.now(),
+        1,
+        True,
+        0,
+    )
 
 
 def test_leave_and_rejoin_add_up_watch_time_and_count_joins(live, make_user, clock):
@@ -52,11 +58,11 @@ def test_repeated_and_stale_events_change_nothing(live, make_user, clock):
     member = make_user("member")
     start = clock.now()
     operations.record_join(live, member, start)
-    operations.record_join(live, member, start + timedelta(minutes=1))        # duplicate join while present
+    operations.record_join(live, member, start + timedelta(minutes=1))  # duplicate join while present
     operations.record_leave(live, member, start + timedelta(minutes=10))
-    operations.record_leave(live, member, start + timedelta(minutes=10))       # duplicate leave
-    operations.record_join(live, member, start)                                # the first join, delivered again
-    operations.record_leave(live, member, start + timedelta(minutes=12))       # leave while absent
+    operations.record_leave(live, member, start + timedelta(minutes=10))  # duplicate leave
+    operations.record_join(live, member, start)  # the first join, delivered again
+    operations.record_leave(live, member, start + timedelta(minutes=12))  # leave while absent
     db.session.commit()
     row = row_of(live, member)
     assert (row.join_count, row.watch_seconds, row.is_present) == (1, 600, False)
@@ -118,13 +124,21 @@ def test_the_instructor_downloads_the_attendance_as_csv(client, login_as, live, 
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0] == ["name", "email", "first_joined_at", "last_left_at", "watch_seconds", "watch_time", "joins"]
-    assert rows[1] == ["'=HYPERLINK(evil)", "a@example.org", (clock.now() - timedelta(minutes=9)).isoformat(),
-                       clock.now().isoformat(), "540", "0:09:00", "1"]
+    assert rows[1] == [
+        "'=HYPERLINK(evil)",
+        "a@example.org",
+        (clock.now() - timedelta(minutes=9)).isoformat(),
+        clock.now().isoformat(),
+        "540",
+        "0:09:00",
+        "1",
+    ]
     assert rows[1][2].endswith("+00:00")
 
 
-@pytest.mark.parametrize(("role", "status"), [("member", 403), ("instructor", 403), ("board_member", 403),
-                                              ("admin", 200)])
+@pytest.mark.parametrize(
+    ("role", "status"), [("member", 403), ("instructor", 403), ("board_member", 403), ("admin", 200)]
+)
 def test_only_the_instructor_and_admins_get_the_attendance(client, login_as, live, role, status):
     login_as(role)
     assert client.get(f"/sessions/{live.id}/attendance.csv").status_code == status

@@ -14,14 +14,17 @@ from tests.conftest import NOW
 
 
 def entries(entity_type="training_session"):
-    return db.session.scalars(select(AuditEntry).where(AuditEntry.entity_type == entity_type)
-                              .order_by(AuditEntry.id)).all()
+    return db.session.scalars(
+        select(AuditEntry).where(AuditEntry.entity_type == entity_type).order_by(AuditEntry.id)
+    ).all()
 
 
 def test_every_transition_is_recorded_with_actor_time_and_changes(clock, make_user):
     instructor = make_user("instructor")
-    session = operations.create_session({"title": "Audit me", "start_time": (NOW + timedelta(days=1)).isoformat(),
-                                         "duration_minutes": 60}, actor=instructor)
+    session = operations.create_session(
+        {"title": "Audit me", "start_time": (NOW + timedelta(days=1)).isoformat(), "duration_minutes": 60},
+        actor=instructor,
+    )
     clock.shift(timedelta(minutes=5))
     operations.update_session(session, {"duration_minutes": 90, "title": "Audit me"}, actor=instructor)
     operations.start_session(session, actor=instructor)
@@ -56,12 +59,16 @@ def test_events_are_audited_too(make_user):
     from portal.events import operations as events
 
     board = make_user("board_member")
-    event = events.create_event({"title": "Camp", "start_time": "2027-01-01T10:00:00+00:00",
-                                 "end_time": "2027-01-02T10:00:00+00:00"}, actor=board)
+    event = events.create_event(
+        {"title": "Camp", "start_time": "2027-01-01T10:00:00+00:00", "end_time": "2027-01-02T10:00:00+00:00"},
+        actor=board,
+    )
     events.update_event(event, {"location": "Hall"}, actor=board)
     db.session.commit()
     assert [(e.action, e.changes.get("location")) for e in entries("event")] == [
-        ("event.create", ""), ("event.update", ["", "Hall"])]
+        ("event.create", ""),
+        ("event.update", ["", "Hall"]),
+    ]
 
 
 def test_admins_read_the_log_filtered_by_record(client, login_as, make_session):

@@ -19,9 +19,16 @@ from tests.plugins.video import API_TOKEN
 @pytest.fixture
 def rtk(fake_rtk):
     sleeps: list[float] = []
-    client = RealtimeKitClient(base_url=fake_rtk.url, account_id=fake_rtk.account_id, app_id=fake_rtk.app_id,
-                               api_token=API_TOKEN, timeout=0.5, max_retries=3, backoff_base=0.01,
-                               sleep=sleeps.append)
+    client = RealtimeKitClient(
+        base_url=fake_rtk.url,
+        account_id=fake_rtk.account_id,
+        app_id=fake_rtk.app_id,
+        api_token=API_TOKEN,
+        timeout=0.5,
+        max_retries=3,
+        backoff_base=0.01,
+        sleep=sleeps.append,
+    )
     client.sleeps = sleeps
     yield client
     client.http.close()
@@ -121,8 +128,15 @@ def test_a_slow_answer_times_out_and_is_retried(rtk, fake_rtk):
 
 
 def test_network_errors_are_retried_then_reported_as_retryable():
-    client = RealtimeKitClient(base_url="http://127.0.0.1:9", account_id="a", app_id="b", api_token="t",
-                               timeout=0.5, max_retries=1, sleep=lambda s: None)
+    client = RealtimeKitClient(
+        base_url="http://127.0.0.1:9",
+        account_id="a",
+        app_id="b",
+        api_token="t",
+        timeout=0.5,
+        max_retries=1,
+        sleep=lambda s: None,
+    )
     with pytest.raises(ProviderError) as caught:
         client.list_presets()
     client.http.close()
@@ -131,8 +145,9 @@ def test_network_errors_are_retried_then_reported_as_retryable():
 
 def test_participants_get_a_token_and_a_refresh_gives_a_new_one_without_adding_again(rtk, fake_rtk):
     meeting = rtk.create_meeting("Room [tp-x-s4]")
-    added = rtk.add_participant(meeting["id"], custom_participant_id="42", preset_name="group_call_participant",
-                                name="Aiko")
+    added = rtk.add_participant(
+        meeting["id"], custom_participant_id="42", preset_name="group_call_participant", name="Aiko"
+    )
     assert added["token"] and added["custom_participant_id"] == "42"
     fresh = rtk.refresh_token(meeting["id"], added["id"])
     assert fresh != added["token"]
@@ -160,9 +175,16 @@ def test_recording_lifecycle_and_status_mapping(rtk, fake_rtk):
     assert map_recording_status(done["status"]) == "ready" and done["download_url"]
 
 
-@pytest.mark.parametrize(("rtk_status", "portal_status"), [
-    ("INVOKED", "recording"), ("RECORDING", "recording"), ("UPLOADING", "uploading"),
-    ("UPLOADED", "ready"), ("ERRORED", "failed")])
+@pytest.mark.parametrize(
+    ("rtk_status", "portal_status"),
+    [
+        ("INVOKED", "recording"),
+        ("RECORDING", "recording"),
+        ("UPLOADING", "uploading"),
+        ("UPLOADED", "ready"),
+        ("ERRORED", "failed"),
+    ],
+)
 def test_recording_statuses_map_to_the_portals(rtk_status, portal_status):
     assert map_recording_status(rtk_status) == portal_status
 
@@ -193,8 +215,10 @@ def test_meeting_titles_carry_a_marker_per_portal_and_session():
 
 def test_cloudflare_provider_without_credentials_stops_the_app_naming_them():
     with pytest.raises(ConfigError) as caught:
-        load_settings({"ENV": "test", "SECRET_KEY": "x" * 40, "VIDEO_PROVIDER": "cloudflare",
-                       "CLOUDFLARE_APP_ID": "app"}, environ={})
+        load_settings(
+            {"ENV": "test", "SECRET_KEY": "x" * 40, "VIDEO_PROVIDER": "cloudflare", "CLOUDFLARE_APP_ID": "app"},
+            environ={},
+        )
     message = str(caught.value)
     assert "PORTAL_CLOUDFLARE_ACCOUNT_ID" in message and "PORTAL_CLOUDFLARE_API_TOKEN" in message
     assert "PORTAL_CLOUDFLARE_APP_ID" not in message

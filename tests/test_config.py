@@ -14,8 +14,13 @@ def settings(env=None, **overrides):
 
 
 def test_environment_values_are_typed():
-    s = settings({"PORTAL_JOIN_WINDOW_MINUTES": "15", "PORTAL_REMINDER_OFFSETS": "10m,24h,1h,1h",
-                  "PORTAL_VIDEO_TIMEOUT_SECONDS": "2.5"})
+    s = settings(
+        {
+            "PORTAL_JOIN_WINDOW_MINUTES": "15",
+            "PORTAL_REMINDER_OFFSETS": "10m,24h,1h,1h",
+            "PORTAL_VIDEO_TIMEOUT_SECONDS": "2.5",
+        }
+    )
     assert s.JOIN_WINDOW_MINUTES == 15 and s.join_window == timedelta(minutes=15)
     expected = (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10))
     assert expected == s.REMINDER_OFFSETS
@@ -33,8 +38,9 @@ def test_every_problem_is_named_at_once():
         settings({"PORTAL_JOIN_WINDOW_MINUTES": "soon", "PORTAL_SMTP_PORT": "x"})
     assert "PORTAL_JOIN_WINDOW_MINUTES" in str(exc.value) and "PORTAL_SMTP_PORT" in str(exc.value)
     with pytest.raises(ConfigError) as exc:
-        settings({"PORTAL_VIDEO_PROVIDER": "zoom", "PORTAL_DEFAULT_TIMEZONE": "Mars/Base",
-                  "PORTAL_ARCHIVE_AFTER_DAYS": "0"})
+        settings(
+            {"PORTAL_VIDEO_PROVIDER": "zoom", "PORTAL_DEFAULT_TIMEZONE": "Mars/Base", "PORTAL_ARCHIVE_AFTER_DAYS": "0"}
+        )
     message = str(exc.value)
     assert "VIDEO_PROVIDER" in message and "DEFAULT_TIMEZONE" in message and "ARCHIVE_AFTER_DAYS" in message
 
@@ -66,8 +72,15 @@ def test_unknown_overrides_are_refused():
         settings(NOPE=1)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("24h", timedelta(hours=24)), ("10m", timedelta(minutes=10)),
-                                                ("2d", timedelta(days=2)), ("90s", timedelta(seconds=90))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("24h", timedelta(hours=24)),
+        ("10m", timedelta(minutes=10)),
+        ("2d", timedelta(days=2)),
+        ("90s", timedelta(seconds=90)),
+    ],
+)
 def test_durations(text, expected):
     assert parse_duration(text) == expected
 

@@ -45,8 +45,8 @@ def test_demo_sessions_include_one_about_to_open_and_seats_and_a_waitlist(monkey
     sessions = db.session.scalars(select(TrainingSession).order_by(TrainingSession.start_time)).all()
     upcoming = [s for s in sessions if s.status == "scheduled"]
     minutes_away = [(s.start_time - now_utc()).total_seconds() / 60 for s in upcoming]
-    assert any(0 < m <= 10 for m in minutes_away)          # startable and joinable soon
-    assert any(10 < m <= 15 for m in minutes_away)         # opens for joining in a few minutes
+    assert any(0 < m <= 10 for m in minutes_away)  # startable and joinable soon
+    assert any(10 < m <= 15 for m in minutes_away)  # opens for joining in a few minutes
     assert any(s.status == "ended" for s in sessions)
     assert all(s.room_status == "ready" for s in upcoming if (s.start_time - now_utc()).total_seconds() < 3600)
     kumite = next(s for s in sessions if s.title == "Kumite tactics")

@@ -68,14 +68,18 @@ def test_public_users_may_join_public_sessions_that_are_not_members_only(make_se
     assert result.can_join and result.needs_seat and result.is_waiting
 
 
-@pytest.mark.parametrize(("before_start", "can_join", "seconds"), [
-    (timedelta(minutes=10, seconds=1), False, 1),
-    (timedelta(minutes=10, seconds=60), False, 60),
-    (timedelta(minutes=10), True, 0),
-    (timedelta(minutes=9, seconds=59), True, 0),
-])
-def test_the_window_opens_exactly_ten_minutes_before_the_start(make_session, make_user, clock, before_start,
-                                                               can_join, seconds):
+@pytest.mark.parametrize(
+    ("before_start", "can_join", "seconds"),
+    [
+        (timedelta(minutes=10, seconds=1), False, 1),
+        (timedelta(minutes=10, seconds=60), False, 60),
+        (timedelta(minutes=10), True, 0),
+        (timedelta(minutes=9, seconds=59), True, 0),
+    ],
+)
+def test_the_window_opens_exactly_ten_minutes_before_the_start(
+    make_session, make_user, clock, before_start, can_join, seconds
+):
     session = make_session(start_time=clock.now() + timedelta(hours=2))
     member = make_user("member")
     clock.at(session.start_time - before_start)
@@ -89,7 +93,8 @@ def test_the_window_opens_exactly_ten_minutes_before_the_start(make_session, mak
 
 
 def test_moving_the_clock_from_ten_minutes_and_one_second_to_ten_minutes_opens_the_window(
-        make_session, make_user, clock):
+    make_session, make_user, clock
+):
     session = make_session(start_time=clock.now() + timedelta(hours=1))
     member = make_user("member")
     clock.at(session.start_time - timedelta(minutes=10, seconds=1))
@@ -163,16 +168,19 @@ def test_the_eligibility_serialises_to_json(make_session, make_user, clock):
     assert (data["seats_taken"], data["capacity"], data["poll_seconds"]) == (0, 10, 60)
 
 
-@pytest.mark.parametrize(("to_window", "expected"), [
-    (timedelta(hours=3), 60),
-    (timedelta(minutes=15, seconds=1), 60),
-    (timedelta(minutes=15), 10),
-    (timedelta(minutes=1, seconds=1), 10),
-    (timedelta(minutes=1), 2),
-    (timedelta(seconds=1), 2),
-    (timedelta(0), 2),
-    (timedelta(minutes=-8), 2),
-])
+@pytest.mark.parametrize(
+    ("to_window", "expected"),
+    [
+        (timedelta(hours=3), 60),
+        (timedelta(minutes=15, seconds=1), 60),
+        (timedelta(minutes=15), 10),
+        (timedelta(minutes=1, seconds=1), 10),
+        (timedelta(minutes=1), 2),
+        (timedelta(seconds=1), 2),
+        (timedelta(0), 2),
+        (timedelta(minutes=-8), 2),
+    ],
+)
 def test_the_poll_interval_follows_the_distance_to_the_window(clock, to_window, expected):
     now = clock.now()
     assert poll_seconds("scheduled", now + to_window, now) == expected

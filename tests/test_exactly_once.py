@@ -28,11 +28,20 @@ DEADLINE_SECONDS = 45
 @pytest.fixture
 def processes(base_config, smtp_sink, tmp_path):
     started: list[subprocess.Popen] = []
-    env = {**os.environ, "PORTAL_ENV": "test", "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
-           "PORTAL_DATABASE_URL": base_config["DATABASE_URL"], "PORTAL_REDIS_URL": base_config["REDIS_URL"],
-           "PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_BASE_URL": "http://portal.test",
-           "PORTAL_SMTP_HOST": "127.0.0.1", "PORTAL_SMTP_PORT": str(smtp_sink.port), "PORTAL_SMTP_TLS": "none",
-           "PORTAL_WORKER_HEARTBEAT_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "test",
+        "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
+        "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
+        "PORTAL_REDIS_URL": base_config["REDIS_URL"],
+        "PORTAL_INSTANCE_PATH": str(tmp_path),
+        "PORTAL_BASE_URL": "http://portal.test",
+        "PORTAL_SMTP_HOST": "127.0.0.1",
+        "PORTAL_SMTP_PORT": str(smtp_sink.port),
+        "PORTAL_SMTP_TLS": "none",
+        "PORTAL_WORKER_HEARTBEAT_SECONDS": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
 
     def start(module: str, name: str) -> subprocess.Popen:
         log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process below
@@ -55,15 +64,20 @@ def processes(base_config, smtp_sink, tmp_path):
 
 
 def test_each_due_reminder_is_sent_exactly_once_with_two_crons_and_three_workers(
-        make_session, make_user, redis_conn, smtp_sink, processes, tmp_path):
+    make_session, make_user, redis_conn, smtp_sink, processes, tmp_path
+):
     from portal.core.queue import get_queue
     from tests.plugins.jobs import assert_no_foreign_workers
 
     assert_no_foreign_workers(get_queue())
     long_ago = now_utc() - timedelta(days=3)  # booked long before: every reminder is owed
     expected = {}
-    for starts_in, kind in [(timedelta(minutes=5), "10 minutes"), (timedelta(minutes=9), "10 minutes"),
-                            (timedelta(minutes=59), "1 hour"), (timedelta(hours=23, minutes=59), "24 hours")]:
+    for starts_in, kind in [
+        (timedelta(minutes=5), "10 minutes"),
+        (timedelta(minutes=9), "10 minutes"),
+        (timedelta(minutes=59), "1 hour"),
+        (timedelta(hours=23, minutes=59), "24 hours"),
+    ]:
         session = make_session(start_in=starts_in, created_at=long_ago)
         people = [session.instructor]
         for _ in range(5):
@@ -90,13 +104,20 @@ def test_each_due_reminder_is_sent_exactly_once_with_two_crons_and_three_workers
         enqueue(sweep_reminders)
     time.sleep(2)
 
-    logs = "\n".join(line for n in ("worker-0", "worker-1", "worker-2", "cron-0", "cron-1")
-                     for line in (tmp_path / f"{n}.log").read_text(errors="replace").splitlines()
-                     if "Error" in line or "WARNING" in line or "failed" in line.lower())
+    logs = "\n".join(
+        line
+        for n in ("worker-0", "worker-1", "worker-2", "cron-0", "cron-1")
+        for line in (tmp_path / f"{n}.log").read_text(errors="replace").splitlines()
+        if "Error" in line or "WARNING" in line or "failed" in line.lower()
+    )
     received = Counter((m["To"].addresses[0].addr_spec, m["Subject"]) for m in smtp_sink.messages)
     db.session.expire_all()
-    unsent = [(r.kind, r.status, r.attempts, r.last_error) for r in db.session.scalars(
-        select(Notification).where(Notification.status != "sent", Notification.status != "skipped"))]
+    unsent = [
+        (r.kind, r.status, r.attempts, r.last_error)
+        for r in db.session.scalars(
+            select(Notification).where(Notification.status != "sent", Notification.status != "skipped")
+        )
+    ]
     assert dict(received) == expected, (unsent, logs)
     db.session.expire_all()
     sent = db.session.scalars(select(Notification).where(Notification.status == "sent")).all()
@@ -105,7 +126,8 @@ def test_each_due_reminder_is_sent_exactly_once_with_two_crons_and_three_workers
 
 
 def test_a_worker_killed_in_the_middle_of_sending_leaves_the_reminder_sent_once(
-        make_session, redis_conn, smtp_sink, mail_app, base_config, tmp_path, run_jobs, time_machine):
+    make_session, redis_conn, smtp_sink, mail_app, base_config, tmp_path, run_jobs, time_machine
+):
     import signal
 
     from portal.notifications import operations
@@ -117,13 +139,25 @@ def test_a_worker_killed_in_the_middle_of_sending_leaves_the_reminder_sent_once(
     row = db.session.scalars(select(Notification).where(Notification.kind == "reminder_1h")).one()
     smtp_sink.slow_down(30)  # the message is in flight when the worker dies
     enqueue_send(row)
-    env = {**os.environ, "PORTAL_ENV": "test", "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
-           "PORTAL_DATABASE_URL": base_config["DATABASE_URL"], "PORTAL_REDIS_URL": base_config["REDIS_URL"],
-           "PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_SMTP_HOST": "127.0.0.1",
-           "PORTAL_SMTP_PORT": str(smtp_sink.port), "PORTAL_SMTP_TLS": "none"}
+    env = {
+        **os.environ,
+        "PORTAL_ENV": "test",
+        "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
+        "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
+        "PORTAL_REDIS_URL": base_config["REDIS_URL"],
+        "PORTAL_INSTANCE_PATH": str(tmp_path),
+        "PORTAL_SMTP_HOST": "127.0.0.1",
+        "PORTAL_SMTP_PORT": str(smtp_sink.port),
+        "PORTAL_SMTP_TLS": "none",
+    }
     with open(tmp_path / "worker.log", "wb") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "portal.ops.worker"], env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "portal.ops.worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -15,8 +15,9 @@ def _event(data: bytes):
 
 
 def test_ics_has_utc_start_end_title_link_and_an_alarm_ten_minutes_before(make_session, clock):
-    session = make_session(start_time=datetime(2026, 12, 3, 17, 30, tzinfo=UTC), duration_minutes=90,
-                           title="Kata: Heian Shodan")
+    session = make_session(
+        start_time=datetime(2026, 12, 3, 17, 30, tzinfo=UTC), duration_minutes=90, title="Kata: Heian Shodan"
+    )
     event = _event(session_ics(session, base_url="https://portal.example.org/"))
     assert event.decoded("dtstart") == datetime(2026, 12, 3, 17, 30, tzinfo=UTC)
     assert event.decoded("dtend") == datetime(2026, 12, 3, 19, 0, tzinfo=UTC)

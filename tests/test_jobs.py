@@ -58,7 +58,8 @@ def provider_down(cloudflare_app, fake_rtk):
 
 
 def test_provider_down_session_stays_and_the_sweep_retries_with_backoff(
-        cloudflare_app, provider_down, make_session, run_jobs, clock):
+    cloudflare_app, provider_down, make_session, run_jobs, clock
+):
     session = make_session(start_in=timedelta(minutes=60), room_status="pending")
     enqueue(jobs.sweep_rooms)
     run_jobs()
@@ -99,8 +100,10 @@ def test_redis_down_at_create_the_sweep_provisions_when_it_is_back(make_app, mak
     broken = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     with broken.app_context():
         start = now_utc() + timedelta(minutes=45)
-        session = create_session({"title": "Breakfalls", "start_time": start.isoformat(), "duration_minutes": 60},
-                                 actor=db.session.get(type(instructor), instructor.id))
+        session = create_session(
+            {"title": "Breakfalls", "start_time": start.isoformat(), "duration_minutes": 60},
+            actor=db.session.get(type(instructor), instructor.id),
+        )
         db.session.commit()  # Redis refuses the enqueue: logged, the commit stands
         session_id = session.id
         db.session.remove()
@@ -112,11 +115,19 @@ def test_redis_down_at_create_the_sweep_provisions_when_it_is_back(make_app, mak
 
 # ------------------------------------------------------------------------------------------------ auto-end
 def test_auto_end_ends_overdue_live_and_never_started_sessions_once(make_session, run_jobs, clock):
-    live = make_session(start_in=timedelta(minutes=-120), duration_minutes=60, status="live",
-                        started_at=now_utc() - timedelta(minutes=120))
+    live = make_session(
+        start_in=timedelta(minutes=-120),
+        duration_minutes=60,
+        status="live",
+        started_at=now_utc() - timedelta(minutes=120),
+    )
     never = make_session(start_in=timedelta(minutes=-91), duration_minutes=60)
-    in_grace = make_session(start_in=timedelta(minutes=-80), duration_minutes=60, status="live",
-                            started_at=now_utc() - timedelta(minutes=80))
+    in_grace = make_session(
+        start_in=timedelta(minutes=-80),
+        duration_minutes=60,
+        status="live",
+        started_at=now_utc() - timedelta(minutes=80),
+    )
     enqueue(jobs.sweep_auto_end)
     run_jobs()
     enqueue(jobs.sweep_auto_end)
@@ -155,7 +166,8 @@ def test_cleanup_deactivates_rooms_and_archives_old_sessions(make_session, run_j
     result = run_jobs()
     assert sorted([job.return_value() for job in result.finished], key=str) == [
         {"rooms_closed": 0, "rooms_failed": 0, "archived": 0},  # the second run finds nothing left to do
-        {"rooms_closed": 1, "rooms_failed": 0, "archived": 2}]
+        {"rooms_closed": 1, "rooms_failed": 0, "archived": 2},
+    ]
     _refresh(old, recent, canceled_old, upcoming)
     assert old.room_status == "inactive" and db.session.get(LocalRoom, old.room_id).is_active is False
     assert old.archived_at == now_utc() and canceled_old.archived_at == now_utc()

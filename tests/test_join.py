@@ -46,12 +46,21 @@ def live(make_session, instructor, clock):
 
 
 # ------------------------------------------------------------------------------------------------ the join page
-@pytest.mark.parametrize(("role", "status", "start_button"), [
-    ("anonymous", 404, False), ("public", 404, False), ("member", 200, False), ("instructor", 200, False),
-    ("board_member", 200, False), ("admin", 200, False), ("own_instructor", 200, True),
-])
+@pytest.mark.parametrize(
+    ("role", "status", "start_button"),
+    [
+        ("anonymous", 404, False),
+        ("public", 404, False),
+        ("member", 200, False),
+        ("instructor", 200, False),
+        ("board_member", 200, False),
+        ("admin", 200, False),
+        ("own_instructor", 200, True),
+    ],
+)
 def test_the_join_page_of_a_session_waiting_for_its_instructor_for_every_role(
-        client, login_as, soon, instructor, role, status, start_button):
+    client, login_as, soon, instructor, role, status, start_button
+):
     if role == "own_instructor":
         login_as(instructor)
     elif role != "anonymous":
@@ -64,7 +73,7 @@ def test_the_join_page_of_a_session_waiting_for_its_instructor_for_every_role(
     waiting = "People wait here until you start" if start_button else "Waiting for the instructor to start."
     assert waiting in html
     assert f'hx-get="/sessions/{soon.id}/join/status" hx-trigger="every 2s" hx-swap="outerHTML"' in html
-    assert f'href="/sessions/{soon.id}/join">Refresh</a>' in html        # without JavaScript: refresh ...
+    assert f'href="/sessions/{soon.id}/join">Refresh</a>' in html  # without JavaScript: refresh ...
     assert f'<form method="post" action="/sessions/{soon.id}/join"' in html  # ... and a Join button
     assert (f'action="/sessions/{soon.id}/start"' in html) is start_button
     assert "no-store" in response.headers["Cache-Control"]
@@ -77,8 +86,9 @@ def test_an_anonymous_visitor_of_a_public_session_is_sent_to_sign_in(client, mak
     assert response.headers["Location"].endswith(f"/login?next=/sessions/{session.id}/join")
 
 
-@pytest.mark.parametrize(("role", "message"), [("public", "This session is for members only."),
-                                               ("member", "Joining opens in")])
+@pytest.mark.parametrize(
+    ("role", "message"), [("public", "This session is for members only."), ("member", "Joining opens in")]
+)
 def test_the_join_page_says_why_one_may_not_join(client, login_as, make_session, clock, role, message):
     login_as(role)
     session = make_session(start_in=timedelta(hours=1), is_public=True, members_only=True)
@@ -130,16 +140,20 @@ def test_a_double_click_on_join_takes_one_seat(client, login_as, live):
     assert row.join_count == 1 and row.is_present
 
 
-@pytest.mark.parametrize(("fields", "role", "status", "code"), [
-    ({"status": "canceled"}, "member", 409, "canceled"),
-    ({"status": "ended"}, "member", 409, "ended"),
-    ({"capacity": 1, "seats_taken": 1}, "member", 409, "full"),
-    ({"is_public": True, "members_only": True}, "public", 403, "members_only"),
-    ({"start_in": timedelta(minutes=30), "status": "scheduled"}, "member", 409, "too_early"),
-    ({"is_public": False}, "public", 404, "not_found"),
-])
+@pytest.mark.parametrize(
+    ("fields", "role", "status", "code"),
+    [
+        ({"status": "canceled"}, "member", 409, "canceled"),
+        ({"status": "ended"}, "member", 409, "ended"),
+        ({"capacity": 1, "seats_taken": 1}, "member", 409, "full"),
+        ({"is_public": True, "members_only": True}, "public", 403, "members_only"),
+        ({"start_in": timedelta(minutes=30), "status": "scheduled"}, "member", 409, "too_early"),
+        ({"is_public": False}, "public", 404, "not_found"),
+    ],
+)
 def test_a_crafted_join_form_is_refused_with_its_reason_and_takes_nothing(
-        client, login_as, make_session, clock, fields, role, status, code):
+    client, login_as, make_session, clock, fields, role, status, code
+):
     fields = {"start_in": timedelta(minutes=-5), "status": "live", **fields}
     session = make_session(**fields)
     login_as(role)
@@ -216,20 +230,26 @@ def test_a_token_never_appears_on_another_persons_pages(api_client, client, logi
     api, _ = api_client("member")
     token = api.post(f"/api/training/sessions/{live.id}/join").get_json()["token"]
     login_as("member")
-    pages = [client.get(f"/sessions/{live.id}/join"), post(client, f"/sessions/{live.id}/join"),
-             client.get(f"/sessions/{live.id}/panel", headers={"HX-Request": "true"}),
-             client.get(f"/api/training/sessions/{live.id}/can-join")]
+    pages = [
+        client.get(f"/sessions/{live.id}/join"),
+        post(client, f"/sessions/{live.id}/join"),
+        client.get(f"/sessions/{live.id}/panel", headers={"HX-Request": "true"}),
+        client.get(f"/api/training/sessions/{live.id}/can-join"),
+    ]
     for page in pages:
         assert token not in page.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("fields", "role", "status", "code"), [
-    ({"status": "canceled"}, "member", 409, "canceled"),
-    ({"status": "ended"}, "member", 409, "ended"),
-    ({"capacity": 2, "seats_taken": 2}, "member", 409, "full"),
-    ({"is_public": True, "members_only": True}, "public", 403, "members_only"),
-    ({"is_public": False}, "public", 404, "not_found"),
-])
+@pytest.mark.parametrize(
+    ("fields", "role", "status", "code"),
+    [
+        ({"status": "canceled"}, "member", 409, "canceled"),
+        ({"status": "ended"}, "member", 409, "ended"),
+        ({"capacity": 2, "seats_taken": 2}, "member", 409, "full"),
+        ({"is_public": True, "members_only": True}, "public", 403, "members_only"),
+        ({"is_public": False}, "public", 404, "not_found"),
+    ],
+)
 def test_the_api_refuses_joins_with_the_reason_and_no_token(api_client, make_session, fields, role, status, code):
     session = make_session(**{"start_in": timedelta(minutes=-5), "status": "live", **fields})
     client, _ = api_client(role)
@@ -264,7 +284,8 @@ def test_the_api_join_of_a_waiting_session_issues_a_token_without_attendance(api
 
 @pytest.mark.parametrize("failing", ["create_room", "add_participant"])
 def test_a_provider_outage_answers_503_issues_no_token_and_never_takes_a_second_seat(
-        api_client, client, login_as, live, monkeypatch, failing):
+    api_client, client, login_as, live, monkeypatch, failing
+):
     def down(*args, **kwargs):
         raise ProviderError("connection refused", retryable=True)
 
@@ -311,20 +332,32 @@ def test_api_seats_reserve_waitlist_and_cancel(api_client, make_session):
     refused = second.post(f"/api/training/sessions/{session.id}/seat", json={"waitlist": "yes"})
     assert refused.status_code == 422
     assert first.delete(f"/api/training/sessions/{session.id}/seat").get_json()["status"] == "canceled"
-    assert db.session.scalar(select(func.count()).select_from(Seat).where(
-        Seat.session_id == session.id, Seat.status == "confirmed")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Seat).where(Seat.session_id == session.id, Seat.status == "confirmed")
+        )
+        == 1
+    )
 
 
 # ------------------------------------------------------------------------------------------------ ids out of range
 HUGE = 99999999999999999999  # beyond the database's integers: must be "not found", never a 500
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", f"/sessions/{HUGE}/panel"), ("get", f"/sessions/{HUGE}/join"), ("post", f"/sessions/{HUGE}/join"),
-    ("get", f"/sessions/{HUGE}/join/status"), ("post", f"/sessions/{HUGE}/seat"),
-    ("get", f"/sessions/{HUGE}/attendance"), ("get", f"/sessions/{HUGE}/room/presence"),
-    ("get", f"/api/training/sessions/{HUGE}/can-join"), ("post", f"/api/training/sessions/{HUGE}/join"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", f"/sessions/{HUGE}/panel"),
+        ("get", f"/sessions/{HUGE}/join"),
+        ("post", f"/sessions/{HUGE}/join"),
+        ("get", f"/sessions/{HUGE}/join/status"),
+        ("post", f"/sessions/{HUGE}/seat"),
+        ("get", f"/sessions/{HUGE}/attendance"),
+        ("get", f"/sessions/{HUGE}/room/presence"),
+        ("get", f"/api/training/sessions/{HUGE}/can-join"),
+        ("post", f"/api/training/sessions/{HUGE}/join"),
+    ],
+)
 def test_a_session_id_beyond_the_database_range_is_not_found(htmx, login_as, method, path):
     login_as("admin", client=htmx)
     response = getattr(htmx, method)(path)

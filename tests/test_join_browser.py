@@ -34,12 +34,14 @@ def set_status(session: TrainingSession, status: str) -> None:
 
 
 def attendance(session, user) -> Attendance | None:
-    return db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
-                                                      Attendance.user_id == user.id))
+    return db.session.scalar(
+        select(Attendance).where(Attendance.session_id == session.id, Attendance.user_id == user.id)
+    )
 
 
 def test_the_waiting_room_enters_the_room_when_the_session_starts_and_the_beacon_records_leaving(
-        page_as, make_user, make_session, shot):
+    page_as, make_user, make_session, shot
+):
     member = make_user("member")
     session = make_session(start_in=timedelta(minutes=4), capacity=5, title="Waiting room drill")
     page = page_as(member)
@@ -67,8 +69,9 @@ def test_the_join_panel_polls_and_stops_when_the_session_ends(page_as, make_user
     assert page.locator(f"#join-panel-{session.id}").get_attribute("hx-trigger") is None
 
 
-def test_the_instructor_starts_from_the_waiting_room_and_the_waiting_member_enters(page_as, make_user,
-                                                                                    make_session, shot):
+def test_the_instructor_starts_from_the_waiting_room_and_the_waiting_member_enters(
+    page_as, make_user, make_session, shot
+):
     instructor, member = make_user("instructor"), make_user("member")
     session = make_session(instructor=instructor, start_in=timedelta(minutes=3), capacity=5)
     waiting = page_as(member)

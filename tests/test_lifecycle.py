@@ -20,12 +20,20 @@ ACTIONS = {
 }
 # state -> action -> (status code, state afterwards)
 MATRIX = {
-    "scheduled": {"edit": (200, "scheduled"), "cancel": (200, "canceled"), "start": (200, "live"),
-                  "end": (409, "scheduled")},
+    "scheduled": {
+        "edit": (200, "scheduled"),
+        "cancel": (200, "canceled"),
+        "start": (200, "live"),
+        "end": (409, "scheduled"),
+    },
     "live": {"edit": (200, "live"), "cancel": (409, "live"), "start": (409, "live"), "end": (200, "ended")},
     "ended": {"edit": (409, "ended"), "cancel": (409, "ended"), "start": (409, "ended"), "end": (409, "ended")},
-    "canceled": {"edit": (409, "canceled"), "cancel": (409, "canceled"), "start": (409, "canceled"),
-                 "end": (409, "canceled")},
+    "canceled": {
+        "edit": (409, "canceled"),
+        "cancel": (409, "canceled"),
+        "start": (409, "canceled"),
+        "end": (409, "canceled"),
+    },
 }
 
 
@@ -46,8 +54,10 @@ def test_state_transition(api_client, make_session, state, action):
 def test_a_whole_session_from_scheduling_to_the_end(clock, api_client):
     client, _ = api_client("instructor")
     start = clock.now() + timedelta(minutes=30)
-    created = client.post("/api/training/sessions", json={"title": "Journey", "start_time": start.isoformat(),
-                                                          "duration_minutes": 45, "recording_enabled": True}).json
+    created = client.post(
+        "/api/training/sessions",
+        json={"title": "Journey", "start_time": start.isoformat(), "duration_minutes": 45, "recording_enabled": True},
+    ).json
     clock.shift(timedelta(minutes=25))
     live = client.post(f"/api/training/sessions/{created['id']}/start").json
     assert live["status"] == "live" and live["started_at"] == clock.now().isoformat()
@@ -59,10 +69,18 @@ def test_a_whole_session_from_scheduling_to_the_end(clock, api_client):
     assert client.put(f"/api/training/sessions/{created['id']}", json={"title": "Too late"}).status_code == 409
 
 
-@pytest.mark.parametrize(("state", "action", "allowed"), [
-    ("scheduled", "edit", True), ("live", "edit", True), ("ended", "edit", False), ("canceled", "edit", False),
-    ("scheduled", "start", True), ("live", "end", True), ("scheduled", "end", False),
-])
+@pytest.mark.parametrize(
+    ("state", "action", "allowed"),
+    [
+        ("scheduled", "edit", True),
+        ("live", "edit", True),
+        ("ended", "edit", False),
+        ("canceled", "edit", False),
+        ("scheduled", "start", True),
+        ("live", "end", True),
+        ("scheduled", "end", False),
+    ],
+)
 def test_transition_rules_are_pure(state, action, allowed):
     assert (rules.transition_error(state, action) is None) is allowed
 

@@ -44,8 +44,9 @@ def test_an_ended_session_cannot_be_joined(clock, api_client, make_session):
 def test_too_early_cannot_join(clock, api_client):
     instructor_client, _ = api_client("instructor")
     start = clock.now() + timedelta(minutes=30)
-    created = instructor_client.post("/api/training/sessions", json={
-        "title": "Later", "start_time": start.isoformat(), "duration_minutes": 30}).json
+    created = instructor_client.post(
+        "/api/training/sessions", json={"title": "Later", "start_time": start.isoformat(), "duration_minutes": 30}
+    ).json
     client, _ = api_client("member")
     answer = can_join(client, created["id"])
     assert (answer["can_join"], answer["reason"]) == (False, "too_early")

@@ -11,9 +11,18 @@ from portal.notifications.mailer import Attachment, Mail, MailError, build_messa
 
 @pytest.fixture
 def mail():
-    return Mail(to="Ann <ann@example.org>", subject="Hello", text="plain body", html="<p>html body</p>",
-                attachments=(Attachment("session.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text", "calendar",
-                                        {"method": "PUBLISH"}),), message_key="notification-7")
+    return Mail(
+        to="Ann <ann@example.org>",
+        subject="Hello",
+        text="plain body",
+        html="<p>html body</p>",
+        attachments=(
+            Attachment(
+                "session.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text", "calendar", {"method": "PUBLISH"}
+            ),
+        ),
+        message_key="notification-7",
+    )
 
 
 def _settings(app, **changes):

@@ -25,7 +25,8 @@ def _to(messages):
 
 @pytest.mark.usefixtures("mail_app")
 def test_reschedule_tells_seat_holders_and_re_times_unsent_reminders(
-        make_session, make_user, make_seat, run_jobs, smtp_sink, clock):
+    make_session, make_user, make_seat, run_jobs, smtp_sink, clock
+):
     session = make_session(start_time=datetime(2026, 12, 5, 18, 0, tzinfo=UTC))
     member, waiting = make_user("member", timezone="Europe/Berlin"), make_user("member")
     make_seat(session, member)
@@ -43,8 +44,9 @@ def test_reschedule_tells_seat_holders_and_re_times_unsent_reminders(
     text = berlin.get_body(("plain",)).get_content()
     assert "Sat 05 Dec 2026, 19:00 CET" in text and "Tue 08 Dec 2026, 19:00 CET (Europe/Berlin)" in text
 
-    reminders = db.session.scalars(select(Notification).where(Notification.kind == "reminder_24h",
-                                                              Notification.user_id == member.id)).all()
+    reminders = db.session.scalars(
+        select(Notification).where(Notification.kind == "reminder_24h", Notification.user_id == member.id)
+    ).all()
     assert [r.due_at for r in reminders] == [datetime(2026, 12, 7, 18, 0, tzinfo=UTC)]
     clock.at(datetime(2026, 12, 4, 18, 0, 30, tzinfo=UTC))  # the old 24 h moment: nothing goes out
     enqueue(sweep_reminders)
@@ -70,7 +72,8 @@ def test_reschedule_into_the_next_hour_sends_no_late_reminders(make_session, run
 
 @pytest.mark.usefixtures("mail_app")
 def test_cancel_tells_seat_holders_and_drops_their_reminders(
-        make_session, make_user, make_seat, run_jobs, smtp_sink, clock):
+    make_session, make_user, make_seat, run_jobs, smtp_sink, clock
+):
     session = make_session(start_in=timedelta(hours=5))
     member = make_user("member")
     seat = make_seat(session, member)
@@ -88,8 +91,9 @@ def test_cancel_tells_seat_holders_and_drops_their_reminders(
     enqueue(sweep_reminders)
     run_jobs()
     assert len(smtp_sink.messages) == 1
-    assert {r.status for r in db.session.scalars(select(Notification).where(
-        Notification.kind.like("reminder_%")))} == {"skipped"}
+    assert {r.status for r in db.session.scalars(select(Notification).where(Notification.kind.like("reminder_%")))} == {
+        "skipped"
+    }
 
 
 @pytest.mark.usefixtures("mail_app")
@@ -103,13 +107,13 @@ def test_promotion_tells_the_promoted_member_once(make_session, make_user, make_
     run_jobs()
     assert [m["Subject"] for m in smtp_sink.messages] == [f"You have a seat: {session.title}"]
     # notify_promoted only tells; promote_waitlist plans the reminders once after its loop (next test)
-    assert {r.kind for r in db.session.scalars(select(Notification).where(Notification.user_id == member.id))} \
-        == {"promoted"}
+    assert {r.kind for r in db.session.scalars(select(Notification).where(Notification.user_id == member.id))} == {
+        "promoted"
+    }
 
 
 @pytest.mark.usefixtures("mail_app")
-def test_promoting_several_plans_reminders_once_for_all_of_them(
-        make_session, make_user, make_seat, monkeypatch, clock):
+def test_promoting_several_plans_reminders_once_for_all_of_them(make_session, make_user, make_seat, monkeypatch, clock):
     from portal.seats.operations import promote_waitlist
 
     session = make_session(start_in=timedelta(days=2), capacity=3)
@@ -118,20 +122,28 @@ def test_promoting_several_plans_reminders_once_for_all_of_them(
         make_seat(session, member, "waitlisted")
     planned = []
     real = operations.plan_reminders_many
-    monkeypatch.setattr(operations, "plan_reminders_many",
-                        lambda sessions, **kw: (planned.append([s.id for s in sessions]), real(sessions, **kw)))
+    monkeypatch.setattr(
+        operations,
+        "plan_reminders_many",
+        lambda sessions, **kw: (planned.append([s.id for s in sessions]), real(sessions, **kw)),
+    )
     promoted = promote_waitlist(session)
     db.session.commit()
     assert sorted(s.user_id for s in promoted) == sorted(m.id for m in waiting)
     assert planned == [[session.id]]
     for member in waiting:
-        assert {r.kind for r in db.session.scalars(select(Notification).where(Notification.user_id == member.id))} \
-            == {"promoted", "reminder_24h", "reminder_1h", "reminder_10m"}
+        assert {r.kind for r in db.session.scalars(select(Notification).where(Notification.user_id == member.id))} == {
+            "promoted",
+            "reminder_24h",
+            "reminder_1h",
+            "reminder_10m",
+        }
 
 
 @pytest.mark.usefixtures("mail_app")
 def test_reminder_email_has_local_time_with_zone_link_no_token_html_text_and_ics(
-        make_session, make_user, make_seat, run_jobs, smtp_sink, clock):
+    make_session, make_user, make_seat, run_jobs, smtp_sink, clock
+):
     session = make_session(start_time=datetime(2026, 12, 1, 20, 0, tzinfo=UTC), title="Bo <staff> basics")
     member = make_user("member", timezone="America/New_York", name="Ann O'Neil")
     make_seat(session, member)
@@ -175,8 +187,9 @@ def test_without_smtp_host_mail_goes_to_the_outbox_folder(make_session, run_jobs
 
 
 @pytest.mark.usefixtures("mail_app")
-def test_notice_lost_to_a_redis_outage_is_sent_by_the_sweep(make_session, make_user, make_seat, run_jobs, smtp_sink,
-                                                            make_app, clock):
+def test_notice_lost_to_a_redis_outage_is_sent_by_the_sweep(
+    make_session, make_user, make_seat, run_jobs, smtp_sink, make_app, clock
+):
     session = make_session(start_in=timedelta(days=2))
     member = make_user("member")
     seat = make_seat(session, member)

@@ -34,16 +34,19 @@ def trigger(html: str) -> str | None:
     return match.group(1) if match else None
 
 
-@pytest.mark.parametrize(("start_in", "expected"), [
-    (timedelta(hours=2), "every 60s"),
-    (timedelta(minutes=25, seconds=1), "every 60s"),
-    (timedelta(minutes=25), "every 10s"),
-    (timedelta(minutes=12), "every 10s"),
-    (timedelta(minutes=11), "every 2s"),
-    (timedelta(minutes=10, seconds=30), "every 2s"),
-    (timedelta(minutes=4), "every 2s"),   # inside the window: waiting for the instructor
-    (timedelta(minutes=-3), "every 2s"),  # past the start, still not started
-])
+@pytest.mark.parametrize(
+    ("start_in", "expected"),
+    [
+        (timedelta(hours=2), "every 60s"),
+        (timedelta(minutes=25, seconds=1), "every 60s"),
+        (timedelta(minutes=25), "every 10s"),
+        (timedelta(minutes=12), "every 10s"),
+        (timedelta(minutes=11), "every 2s"),
+        (timedelta(minutes=10, seconds=30), "every 2s"),
+        (timedelta(minutes=4), "every 2s"),  # inside the window: waiting for the instructor
+        (timedelta(minutes=-3), "every 2s"),  # past the start, still not started
+    ],
+)
 def test_the_panel_polls_at_the_interval_of_its_stage(htmx, login_as, make_session, clock, start_in, expected):
     login_as("member", client=htmx)
     session = make_session(start_in=start_in)
@@ -58,8 +61,12 @@ def test_moving_the_clock_walks_the_panel_through_every_stage(htmx, login_as, ma
     login_as("member", client=htmx)
     session = make_session(start_time=clock.now() + timedelta(hours=1))
     seen = []
-    for before in (timedelta(minutes=40), timedelta(minutes=20), timedelta(minutes=10, seconds=30),
-                   timedelta(minutes=5)):
+    for before in (
+        timedelta(minutes=40),
+        timedelta(minutes=20),
+        timedelta(minutes=10, seconds=30),
+        timedelta(minutes=5),
+    ):
         clock.at(session.start_time - before)
         seen.append(trigger(htmx.get(panel_url(session)).get_data(as_text=True)))
     session.status = "live"
@@ -134,8 +141,10 @@ def test_the_panel_shows_seats_taken_of_capacity_and_the_waitlist(htmx, login_as
     assert "Leave the waitlist" in html
 
 
-@pytest.mark.parametrize(("capacity", "taken", "button"), [(3, 0, "Reserve a seat"), (1, 1, "Join the waitlist"),
-                                                           (None, 0, "Reserve a seat")])
+@pytest.mark.parametrize(
+    ("capacity", "taken", "button"),
+    [(3, 0, "Reserve a seat"), (1, 1, "Join the waitlist"), (None, 0, "Reserve a seat")],
+)
 def test_members_get_the_seat_button_that_fits(htmx, login_as, make_session, make_user, capacity, taken, button):
     login_as("member", client=htmx)
     session = make_session(capacity=capacity, seats_taken=taken)
@@ -229,8 +238,9 @@ class QueryCounter:
             self.statements.append(statement)
 
 
-def test_one_poll_of_the_panel_costs_a_small_fixed_number_of_queries(htmx, login_as, make_session, make_user,
-                                                                     make_event):
+def test_one_poll_of_the_panel_costs_a_small_fixed_number_of_queries(
+    htmx, login_as, make_session, make_user, make_event
+):
     member = login_as("member", client=htmx)
     session = make_session(capacity=3, event=make_event())
 

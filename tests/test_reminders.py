@@ -31,12 +31,15 @@ def _subjects(sink):
 
 
 def _rows(session):
-    return {(r.user_id, r.kind): r for r in db.session.scalars(
-        select(Notification).where(Notification.session_id == session.id))}
+    return {
+        (r.user_id, r.kind): r
+        for r in db.session.scalars(select(Notification).where(Notification.session_id == session.id))
+    }
 
 
 def test_each_reminder_goes_once_to_the_instructor_and_confirmed_seat_holders(
-        make_session, make_user, make_seat, sweep, smtp_sink, clock):
+    make_session, make_user, make_seat, sweep, smtp_sink, clock
+):
     session = make_session(start_in=timedelta(days=2))
     member, waiting = make_user("member"), make_user("member")
     make_seat(session, member)
@@ -44,15 +47,17 @@ def test_each_reminder_goes_once_to_the_instructor_and_confirmed_seat_holders(
     operations.plan_reminders(session)
     db.session.commit()
 
-    for lead, text in [(timedelta(hours=24), "24 hours"), (timedelta(hours=1), "1 hour"),
-                       (timedelta(minutes=10), "10 minutes")]:
+    for lead, text in [
+        (timedelta(hours=24), "24 hours"),
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(minutes=10), "10 minutes"),
+    ]:
         clock.at(session.start_time - lead + timedelta(seconds=20))
         before = len(smtp_sink.messages)
         sweep()
         sweep()  # a second sweep (or a second scheduler) sends nothing more
         new = smtp_sink.messages[before:]
-        assert sorted(m["To"].addresses[0].addr_spec for m in new) == sorted(
-            [session.instructor.email, member.email])
+        assert sorted(m["To"].addresses[0].addr_spec for m in new) == sorted([session.instructor.email, member.email])
         assert all(text in m["Subject"] for m in new)
 
     clock.at(session.start_time + timedelta(minutes=1))
@@ -82,7 +87,8 @@ def test_sweep_plans_reminders_for_seats_taken_later(make_session, make_user, ma
     clock.at(session.start_time - timedelta(hours=24) + timedelta(seconds=5))
     sweep()
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp_sink.messages) == sorted(
-        [session.instructor.email, member.email])
+        [session.instructor.email, member.email]
+    )
 
 
 def test_after_an_outage_only_the_latest_due_reminder_is_sent(make_session, sweep, smtp_sink, clock):
@@ -121,7 +127,8 @@ def test_a_member_who_gave_up_the_seat_gets_no_reminder(make_session, make_user,
 
 
 def test_smtp_down_reminder_is_retried_with_backoff_and_sent_once_when_it_is_back(
-        make_session, sweep, smtp_sink, clock):
+    make_session, sweep, smtp_sink, clock
+):
     session = make_session(start_in=timedelta(hours=5))
     operations.plan_reminders(session)
     db.session.commit()
@@ -191,7 +198,8 @@ def test_a_claimed_row_is_not_sent_by_a_second_job(make_session, run_jobs, smtp_
 
 
 def test_planning_many_sessions_at_once_covers_each_and_re_times_only_what_moved(
-        make_session, make_user, make_seat, clock):
+    make_session, make_user, make_seat, clock
+):
     first, second = make_session(start_in=timedelta(days=2)), make_session(start_in=timedelta(days=3))
     member = make_user("member")
     make_seat(first, member)
@@ -224,4 +232,7 @@ def test_skipping_rows_records_each_rows_own_reason(make_session, make_user, mak
     db.session.commit()
     db.session.expire_all()
     assert [(r.status, r.last_error) for r in (a, b, c)] == [
-        ("skipped", "first reason"), ("skipped", "second reason"), ("skipped", "first reason")]
+        ("skipped", "first reason"),
+        ("skipped", "second reason"),
+        ("skipped", "first reason"),
+    ]

@@ -34,8 +34,9 @@ def test_the_local_room_says_plainly_it_has_no_video(app, make_session, make_use
     assert f'hx-get="/sessions/{session.id}/room/presence"' in html
 
 
-def test_the_cloudflare_room_renders_the_ui_kit_with_this_persons_token_and_pinned_versions(app, make_session,
-                                                                                           make_user):
+def test_the_cloudflare_room_renders_the_ui_kit_with_this_persons_token_and_pinned_versions(
+    app, make_session, make_user
+):
     session = make_session()
     grant = JoinGrant("cloudflare", "m-1", "participant-token-abc", "p-1", False)
     html = _render(app, grant=grant, session=session, user=make_user("member"))
@@ -128,8 +129,13 @@ def _recording_html(app, session) -> str:
 
 
 def test_the_recording_partial_shows_processing_then_the_link_while_valid(app, make_session, clock):
-    session = make_session(start_in=timedelta(hours=-2), status="ended", recording_enabled=True,
-                           recording_id="rec-1", recording_status="uploading")
+    session = make_session(
+        start_in=timedelta(hours=-2),
+        status="ended",
+        recording_enabled=True,
+        recording_id="rec-1",
+        recording_status="uploading",
+    )
     assert "Processing" in _recording_html(app, session)
     video_ops.apply_recording(session, "ready", "https://r2.example/rec-1.mp4", now_utc() + timedelta(days=7))
     html = _recording_html(app, session)

@@ -72,8 +72,9 @@ def test_portal_run_starts_everything_and_stops_everything(tmp_path, stop_signal
     instance = tmp_path / "instance"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    env.update({"PORTAL_INSTANCE_PATH": str(instance), "PORTAL_WORKER_HEARTBEAT_SECONDS": "1",
-                "PYTHONUNBUFFERED": "1"})  # nothing else: a fresh machine's defaults
+    env.update(
+        {"PORTAL_INSTANCE_PATH": str(instance), "PORTAL_WORKER_HEARTBEAT_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
+    )  # nothing else: a fresh machine's defaults
     log = tmp_path / "portal.log"
     command = [str(Path(sys.executable).parent / "portal"), "run", "--port", str(port)]
     with open(log, "wb") as out:
@@ -81,8 +82,13 @@ def test_portal_run_starts_everything_and_stops_everything(tmp_path, stop_signal
     try:
         _wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz"), 60, "/healthz", process, log)
         assert _get(f"http://127.0.0.1:{port}/healthz").json() == {"database": "ok", "redis": "ok"}
-        _wait_for(lambda: {"worker", "cron", "pipeline"} <= _heartbeat_kinds(instance / "portal.db"), 30,
-                  "worker, cron and a periodic job to report", process, log)
+        _wait_for(
+            lambda: {"worker", "cron", "pipeline"} <= _heartbeat_kinds(instance / "portal.db"),
+            30,
+            "worker, cron and a periodic job to report",
+            process,
+            log,
+        )
         text = log.read_text()
         assert f"http://127.0.0.1:{port}/" in text
         socket_line = next(line for line in text.splitlines() if line.strip().startswith("redis"))

@@ -42,11 +42,14 @@ def new_york_tz():
 
 
 def test_cleanup_slot_is_two_o_clock_utc_whatever_the_machine_zone(new_york_tz):
-    slot = latest_slot(_entry("cleanup"), datetime(2026, 12, 1, 1, 59, tzinfo=UTC),
-                       datetime(2026, 12, 1, 2, 0, 30, tzinfo=UTC))
+    slot = latest_slot(
+        _entry("cleanup"), datetime(2026, 12, 1, 1, 59, tzinfo=UTC), datetime(2026, 12, 1, 2, 0, 30, tzinfo=UTC)
+    )
     assert slot == datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-    assert latest_slot(_entry("cleanup"), datetime(2026, 12, 1, 2, 1, tzinfo=UTC),
-                       datetime(2026, 12, 1, 7, 0, tzinfo=UTC)) is None
+    assert (
+        latest_slot(_entry("cleanup"), datetime(2026, 12, 1, 2, 1, tzinfo=UTC), datetime(2026, 12, 1, 7, 0, tzinfo=UTC))
+        is None
+    )
 
 
 def test_two_cron_processes_enqueue_each_slot_once(redis_conn, clock):

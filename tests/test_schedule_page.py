@@ -8,16 +8,15 @@ from portal.extensions import db
 from portal.seats import operations
 
 
-def test_my_schedule_lists_my_seats_and_waitlist_places_soonest_first(client, login_as, make_session, make_user,
-                                                                     clock):
+def test_my_schedule_lists_my_seats_and_waitlist_places_soonest_first(client, login_as, make_session, make_user, clock):
     member = login_as("member")
     later = make_session(title="Kata later", start_in=timedelta(days=3), capacity=5)
     sooner = make_session(title="Kumite sooner", start_in=timedelta(days=1), capacity=1)
     not_mine = make_session(title="Someone else's", capacity=5)
     gone = make_session(title="Canceled one", capacity=5)
     operations.reserve(sooner, make_user("member"))
-    operations.reserve(sooner, member)          # waitlisted
-    operations.reserve(later, member)           # confirmed
+    operations.reserve(sooner, member)  # waitlisted
+    operations.reserve(later, member)  # confirmed
     operations.reserve(not_mine, make_user("member"))
     operations.reserve(gone, member)
     gone.status = "canceled"

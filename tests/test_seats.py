@@ -20,8 +20,17 @@ from portal.training.models import Seat, SeatStatus, TrainingSession
 def bulk_users(count: int, role: str = "member") -> list[int]:
     """Many users fast (no password hashing: these never sign in)."""
     stamp = now_utc().timestamp()
-    users = [User(email=f"racer{i}-{stamp}@example.org", name=f"Racer {i}", role=role, timezone="UTC",
-                  is_active=True, password_hash="unusable") for i in range(count)]
+    users = [
+        User(
+            email=f"racer{i}-{stamp}@example.org",
+            name=f"Racer {i}",
+            role=role,
+            timezone="UTC",
+            is_active=True,
+            password_hash="unusable",
+        )
+        for i in range(count)
+    ]
     db.session.add_all(users)
     db.session.commit()
     return [u.id for u in users]
@@ -37,8 +46,11 @@ def stored_counter(session) -> int:
 
 
 def confirmed_count(session) -> int:
-    return db.session.scalar(select(func.count()).select_from(Seat).where(
-        Seat.session_id == session.id, Seat.status == SeatStatus.CONFIRMED.value))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Seat)
+        .where(Seat.session_id == session.id, Seat.status == SeatStatus.CONFIRMED.value)
+    )
 
 
 # ------------------------------------------------------------------------------------------------ reserve
@@ -237,8 +249,7 @@ def _race(app, session_id: int, user_ids: list[int], action) -> tuple[list, list
 def test_200_concurrent_claims_for_5_free_seats_take_exactly_5(app, make_session):
     session = make_session(capacity=5)
     user_ids = bulk_users(200)
-    results, errors = _race(app, session.id, user_ids,
-                            lambda s, u: (u.id, operations.claim_seat(s, u) is not None))
+    results, errors = _race(app, session.id, user_ids, lambda s, u: (u.id, operations.claim_seat(s, u) is not None))
     assert errors == []
     winners = {uid for uid, won in results if won}
     assert len(results) == 200 and len(winners) == 5
@@ -250,8 +261,7 @@ def test_200_concurrent_claims_for_5_free_seats_take_exactly_5(app, make_session
 def test_a_double_click_storm_by_one_member_takes_one_seat(app, make_session):
     session = make_session(capacity=5)
     (member_id,) = bulk_users(1)
-    results, errors = _race(app, session.id, [member_id] * 20,
-                            lambda s, u: operations.claim_seat(s, u) is not None)
+    results, errors = _race(app, session.id, [member_id] * 20, lambda s, u: operations.claim_seat(s, u) is not None)
     assert errors == [] and all(results)
     assert stored_counter(session) == 1
     assert confirmed_count(session) == 1

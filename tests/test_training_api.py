@@ -12,16 +12,45 @@ from portal.extensions import db
 from portal.training.models import TrainingSession
 from tests.conftest import NOW, csrf_token
 
-SESSION_FIELDS = {"id", "event_id", "instructor_id", "title", "description", "start_time", "duration_minutes",
-                  "end_time", "capacity", "recording_enabled", "chat_enabled", "is_public", "members_only", "tags",
-                  "status", "room_id", "room_status", "started_at", "ended_at", "end_reason", "recording_id",
-                  "recording_status", "recording_url", "archived_at", "created_at", "updated_at", "seats_taken"}
-
+SESSION_FIELDS = {
+    "id",
+    "event_id",
+    "instructor_id",
+    "title",
+    "description",
+    "start_time",
+    "duration_minutes",
+    "end_time",
+    "capacity",
+    "recording_enabled",
+    "chat_enabled",
+    "is_public",
+    "members_only",
+    "tags",
+    "status",
+    "room_id",
+    "room_status",
+    "started_at",
+    "ended_at",
+    "end_reason",
+    "recording_id",
+    "recording_status",
+    "recording_url",
+    "archived_at",
+    "created_at",
+    "updated_at",
+    "seats_taken",
+}
 
 
 def body(**overrides):
-    data = {"title": "Kumite drills", "start_time": (now_utc() + timedelta(days=1)).isoformat(),
-            "duration_minutes": 90, "capacity": 10, "tags": ["Kumite"]}
+    data = {
+        "title": "Kumite drills",
+        "start_time": (now_utc() + timedelta(days=1)).isoformat(),
+        "duration_minutes": 90,
+        "capacity": 10,
+        "tags": ["Kumite"],
+    }
     data.update(overrides)
     return data
 
@@ -40,7 +69,11 @@ def test_create_returns_201_with_every_spec_field(clock, api_client):
     assert data["start_time"] == "2026-12-05T17:30:00+00:00"
     assert data["end_time"] == "2026-12-05T19:00:00+00:00"
     assert (data["status"], data["instructor_id"], data["tags"], data["seats_taken"]) == (
-        "scheduled", instructor.id, ["kumite"], 0)
+        "scheduled",
+        instructor.id,
+        ["kumite"],
+        0,
+    )
     assert response.headers["Location"].endswith(f"/api/training/sessions/{data['id']}")
     for legacy in ("session_date", "session_status", "cloudflare_room_id", "max_participants"):
         assert legacy not in data
@@ -56,8 +89,10 @@ def test_get_returns_the_same_shape(clock, api_client, make_session):
 def test_list_paginates_filters_and_sorts(clock, api_client, make_session, make_user):
     client, _ = api_client("member")
     teacher = make_user("instructor")
-    ids = [make_session(instructor=teacher, start_in=timedelta(hours=h), title=t).id
-           for h, t in ((3, "b"), (1, "c"), (2, "a"))]
+    ids = [
+        make_session(instructor=teacher, start_in=timedelta(hours=h), title=t).id
+        for h, t in ((3, "b"), (1, "c"), (2, "a"))
+    ]
     make_session(start_in=timedelta(hours=5))
     page = client.get(f"/api/training/sessions?instructor_id={teacher.id}&limit=2&offset=0").json
     assert (page["total"], page["limit"], page["offset"]) == (3, 2, 0)
@@ -127,10 +162,14 @@ def test_a_member_may_not_create_403(clock, api_client):
 
 def test_unknown_id_is_404(api_client):
     client, _ = api_client("admin")
-    for method, path in (("get", "/api/training/sessions/9999"), ("put", "/api/training/sessions/9999"),
-                         ("delete", "/api/training/sessions/9999"), ("post", "/api/training/sessions/9999/start"),
-                         ("post", "/api/training/sessions/99999999999999999999/end"),
-                         ("get", "/api/events/99999999999999999999")):
+    for method, path in (
+        ("get", "/api/training/sessions/9999"),
+        ("put", "/api/training/sessions/9999"),
+        ("delete", "/api/training/sessions/9999"),
+        ("post", "/api/training/sessions/9999/start"),
+        ("post", "/api/training/sessions/99999999999999999999/end"),
+        ("get", "/api/events/99999999999999999999"),
+    ):
         response = getattr(client, method)(path, json={"title": "x"})
         assert response.status_code == 404, (method, path)
         assert response.json["error"]["code"] == "not_found"
@@ -147,12 +186,19 @@ def test_a_naive_datetime_is_422(clock, api_client):
 
 def test_invalid_fields_are_422_with_every_field_named(clock, api_client):
     client, _ = api_client("instructor")
-    response = client.post("/api/training/sessions", json={"title": "", "duration_minutes": "60",
-                                                           "capacity": 5000, "is_public": "yes",
-                                                           "status": "live"})
+    response = client.post(
+        "/api/training/sessions",
+        json={"title": "", "duration_minutes": "60", "capacity": 5000, "is_public": "yes", "status": "live"},
+    )
     assert response.status_code == 422
-    assert set(response.json["error"]["fields"]) == {"title", "start_time", "duration_minutes", "capacity",
-                                                     "is_public", "status"}
+    assert set(response.json["error"]["fields"]) == {
+        "title",
+        "start_time",
+        "duration_minutes",
+        "capacity",
+        "is_public",
+        "status",
+    }
 
 
 def test_a_wrong_state_transition_is_409(clock, api_client, make_session):
@@ -182,16 +228,29 @@ def test_an_invisible_session_is_404_not_403(clock, api_client, make_session):
     assert client.put(f"/api/training/sessions/{hidden.id}", json={"title": "x"}).status_code == 404
 
 
-@pytest.mark.parametrize("query", ["status=bogus", "sort_by=password", "sort_order=up", "limit=0", "limit=101",
-                                   "offset=-1", "limit=ten", "upcoming=maybe", "instructor_id=abc"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=bogus",
+        "sort_by=password",
+        "sort_order=up",
+        "limit=0",
+        "limit=101",
+        "offset=-1",
+        "limit=ten",
+        "upcoming=maybe",
+        "instructor_id=abc",
+    ],
+)
 def test_bad_list_parameters_are_400(api_client, query):
     client, _ = api_client("member")
     response = client.get(f"/api/training/sessions?{query}")
     assert response.status_code == 400 and response.json["error"]["code"] == "malformed"
 
 
-def test_provider_down_on_start_is_a_clear_503_and_the_attempt_is_recorded(clock, api_client, make_session, app,
-                                                                           monkeypatch):
+def test_provider_down_on_start_is_a_clear_503_and_the_attempt_is_recorded(
+    clock, api_client, make_session, app, monkeypatch
+):
     from tests.test_training_operations import FailingProvider
 
     client, instructor = api_client("instructor")
@@ -227,8 +286,15 @@ def test_the_public_event_endpoint_hides_members_events(make_event, api_client, 
 
 def test_board_members_create_and_edit_events(api_client):
     client, _ = api_client("board_member")
-    created = client.post("/api/events", json={"title": "Summer camp", "start_time": "2027-07-01T09:00:00+02:00",
-                                               "end_time": "2027-07-05T17:00:00+02:00", "visibility": "public"})
+    created = client.post(
+        "/api/events",
+        json={
+            "title": "Summer camp",
+            "start_time": "2027-07-01T09:00:00+02:00",
+            "end_time": "2027-07-05T17:00:00+02:00",
+            "visibility": "public",
+        },
+    )
     assert created.status_code == 201 and created.json["training_sessions"] == []
     edited = client.put(f"/api/events/{created.json['id']}", json={"location": "Dojo Nord"})
     assert edited.status_code == 200 and edited.json["location"] == "Dojo Nord"
@@ -236,12 +302,21 @@ def test_board_members_create_and_edit_events(api_client):
 
 def test_event_validation_and_access(api_client):
     client, _ = api_client("board_member")
-    bad = client.post("/api/events", json={"title": "", "start_time": "2027-07-01T09:00:00",
-                                           "end_time": "2027-07-01T08:00:00+00:00", "visibility": "secret"})
+    bad = client.post(
+        "/api/events",
+        json={
+            "title": "",
+            "start_time": "2027-07-01T09:00:00",
+            "end_time": "2027-07-01T08:00:00+00:00",
+            "visibility": "secret",
+        },
+    )
     assert bad.status_code == 422
     assert set(bad.json["error"]["fields"]) == {"title", "start_time", "visibility"}
-    backwards = client.post("/api/events", json={"title": "x", "start_time": "2027-07-01T09:00:00+00:00",
-                                                 "end_time": "2027-07-01T08:00:00+00:00"})
+    backwards = client.post(
+        "/api/events",
+        json={"title": "x", "start_time": "2027-07-01T09:00:00+00:00", "end_time": "2027-07-01T08:00:00+00:00"},
+    )
     assert backwards.json["error"]["fields"] == {"end_time": "The end must be after the start."}
     instructor_client, _ = api_client("instructor")
     assert instructor_client.post("/api/events", json={"title": "x"}).status_code == 403

@@ -43,39 +43,55 @@ def provider_down(app, monkeypatch):
 
 
 def payload(**overrides):
-    body = {"title": "Kata basics", "start_time": (now_utc() + timedelta(days=2)).isoformat(),
-            "duration_minutes": 60}
+    body = {"title": "Kata basics", "start_time": (now_utc() + timedelta(days=2)).isoformat(), "duration_minutes": 60}
     body.update(overrides)
     return body
 
 
 def audit_actions(session_id: int) -> list[str]:
-    return list(db.session.scalars(select(AuditEntry.action).where(
-        AuditEntry.entity_type == "training_session", AuditEntry.entity_id == session_id).order_by(AuditEntry.id)))
+    return list(
+        db.session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.entity_type == "training_session", AuditEntry.entity_id == session_id)
+            .order_by(AuditEntry.id)
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------------ create
 def test_create_session_stores_every_field_and_defaults(clock, make_user, redis_conn):
     instructor = make_user("instructor")
-    session = operations.create_session(payload(description="Heian shodan", capacity=12, tags=["Kata", "kata", "Dan"],
-                                                recording_enabled=True), actor=instructor)
+    session = operations.create_session(
+        payload(description="Heian shodan", capacity=12, tags=["Kata", "kata", "Dan"], recording_enabled=True),
+        actor=instructor,
+    )
     db.session.commit()
     stored = db.session.get(TrainingSession, session.id)
     assert (stored.title, stored.description, stored.capacity, stored.tags) == (
-        "Kata basics", "Heian shodan", 12, ["kata", "dan"])
+        "Kata basics",
+        "Heian shodan",
+        12,
+        ["kata", "dan"],
+    )
     assert stored.instructor_id == instructor.id and stored.status == "scheduled"
     assert stored.end_time - stored.start_time == timedelta(minutes=60)
     assert (stored.chat_enabled, stored.is_public, stored.members_only, stored.recording_enabled) == (
-        True, False, True, True)
+        True,
+        False,
+        True,
+        True,
+    )
     assert stored.room_status == RoomStatus.PENDING
     assert [job.id for job in get_queue().jobs] == [f"provision-{session.id}-0"]
     assert audit_actions(session.id) == ["session.create"]
 
 
 def test_a_new_sessions_room_job_is_the_one_the_sweep_would_queue_so_it_is_never_queued_twice(
-        clock, make_user, redis_conn):
-    session = operations.create_session(payload(start_time=(now_utc() + timedelta(minutes=30)).isoformat()),
-                                        actor=make_user("instructor"))
+    clock, make_user, redis_conn
+):
+    session = operations.create_session(
+        payload(start_time=(now_utc() + timedelta(minutes=30)).isoformat()), actor=make_user("instructor")
+    )
     db.session.commit()
     assert jobs.sweep_rooms() == 0  # same job id, unique: the sweep adds nothing
     queued = get_queue().jobs
@@ -96,8 +112,9 @@ def test_create_session_without_a_required_field_is_refused_and_stores_nothing(c
 
 def test_create_session_in_the_past_is_refused(clock, make_user):
     with pytest.raises(ValidationFailed) as exc:
-        operations.create_session(payload(start_time=(NOW - timedelta(minutes=1)).isoformat()),
-                                  actor=make_user("instructor"))
+        operations.create_session(
+            payload(start_time=(NOW - timedelta(minutes=1)).isoformat()), actor=make_user("instructor")
+        )
     assert exc.value.fields["start_time"] == "The start must be in the future."
 
 
@@ -112,8 +129,9 @@ def test_create_session_more_than_a_year_ahead_is_refused(clock, make_user):
     instructor = make_user("instructor")
     assert operations.create_session(payload(start_time=(NOW + timedelta(days=365)).isoformat()), actor=instructor)
     with pytest.raises(ValidationFailed) as exc:
-        operations.create_session(payload(start_time=(NOW + timedelta(days=365, seconds=1)).isoformat()),
-                                  actor=instructor)
+        operations.create_session(
+            payload(start_time=(NOW + timedelta(days=365, seconds=1)).isoformat()), actor=instructor
+        )
     assert "365 days" in exc.value.fields["start_time"]
 
 
@@ -129,8 +147,10 @@ def test_create_session_duration_must_be_15_to_480_minutes(clock, make_user, min
         assert exc.value.fields == {"duration_minutes": "The duration must be between 15 and 480 minutes."}
 
 
-@pytest.mark.parametrize(("capacity", "ok"), [(None, True), (1, True), (1000, True), (0, False), (1001, False),
-                                              (-3, False), ("ten", False), (2.5, False)])
+@pytest.mark.parametrize(
+    ("capacity", "ok"),
+    [(None, True), (1, True), (1000, True), (0, False), (1001, False), (-3, False), ("ten", False), (2.5, False)],
+)
 def test_create_session_capacity_is_empty_or_1_to_1000(clock, make_user, capacity, ok):
     instructor = make_user("instructor")
     if ok:
@@ -154,12 +174,15 @@ def test_create_session_for_an_unknown_event_says_event_not_found(clock, make_us
     assert exc.value.fields == {"event_id": "event not found"}
 
 
-@pytest.mark.parametrize(("tags", "message"), [
-    ([f"t{i}" for i in range(11)], "Use at most 10 tags."),
-    (["x" * 31], "Each tag must be 1 to 30 characters."),
-    ([" "], "Each tag must be 1 to 30 characters."),
-    ("kata", "Tags must be a list of words."),
-])
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ([f"t{i}" for i in range(11)], "Use at most 10 tags."),
+        (["x" * 31], "Each tag must be 1 to 30 characters."),
+        ([" "], "Each tag must be 1 to 30 characters."),
+        ("kata", "Tags must be a list of words."),
+    ],
+)
 def test_create_session_tags_are_checked(clock, make_user, tags, message):
     with pytest.raises(ValidationFailed) as exc:
         operations.create_session(payload(tags=tags), actor=make_user("instructor"))
@@ -191,8 +214,10 @@ def test_create_session_description_over_5000_characters_is_refused(clock, make_
 
 def test_every_invalid_field_is_reported_at_once(clock, make_user):
     with pytest.raises(ValidationFailed) as exc:
-        operations.create_session({"title": "", "start_time": "2026-12-05T10:00:00", "duration_minutes": 5,
-                                   "capacity": 0, "room_id": "x"}, actor=make_user("instructor"))
+        operations.create_session(
+            {"title": "", "start_time": "2026-12-05T10:00:00", "duration_minutes": 5, "capacity": 0, "room_id": "x"},
+            actor=make_user("instructor"),
+        )
     assert set(exc.value.fields) == {"title", "start_time", "duration_minutes", "capacity", "room_id"}
     assert "time zone" in exc.value.fields["start_time"]
 
@@ -280,8 +305,14 @@ def test_update_with_invalid_duration_is_refused(make_session):
 def test_capacity_cannot_go_below_the_seats_taken(make_session, make_user):
     session = make_session(capacity=5)
     for _ in range(3):
-        db.session.add(Seat(session_id=session.id, user_id=make_user("member").id, status=SeatStatus.CONFIRMED,
-                            confirmed_at=now_utc()))
+        db.session.add(
+            Seat(
+                session_id=session.id,
+                user_id=make_user("member").id,
+                status=SeatStatus.CONFIRMED,
+                confirmed_at=now_utc(),
+            )
+        )
     session.seats_taken = 3
     db.session.commit()
     with pytest.raises(ValidationFailed) as exc:
@@ -294,16 +325,18 @@ def test_capacity_cannot_go_below_the_seats_taken(make_session, make_user):
 def test_an_unchanged_start_in_the_past_does_not_block_an_edit(clock, make_session):
     session = make_session(start_in=timedelta(minutes=5))
     clock.shift(timedelta(minutes=10))
-    operations.update_session(session, {"title": "Still fine", "start_time": session.start_time.isoformat()},
-                              actor=session.instructor)
+    operations.update_session(
+        session, {"title": "Still fine", "start_time": session.start_time.isoformat()}, actor=session.instructor
+    )
     assert session.title == "Still fine"
 
 
 def test_a_live_session_cannot_be_rescheduled(clock, make_session):
     session = make_session(status="live")
     with pytest.raises(ValidationFailed) as exc:
-        operations.update_session(session, {"start_time": (NOW + timedelta(days=3)).isoformat()},
-                                  actor=session.instructor)
+        operations.update_session(
+            session, {"start_time": (NOW + timedelta(days=3)).isoformat()}, actor=session.instructor
+        )
     assert "live" in exc.value.fields["start_time"]
 
 
@@ -321,8 +354,9 @@ def test_cancel_releases_seats_closes_the_room_and_keeps_the_row(make_session, m
 
     session = make_session(capacity=4)
     video.ensure_room(session)
-    seat = Seat(session_id=session.id, user_id=make_user("member").id, status=SeatStatus.CONFIRMED,
-                confirmed_at=now_utc())
+    seat = Seat(
+        session_id=session.id, user_id=make_user("member").id, status=SeatStatus.CONFIRMED, confirmed_at=now_utc()
+    )
     db.session.add(seat)
     session.seats_taken = 1
     db.session.commit()

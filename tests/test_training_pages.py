@@ -19,9 +19,19 @@ def post_form(client, url, data, **kwargs):
 
 
 def form(**overrides):
-    data = {"title": "Heian kata", "description": "All five", "start_date": "2026-12-10", "start_clock": "18:30",
-            "timezone": "Europe/Berlin", "duration_minutes": "75", "capacity": "20", "tags": "Kata, beginners, kata",
-            "chat_enabled": "on", "members_only": "on", "event_id": ""}
+    data = {
+        "title": "Heian kata",
+        "description": "All five",
+        "start_date": "2026-12-10",
+        "start_clock": "18:30",
+        "timezone": "Europe/Berlin",
+        "duration_minutes": "75",
+        "capacity": "20",
+        "tags": "Kata, beginners, kata",
+        "chat_enabled": "on",
+        "members_only": "on",
+        "event_id": "",
+    }
     data.update(overrides)
     return data
 
@@ -51,7 +61,11 @@ def test_scheduling_reads_local_time_in_the_chosen_zone(clock, client, login_as)
     assert session.start_time == datetime(2026, 12, 10, 17, 30, tzinfo=UTC)  # 18:30 CET
     assert (session.duration_minutes, session.capacity, session.tags) == (75, 20, ["kata", "beginners"])
     assert (session.chat_enabled, session.members_only, session.is_public, session.recording_enabled) == (
-        True, True, False, False)
+        True,
+        True,
+        False,
+        False,
+    )
     assert session.instructor_id == instructor.id
     page = text(client.get(response.headers["Location"]))
     assert "is scheduled" in page and "Thu 10 Dec 2026, 18:30 CET" in page
@@ -59,8 +73,9 @@ def test_scheduling_reads_local_time_in_the_chosen_zone(clock, client, login_as)
 
 def test_invalid_fields_come_back_with_messages_and_the_typed_values(clock, client, login_as):
     login_as("instructor")
-    response = post_form(client, "/sessions/new", form(title="", duration_minutes="abc", capacity="0",
-                                                       description="Keep this text"))
+    response = post_form(
+        client, "/sessions/new", form(title="", duration_minutes="abc", capacity="0", description="Keep this text")
+    )
     assert response.status_code == 422
     page = text(response)
     assert "Give the session a title." in page
@@ -84,14 +99,17 @@ def test_the_autumn_overlap_and_other_zones_are_read_correctly(clock, client, lo
     assert db.session.scalar(select(TrainingSession.start_time)) == datetime(2027, 7, 1, 0, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"start_date": "", "start_clock": ""}, "Enter the date and time the session starts."),
-    ({"start_date": "2026-13-40"}, "Enter a date (YYYY-MM-DD) and a time (HH:MM)."),
-    ({"timezone": "Mars/Olympus"}, "Choose a valid time zone."),
-    ({"start_date": "2026-11-30"}, "The start must be in the future."),
-    ({"event_id": "424242"}, "event not found"),
-    ({"tags": ",".join(f"t{i}" for i in range(11))}, "Use at most 10 tags."),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"start_date": "", "start_clock": ""}, "Enter the date and time the session starts."),
+        ({"start_date": "2026-13-40"}, "Enter a date (YYYY-MM-DD) and a time (HH:MM)."),
+        ({"timezone": "Mars/Olympus"}, "Choose a valid time zone."),
+        ({"start_date": "2026-11-30"}, "The start must be in the future."),
+        ({"event_id": "424242"}, "event not found"),
+        ({"tags": ",".join(f"t{i}" for i in range(11))}, "Use at most 10 tags."),
+    ],
+)
 def test_each_bad_value_gets_its_message(clock, client, login_as, fields, message):
     login_as("instructor")
     response = post_form(client, "/sessions/new", form(**fields))
@@ -118,8 +136,11 @@ def test_the_edit_form_is_prefilled_in_the_viewers_zone_and_saves(clock, client,
     session = make_session(instructor=instructor, start_time=datetime(2026, 12, 10, 17, 30, tzinfo=UTC), capacity=8)
     page = text(client.get(f"/sessions/{session.id}/edit"))
     assert 'value="2026-12-10"' in page and 'value="18:30"' in page
-    response = post_form(client, f"/sessions/{session.id}/edit",
-                         form(title="Renamed", start_date="2026-12-10", start_clock="18:30", capacity="8"))
+    response = post_form(
+        client,
+        f"/sessions/{session.id}/edit",
+        form(title="Renamed", start_date="2026-12-10", start_clock="18:30", capacity="8"),
+    )
     assert response.status_code == 302
     db.session.expire_all()
     stored = db.session.get(TrainingSession, session.id)
@@ -174,8 +195,7 @@ def test_start_and_end_buttons_are_real_forms_for_the_instructor(clock, client, 
     assert db.session.get(TrainingSession, session.id).status == "ended"
 
 
-def test_a_start_that_fails_says_why_and_shows_the_room_state(clock, client, login_as, make_session, app,
-                                                              monkeypatch):
+def test_a_start_that_fails_says_why_and_shows_the_room_state(clock, client, login_as, make_session, app, monkeypatch):
     from tests.test_training_operations import FailingProvider
 
     instructor = login_as("instructor")
@@ -246,17 +266,33 @@ def test_the_instructor_sees_the_room_state(clock, client, login_as, make_sessio
 # ------------------------------------------------------------------------------------------------ events
 def test_board_member_creates_an_event_from_the_form(clock, client, login_as):
     login_as("board_member")
-    data = {"title": "Winter seminar", "description": "", "location": "Hall 2", "visibility": "public",
-            "start_date": "2026-12-20", "start_clock": "10:00", "end_date": "2026-12-20", "end_clock": "16:00",
-            "timezone": "Europe/Berlin"}
+    data = {
+        "title": "Winter seminar",
+        "description": "",
+        "location": "Hall 2",
+        "visibility": "public",
+        "start_date": "2026-12-20",
+        "start_clock": "10:00",
+        "end_date": "2026-12-20",
+        "end_clock": "16:00",
+        "timezone": "Europe/Berlin",
+    }
     response = post_form(client, "/events/new", data, follow_redirects=True)
     assert response.status_code == 200 and "Winter seminar" in text(response) and "Hall 2" in text(response)
 
 
 def test_event_form_errors_keep_the_values(clock, client, login_as):
     login_as("board_member")
-    data = {"title": "Seminar", "location": "Dojo", "visibility": "public", "start_date": "2026-12-20",
-            "start_clock": "10:00", "end_date": "2026-12-20", "end_clock": "09:00", "timezone": "UTC"}
+    data = {
+        "title": "Seminar",
+        "location": "Dojo",
+        "visibility": "public",
+        "start_date": "2026-12-20",
+        "start_clock": "10:00",
+        "end_date": "2026-12-20",
+        "end_clock": "09:00",
+        "timezone": "UTC",
+    }
     response = post_form(client, "/events/new", data)
     assert response.status_code == 422
     assert "The end must be after the start." in text(response) and 'value="Dojo"' in text(response)
@@ -273,4 +309,3 @@ def test_members_events_are_hidden_from_anonymous_visitors(client, make_event):
     event = make_event(visibility="members", title="Grading")
     assert client.get(f"/events/{event.id}").status_code == 404
     assert "Grading" not in text(client.get("/events"))
-

@@ -13,13 +13,24 @@ from tests.plugins.video import API_TOKEN
 def run_check(fake_rtk, base_config):
     def run(**overrides: str):
         args = overrides.pop("args", ["video", "check"])
-        env = {f"PORTAL_{k}": str(v) for k, v in {
-            "ENV": "test", "SECRET_KEY": base_config["SECRET_KEY"], "DATABASE_URL": base_config["DATABASE_URL"],
-            "REDIS_URL": base_config["REDIS_URL"], "INSTANCE_PATH": base_config["INSTANCE_PATH"],
-            "VIDEO_PROVIDER": "cloudflare", "CLOUDFLARE_ACCOUNT_ID": fake_rtk.account_id,
-            "CLOUDFLARE_APP_ID": fake_rtk.app_id, "CLOUDFLARE_API_TOKEN": API_TOKEN,
-            "CLOUDFLARE_API_BASE": fake_rtk.url, "CLOUDFLARE_WEBHOOK_KEY_URL": fake_rtk.key_url,
-            "VIDEO_TIMEOUT_SECONDS": "2", **overrides}.items()}
+        env = {
+            f"PORTAL_{k}": str(v)
+            for k, v in {
+                "ENV": "test",
+                "SECRET_KEY": base_config["SECRET_KEY"],
+                "DATABASE_URL": base_config["DATABASE_URL"],
+                "REDIS_URL": base_config["REDIS_URL"],
+                "INSTANCE_PATH": base_config["INSTANCE_PATH"],
+                "VIDEO_PROVIDER": "cloudflare",
+                "CLOUDFLARE_ACCOUNT_ID": fake_rtk.account_id,
+                "CLOUDFLARE_APP_ID": fake_rtk.app_id,
+                "CLOUDFLARE_API_TOKEN": API_TOKEN,
+                "CLOUDFLARE_API_BASE": fake_rtk.url,
+                "CLOUDFLARE_WEBHOOK_KEY_URL": fake_rtk.key_url,
+                "VIDEO_TIMEOUT_SECONDS": "2",
+                **overrides,
+            }.items()
+        }
         return CliRunner().invoke(main, args, env=env)
 
     return run
@@ -78,8 +89,13 @@ def test_register_webhook_subscribes_the_portal_once(run_check, fake_rtk):
     assert first.exit_code == 0, first.output
     assert first.output.startswith("created") and "https://portal.example/webhooks/cloudflare" in first.output
     [hook] = fake_rtk.webhooks.values()
-    assert set(hook["events"]) == {"meeting.started", "meeting.ended", "meeting.participantJoined",
-                                   "meeting.participantLeft", "recording.statusUpdate"}
+    assert set(hook["events"]) == {
+        "meeting.started",
+        "meeting.ended",
+        "meeting.participantJoined",
+        "meeting.participantLeft",
+        "recording.statusUpdate",
+    }
     again = run_check(args=["video", "register-webhook"], BASE_URL="https://portal.example")
     assert again.exit_code == 0 and again.output.startswith("unchanged") and len(fake_rtk.webhooks) == 1
     hook["events"] = ["meeting.ended"]

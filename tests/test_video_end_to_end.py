@@ -25,8 +25,11 @@ def portal(cloudflare_app, make_user):
         c.environ_base["HTTP_X_CSRFTOKEN"] = token
         return c
 
-    people = {"instructor": make_user("instructor", name="Sensei Kano"), "aiko": make_user("member", name="Aiko"),
-              "ben": make_user("member", name="Ben")}
+    people = {
+        "instructor": make_user("instructor", name="Sensei Kano"),
+        "aiko": make_user("member", name="Aiko"),
+        "ben": make_user("member", name="Ben"),
+    }
     return {name: (user, client_for(user)) for name, user in people.items()}
 
 
@@ -43,9 +46,16 @@ def _token_in(html: str) -> str | None:
 def _schedule(portal, clock) -> int:
     _, instructor = portal["instructor"]
     start = clock.now() + timedelta(minutes=30)
-    response = instructor.post("/api/training/sessions", json={
-        "title": "Randori night", "start_time": start.isoformat(), "duration_minutes": 60, "capacity": 10,
-        "recording_enabled": True})
+    response = instructor.post(
+        "/api/training/sessions",
+        json={
+            "title": "Randori night",
+            "start_time": start.isoformat(),
+            "duration_minutes": 60,
+            "capacity": 10,
+            "recording_enabled": True,
+        },
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
 
@@ -83,15 +93,28 @@ def test_a_session_runs_end_to_end_through_realtimekit(portal, fake_rtk, clock):
     assert _token_in(host_html) not in (None, token) and token not in host_html
     assert token not in ben_client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert {p["preset_name"] for p in fake_rtk.participants[room_id].values()} == {
-        "group_call_participant", "group_call_host"}
+        "group_call_participant",
+        "group_call_host",
+    }
 
     # webhooks: Aiko's presence comes from the provider
-    assert fake_rtk.send_webhook(aiko_client, fake_rtk.participant_event(
-        "meeting.participantLeft", room_id, aiko.id, at=clock.now() + timedelta(minutes=20))).status_code == 200
+    assert (
+        fake_rtk.send_webhook(
+            aiko_client,
+            fake_rtk.participant_event(
+                "meeting.participantLeft", room_id, aiko.id, at=clock.now() + timedelta(minutes=20)
+            ),
+        ).status_code
+        == 200
+    )
     row = db.session.query(Attendance).filter_by(session_id=session_id, user_id=aiko.id).one()
     assert not row.is_present and row.watch_seconds == 20 * 60
-    fake_rtk.send_webhook(aiko_client, fake_rtk.participant_event(
-        "meeting.participantJoined", room_id, aiko.id, at=clock.now() + timedelta(minutes=25)))
+    fake_rtk.send_webhook(
+        aiko_client,
+        fake_rtk.participant_event(
+            "meeting.participantJoined", room_id, aiko.id, at=clock.now() + timedelta(minutes=25)
+        ),
+    )
     db.session.expire_all()
     assert db.session.query(Attendance).filter_by(session_id=session_id, user_id=aiko.id).one().is_present
 
@@ -150,8 +173,7 @@ def test_a_provider_outage_during_join_says_try_again_and_takes_no_seat_twice(po
     assert len(fake_rtk.participants[session.room_id]) == 1  # refreshed, not added twice
 
 
-def test_a_provider_outage_at_provisioning_never_fails_scheduling_and_the_retry_makes_one_room(portal, fake_rtk,
-                                                                                             clock):
+def test_a_provider_outage_at_provisioning_never_fails_scheduling_and_the_retry_makes_one_room(portal, fake_rtk, clock):
     fake_rtk.fail_next(100, status=500, path_contains="/meetings")
     session_id = _schedule(portal, clock)
     assert training_jobs.provision_room(session_id).startswith("failed")

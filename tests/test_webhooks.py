@@ -25,8 +25,13 @@ def client(cloudflare_app):
 def live_session(cloudflare_app, make_session, make_user):
     """A live session with a room on the fake, and a member with a seat."""
     instructor = make_user("instructor")
-    session = make_session(instructor=instructor, start_in=timedelta(minutes=-5), status="live",
-                           started_at=now_utc(), recording_enabled=True)
+    session = make_session(
+        instructor=instructor,
+        start_in=timedelta(minutes=-5),
+        status="live",
+        started_at=now_utc(),
+        recording_enabled=True,
+    )
     video_ops.ensure_room(session)
     db.session.commit()
     return session
@@ -38,20 +43,26 @@ def _deliveries() -> int:
 
 def _attendance(session, user):
     db.session.expire_all()
-    return db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
-                                                      Attendance.user_id == user.id))
+    return db.session.scalar(
+        select(Attendance).where(Attendance.session_id == session.id, Attendance.user_id == user.id)
+    )
 
 
 def test_participant_joined_and_left_record_attendance(client, fake_rtk, live_session, make_user):
     member = make_user("member")
     joined_at = now_utc() - timedelta(minutes=3)
-    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
-        "meeting.participantJoined", live_session.room_id, member.id, at=joined_at))
+    response = fake_rtk.send_webhook(
+        client, fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id, at=joined_at)
+    )
     assert response.status_code == 200, response.json
     row = _attendance(live_session, member)
     assert row.is_present and row.first_joined_at == joined_at
-    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
-        "meeting.participantLeft", live_session.room_id, member.id, at=joined_at + timedelta(minutes=2)))
+    response = fake_rtk.send_webhook(
+        client,
+        fake_rtk.participant_event(
+            "meeting.participantLeft", live_session.room_id, member.id, at=joined_at + timedelta(minutes=2)
+        ),
+    )
     assert response.status_code == 200
     row = _attendance(live_session, member)
     assert not row.is_present and row.watch_seconds == 120
@@ -60,11 +71,14 @@ def test_participant_joined_and_left_record_attendance(client, fake_rtk, live_se
 
 def test_a_replayed_delivery_is_acknowledged_and_changes_nothing(client, fake_rtk, live_session, make_user):
     member = make_user("member")
-    body, headers = fake_rtk.webhook_request(fake_rtk.participant_event(
-        "meeting.participantJoined", live_session.room_id, member.id), delivery_id="delivery-1")
+    body, headers = fake_rtk.webhook_request(
+        fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id),
+        delivery_id="delivery-1",
+    )
     assert client.post("/webhooks/cloudflare", data=body, headers=headers).json["duplicate"] is False
-    fake_rtk.send_webhook(client, fake_rtk.participant_event(
-        "meeting.participantLeft", live_session.room_id, member.id))
+    fake_rtk.send_webhook(
+        client, fake_rtk.participant_event("meeting.participantLeft", live_session.room_id, member.id)
+    )
     replay = client.post("/webhooks/cloudflare", data=body, headers=headers)
     assert replay.status_code == 200 and replay.json["duplicate"] is True
     assert not _attendance(live_session, member).is_present  # the replayed join did not bring them back
@@ -82,29 +96,33 @@ def test_the_same_body_resent_under_a_new_uuid_is_a_duplicate(client, fake_rtk, 
 
 def test_an_unsigned_delivery_is_refused_with_400_and_changes_nothing(client, fake_rtk, live_session, make_user):
     member = make_user("member")
-    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
-        "meeting.participantJoined", live_session.room_id, member.id), signature="")
+    response = fake_rtk.send_webhook(
+        client, fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id), signature=""
+    )
     assert response.status_code == 400 and response.json["error"]["code"] == "signature_missing"
     assert _attendance(live_session, member) is None and _deliveries() == 0
 
 
 def test_a_forged_signature_is_refused_with_401_and_changes_nothing(client, fake_rtk, live_session, make_user):
     member = make_user("member")
-    response = fake_rtk.send_webhook(client, fake_rtk.participant_event(
-        "meeting.participantJoined", live_session.room_id, member.id), key=new_key())
+    response = fake_rtk.send_webhook(
+        client, fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id), key=new_key()
+    )
     assert response.status_code == 401 and response.json["error"]["code"] == "signature_invalid"
     assert _attendance(live_session, member) is None and _deliveries() == 0
 
 
 def test_garbage_in_the_signature_header_is_a_401(client, fake_rtk, live_session):
-    response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id),
-                                     signature="not base64!!")
+    response = fake_rtk.send_webhook(
+        client, fake_rtk.meeting_event("meeting.started", live_session.room_id), signature="not base64!!"
+    )
     assert response.status_code == 401 and _deliveries() == 0
 
 
 def test_a_truncated_body_fails_the_signature_and_changes_nothing(client, fake_rtk, live_session):
-    body, headers = fake_rtk.webhook_request(fake_rtk.meeting_event("meeting.ended", live_session.room_id,
-                                                                    reason="HOST_ENDED_MEETING"))
+    body, headers = fake_rtk.webhook_request(
+        fake_rtk.meeting_event("meeting.ended", live_session.room_id, reason="HOST_ENDED_MEETING")
+    )
     response = client.post("/webhooks/cloudflare", data=body[:-10], headers=headers)
     assert response.status_code == 401
     db.session.expire_all()
@@ -118,8 +136,7 @@ def test_a_re_serialized_body_fails_the_signature(client, fake_rtk, live_session
     assert client.post("/webhooks/cloudflare", data=reformatted, headers=headers).status_code == 401
 
 
-def test_a_forged_delivery_cannot_block_the_genuine_one_with_the_same_uuid(client, fake_rtk, live_session,
-                                                                          make_user):
+def test_a_forged_delivery_cannot_block_the_genuine_one_with_the_same_uuid(client, fake_rtk, live_session, make_user):
     member = make_user("member")
     payload = fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id)
     assert fake_rtk.send_webhook(client, payload, delivery_id="same", key=new_key()).status_code == 401
@@ -129,8 +146,9 @@ def test_a_forged_delivery_cannot_block_the_genuine_one_with_the_same_uuid(clien
 
 
 def test_meeting_ended_ends_a_live_session_with_reason_provider(client, fake_rtk, live_session):
-    response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.ended", live_session.room_id,
-                                                                    reason="ALL_PARTICIPANTS_LEFT"))
+    response = fake_rtk.send_webhook(
+        client, fake_rtk.meeting_event("meeting.ended", live_session.room_id, reason="ALL_PARTICIPANTS_LEFT")
+    )
     assert response.status_code == 200, response.json
     db.session.expire_all()
     session = db.session.get(TrainingSession, live_session.id)
@@ -179,8 +197,14 @@ def test_an_errored_recording_is_failed(client, fake_rtk, live_session):
 
 
 def test_unknown_events_are_stored_and_acknowledged(client, fake_rtk, live_session):
-    response = fake_rtk.send_webhook(client, {"event": "meeting.chatSynced", "meetingId": live_session.room_id,
-                                              "chatDownloadUrl": "https://example.org/chat"})
+    response = fake_rtk.send_webhook(
+        client,
+        {
+            "event": "meeting.chatSynced",
+            "meetingId": live_session.room_id,
+            "chatDownloadUrl": "https://example.org/chat",
+        },
+    )
     assert response.status_code == 200
     delivery = db.session.scalar(select(WebhookDelivery))
     assert delivery.event == "meeting.chatSynced" and delivery.processed_at is not None
@@ -195,16 +219,23 @@ def test_a_signed_body_that_is_not_json_is_a_400_and_stores_nothing(client, fake
 
 def test_a_participant_event_for_an_unknown_meeting_is_stored_and_ignored(client, fake_rtk, make_user):
     member = make_user("member")
-    response = fake_rtk.send_webhook(client, {"event": "meeting.participantJoined",
-                                              "meeting": {"id": "not-ours"},
-                                              "participant": {"customParticipantId": str(member.id)}})
+    response = fake_rtk.send_webhook(
+        client,
+        {
+            "event": "meeting.participantJoined",
+            "meeting": {"id": "not-ours"},
+            "participant": {"customParticipantId": str(member.id)},
+        },
+    )
     assert response.status_code == 200 and "unknown" in response.json["outcome"]
     assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
 
 
 def test_a_rotated_key_is_fetched_again_once(client, fake_rtk, live_session, clock):
-    assert fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id)
-                                 ).status_code == 200
+    assert (
+        fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id)).status_code
+        == 200
+    )
     fake_rtk.rotate_key()
     clock.shift(timedelta(minutes=2))
     response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id))
@@ -214,8 +245,7 @@ def test_a_rotated_key_is_fetched_again_once(client, fake_rtk, live_session, clo
 
 def test_bad_signatures_do_not_make_the_portal_hammer_the_key_url(client, fake_rtk, live_session):
     for _ in range(5):
-        fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id),
-                              key=new_key())
+        fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.started", live_session.room_id), key=new_key())
     assert len(fake_rtk.calls("GET", "/.well-known/webhooks.json")) == 1
 
 
@@ -255,10 +285,12 @@ def test_webhooks_are_delivered_over_http_to_a_running_portal(cloudflare_app, fa
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}"
-        joined = fake_rtk.send_webhook(url, fake_rtk.participant_event(
-            "meeting.participantJoined", live_session.room_id, member.id))
-        forged = fake_rtk.send_webhook(url, fake_rtk.participant_event(
-            "meeting.participantLeft", live_session.room_id, member.id), key=new_key())
+        joined = fake_rtk.send_webhook(
+            url, fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id)
+        )
+        forged = fake_rtk.send_webhook(
+            url, fake_rtk.participant_event("meeting.participantLeft", live_session.room_id, member.id), key=new_key()
+        )
     finally:
         server.shutdown()
         server.server_close()

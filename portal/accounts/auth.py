@@ -56,9 +56,14 @@ def init_auth(app: Flask) -> None:
 def issue_token(user) -> tuple[str, Any]:
     settings = current_settings()
     expires_at = now_utc() + timedelta(hours=settings.API_TOKEN_TTL_HOURS)
-    payload = {"sub": str(user.id), "aud": TOKEN_AUDIENCE, "exp": expires_at, "iat": now_utc(),
-               # a changed password invalidates tokens issued before it
-               "pwd": user.password_hash[-12:]}
+    payload = {
+        "sub": str(user.id),
+        "aud": TOKEN_AUDIENCE,
+        "exp": expires_at,
+        "iat": now_utc(),
+        # a changed password invalidates tokens issued before it
+        "pwd": user.password_hash[-12:],
+    }
     return jwt.encode(payload, settings.SECRET_KEY, algorithm=TOKEN_ALGORITHM), expires_at
 
 
@@ -66,8 +71,13 @@ def user_from_token(token: str):
     from portal.accounts.models import User
 
     try:
-        payload = jwt.decode(token, current_settings().SECRET_KEY, algorithms=[TOKEN_ALGORITHM],
-                             audience=TOKEN_AUDIENCE, options={"require": ["exp", "sub", "aud"]})
+        payload = jwt.decode(
+            token,
+            current_settings().SECRET_KEY,
+            algorithms=[TOKEN_ALGORITHM],
+            audience=TOKEN_AUDIENCE,
+            options={"require": ["exp", "sub", "aud"]},
+        )
     except jwt.PyJWTError:
         return None
     sub = str(payload.get("sub", ""))

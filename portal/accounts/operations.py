@@ -20,8 +20,15 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def create_user(email: str, name: str, password: str, *, role: str = Role.PUBLIC.value, timezone: str = "UTC",
-                actor: User | None = None) -> User:
+def create_user(
+    email: str,
+    name: str,
+    password: str,
+    *,
+    role: str = Role.PUBLIC.value,
+    timezone: str = "UTC",
+    actor: User | None = None,
+) -> User:
     errors = validate_account(email, name, password, timezone, role)
     if not errors.get("email") and find_by_email(email) is not None:
         errors["email"] = "An account with this email already exists."

@@ -14,8 +14,15 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def validate_account(email: str | None, name: str | None, password: str | None, timezone: str | None,
-                     role: str | None = None, *, password_required: bool = True) -> dict[str, str]:
+def validate_account(
+    email: str | None,
+    name: str | None,
+    password: str | None,
+    timezone: str | None,
+    role: str | None = None,
+    *,
+    password_required: bool = True,
+) -> dict[str, str]:
     errors: dict[str, str] = {}
     email = normalise_email(email or "")
     if not email:

@@ -28,8 +28,9 @@ def login():
 def login_post():
     user = operations.authenticate(request.form.get("email", ""), request.form.get("password", ""))
     if user is None:
-        return render_invalid("accounts/login.html", {"form": "That email and password do not match an active "
-                                                      "account."}, status=401)
+        return render_invalid(
+            "accounts/login.html", {"form": "That email and password do not match an active account."}, status=401
+        )
     login_user(user, remember=request.form.get("remember") == "on")
     flash(f"Welcome back, {user.name}.", "success")
     return redirect(safe_next(request.form.get("next"), url_for("training.home")))
@@ -44,16 +45,18 @@ def logout():
 
 @bp.get("/signup")
 def signup():
-    return render_template("accounts/signup.html", errors={}, values={"timezone": _guess_timezone()},
-                           timezones=all_timezones())
+    return render_template(
+        "accounts/signup.html", errors={}, values={"timezone": _guess_timezone()}, timezones=all_timezones()
+    )
 
 
 @bp.post("/signup")
 def signup_post():
     form = request.form
     try:
-        user = operations.create_user(form.get("email", ""), form.get("name", ""), form.get("password", ""),
-                                      timezone=form.get("timezone", "UTC"))
+        user = operations.create_user(
+            form.get("email", ""), form.get("name", ""), form.get("password", ""), timezone=form.get("timezone", "UTC")
+        )
     except ValidationFailed as exc:
         return render_invalid("accounts/signup.html", exc.fields, timezones=all_timezones())
     db.session.commit()
@@ -74,8 +77,12 @@ def account():
 def account_post():
     form = request.form
     try:
-        operations.update_profile(current_user, name=form.get("name", ""), timezone=form.get("timezone", ""),
-                                  password=form.get("password") or None)
+        operations.update_profile(
+            current_user,
+            name=form.get("name", ""),
+            timezone=form.get("timezone", ""),
+            password=form.get("password") or None,
+        )
     except ValidationFailed as exc:
         return render_invalid("accounts/account.html", exc.fields, timezones=all_timezones())
     db.session.commit()

@@ -18,8 +18,8 @@ class AuditEntry(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=now_utc, index=True)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: the system (a worker)
-    action: Mapped[str] = mapped_column(sa.String(40))        # e.g. session.create, session.start
-    entity_type: Mapped[str] = mapped_column(sa.String(40))   # e.g. training_session, event, user
+    action: Mapped[str] = mapped_column(sa.String(40))  # e.g. session.create, session.start
+    entity_type: Mapped[str] = mapped_column(sa.String(40))  # e.g. training_session, event, user
     entity_id: Mapped[int]
     changes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)  # field -> [old, new], or details
 

@@ -8,10 +8,16 @@ from portal.audit.models import AuditEntry
 from portal.extensions import db
 
 
-def record(action: str, entity_type: str, entity_id: int, actor=None, changes: dict[str, Any] | None = None
-           ) -> AuditEntry:
-    entry = AuditEntry(action=action, entity_type=entity_type, entity_id=entity_id,
-                       actor_id=getattr(actor, "id", None), changes=_jsonable(changes or {}))
+def record(
+    action: str, entity_type: str, entity_id: int, actor=None, changes: dict[str, Any] | None = None
+) -> AuditEntry:
+    entry = AuditEntry(
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor_id=getattr(actor, "id", None),
+        changes=_jsonable(changes or {}),
+    )
     db.session.add(entry)
     return entry
 

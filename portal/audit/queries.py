@@ -17,8 +17,9 @@ class AuditPage:
     entity_types: list[str]
 
 
-def audit_page(*, entity_type: str = "", entity_id: int | None = None, action: str = "", page: int = 1,
-               page_size: int = 100) -> AuditPage:
+def audit_page(
+    *, entity_type: str = "", entity_id: int | None = None, action: str = "", page: int = 1, page_size: int = 100
+) -> AuditPage:
     """One page of entries, newest first, filtered by whichever of entity type, id and action are given."""
     stmt = select(AuditEntry)
     if entity_type:
@@ -28,7 +29,10 @@ def audit_page(*, entity_type: str = "", entity_id: int | None = None, action: s
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    entries = db.session.scalars(stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-                                 .limit(page_size).offset((page - 1) * page_size)).all()
+    entries = db.session.scalars(
+        stmt.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
     entity_types = db.session.scalars(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type))
     return AuditPage(list(entries), total, list(entity_types))

@@ -20,8 +20,15 @@ def index():
     entity_id = int_arg("entity_id", None, minimum=1, maximum=2**31 - 1)
     action = (request.args.get("action") or "").strip()
     page = int_arg("page", 1, minimum=1, maximum=10_000)
-    found = queries.audit_page(entity_type=entity_type, entity_id=entity_id, action=action, page=page,
-                               page_size=PAGE_SIZE)
-    return render_template("audit/index.html", entries=found.entries, total=found.total, page=page, page_size=PAGE_SIZE,
-                           entity_types=found.entity_types,
-                           filters={"entity_type": entity_type, "entity_id": entity_id or "", "action": action})
+    found = queries.audit_page(
+        entity_type=entity_type, entity_id=entity_id, action=action, page=page, page_size=PAGE_SIZE
+    )
+    return render_template(
+        "audit/index.html",
+        entries=found.entries,
+        total=found.total,
+        page=page,
+        page_size=PAGE_SIZE,
+        entity_types=found.entity_types,
+        filters={"entity_type": entity_type, "entity_id": entity_id or "", "action": action},
+    )

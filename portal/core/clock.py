@@ -5,4 +5,3 @@ from datetime import UTC, datetime
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
-

@@ -41,8 +41,9 @@ class UTCDateTime(sa.TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    registry = registry(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
-                        type_annotation_map={datetime: UTCDateTime()})
+    registry = registry(
+        metadata=sa.MetaData(naming_convention=NAMING_CONVENTION), type_annotation_map={datetime: UTCDateTime()}
+    )
 
 
 class TimestampMixin:

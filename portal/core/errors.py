@@ -14,8 +14,14 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code:
@@ -63,11 +69,13 @@ class ServiceUnavailable(DomainError):
 
 def wants_json() -> bool:
     return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json" and not is_htmx_request())
+        request.accept_mimetypes.best == "application/json" and not is_htmx_request()
+    )
 
 
-def error_body(code: str, message: str, fields: dict[str, str] | None = None,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, fields: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The JSON body of every error: {"error": {"code", "message", ["fields"], **extra}}."""
     body: dict[str, Any] = {"code": code, "message": message}
     if fields:
@@ -76,17 +84,27 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None,
     return {"error": body}
 
 
-def error_response(status: int, code: str, message: str, fields: dict[str, str] | None = None,
-                   extra: dict[str, Any] | None = None):
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+):
     if wants_json():
         return jsonify(error_body(code, message, fields, extra)), status
     template = "_error_fragment.html" if is_htmx_request() else "error.html"
     return render_template(template, status=status, code=code, message=message, fields=fields or {}), status
 
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               409: "wrong_state", 413: "too_large", 415: "unsupported_media_type", 422: "invalid",
-               429: "too_many_requests"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "wrong_state",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+}
 
 
 def register_error_handlers(app: Flask) -> None:

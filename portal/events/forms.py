@@ -26,9 +26,15 @@ def event_data(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]
 
 def event_values(event: Event, zone: str) -> dict[str, Any]:
     """The edit form filled from a stored event, its times shown in `zone`."""
-    return {"title": event.title, "description": event.description, "location": event.location,
-            "visibility": event.visibility, "timezone": zone,
-            **local_values(event.start_time, zone, "start"), **local_values(event.end_time, zone, "end")}
+    return {
+        "title": event.title,
+        "description": event.description,
+        "location": event.location,
+        "visibility": event.visibility,
+        "timezone": zone,
+        **local_values(event.start_time, zone, "start"),
+        **local_values(event.end_time, zone, "end"),
+    }
 
 
 def new_values(zone: str) -> dict[str, Any]:

@@ -37,14 +37,19 @@ def get_public(event_id: int) -> Event:
 
 def upcoming(viewer, *, now: datetime, limit: int = 50) -> list[Event]:
     """Events not over yet, soonest first."""
-    stmt = (select(Event).where(visible_to(viewer), Event.end_time > now)
-            .order_by(Event.start_time, Event.id).limit(limit))
+    stmt = (
+        select(Event).where(visible_to(viewer), Event.end_time > now).order_by(Event.start_time, Event.id).limit(limit)
+    )
     return list(db.session.scalars(stmt))
 
 
 def past(viewer, *, now: datetime, limit: int = 20) -> list[Event]:
-    stmt = (select(Event).where(visible_to(viewer), Event.end_time <= now)
-            .order_by(Event.start_time.desc(), Event.id).limit(limit))
+    stmt = (
+        select(Event)
+        .where(visible_to(viewer), Event.end_time <= now)
+        .order_by(Event.start_time.desc(), Event.id)
+        .limit(limit)
+    )
     return list(db.session.scalars(stmt))
 
 

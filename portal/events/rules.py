@@ -15,8 +15,9 @@ WRITABLE_FIELDS = frozenset({"title", "description", "start_time", "end_time", "
 REQUIRED_FIELDS = ("title", "start_time", "end_time")
 
 
-def validate_event(raw: dict[str, Any], *, partial: bool = False, current: dict[str, Any] | None = None
-                   ) -> tuple[dict[str, Any], dict[str, str]]:
+def validate_event(
+    raw: dict[str, Any], *, partial: bool = False, current: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """(clean, errors) for the fields in `raw`; `current` holds the stored start/end of an event being edited."""
     clean: dict[str, Any] = {}
     errors = {key: "Unknown or read-only field." for key in raw if key not in WRITABLE_FIELDS}
@@ -33,8 +34,14 @@ def validate_event(raw: dict[str, Any], *, partial: bool = False, current: dict[
             _put(clean, errors, key, parse_start_time(raw[key]))
     if "visibility" in raw:
         ok = raw["visibility"] in {v.value for v in Visibility}
-        _put(clean, errors, "visibility", (raw["visibility"], None) if ok else
-             (None, "Visibility is either public (everyone) or members (members only)."))
+        _put(
+            clean,
+            errors,
+            "visibility",
+            (raw["visibility"], None)
+            if ok
+            else (None, "Visibility is either public (everyone) or members (members only)."),
+        )
     start = clean.get("start_time", (current or {}).get("start_time"))
     end = clean.get("end_time", (current or {}).get("end_time"))
     if start and end and end <= start and "end_time" not in errors:

@@ -25,22 +25,30 @@ bp = Blueprint("events", __name__)
 @bp.get("/events", endpoint="index")
 def index():
     now = now_utc()
-    return render_template("events/index.html", upcoming=queries.upcoming(current_user, now=now),
-                           past=queries.past(current_user, now=now))
+    return render_template(
+        "events/index.html", upcoming=queries.upcoming(current_user, now=now), past=queries.past(current_user, now=now)
+    )
 
 
 @bp.get("/events/<int:event_id>", endpoint="detail")
 def detail(event_id: int):
     event = queries.get_visible(event_id, current_user)
     items = sessions.for_event(event.id, current_user)
-    return render_template("events/detail.html", event=event, sessions=items,
-                           panels=seats.join_panels(items, current_user))
+    return render_template(
+        "events/detail.html", event=event, sessions=items, panels=seats.join_panels(items, current_user)
+    )
 
 
 # ------------------------------------------------------------------------------------------------ forms
 def _render_form(event: Event | None, values: dict[str, Any], errors: dict[str, str], status: int = 200):
-    return render_template("events/form.html", event=event, values=values, errors=errors,
-                           timezones=all_timezones(), visibility_options=forms.VISIBILITY_OPTIONS), status
+    return render_template(
+        "events/form.html",
+        event=event,
+        values=values,
+        errors=errors,
+        timezones=all_timezones(),
+        visibility_options=forms.VISIBILITY_OPTIONS,
+    ), status
 
 
 def _save(event: Event | None):

@@ -30,8 +30,11 @@ def _lead(offset: timedelta) -> str:
 def _subject(kind: str, title: str, lead: str) -> str:
     if is_reminder(kind):
         return f"Reminder: {title} starts {lead}"
-    return {"rescheduled": f"New time: {title}", "canceled": f"Canceled: {title}",
-            "promoted": f"You have a seat: {title}"}[kind]
+    return {
+        "rescheduled": f"New time: {title}",
+        "canceled": f"Canceled: {title}",
+        "promoted": f"You have a seat: {title}",
+    }[kind]
 
 
 def compose(notification: Notification, user: User, session: TrainingSession, settings: Settings) -> Mail:
@@ -39,8 +42,12 @@ def compose(notification: Notification, user: User, session: TrainingSession, se
     lead = _lead(session.start_time - notification.due_at) if is_reminder(notification.kind) else ""
     old = notification.context.get("old_start_time") if notification.context else None
     context = {
-        "user": user, "session": session, "url": session_url(session.id, settings.BASE_URL),
-        "when": format_local(session.start_time, ZoneInfo(zone)), "zone": zone, "lead": lead,
+        "user": user,
+        "session": session,
+        "url": session_url(session.id, settings.BASE_URL),
+        "when": format_local(session.start_time, ZoneInfo(zone)),
+        "zone": zone,
+        "lead": lead,
         "old_when": format_local(datetime.fromisoformat(old), ZoneInfo(zone)) if old else "",
         "join_window": settings.JOIN_WINDOW_MINUTES,
     }
@@ -50,7 +57,18 @@ def compose(notification: Notification, user: User, session: TrainingSession, se
     text = env.get_template(f"emails/{template}.txt").render(subject=subject, **context)
     html = env.get_template(f"emails/{template}.html").render(subject=subject, **context)
     canceled = notification.kind == "canceled"
-    ics = Attachment("session.ics", session_ics(session, base_url=settings.BASE_URL, canceled=canceled),
-                     "text", "calendar", {"method": "CANCEL" if canceled else "PUBLISH"})
-    return Mail(to=formataddr((user.name, user.email)), subject=subject, text=text, html=html, attachments=(ics,),
-                message_key=f"notification-{notification.id}")
+    ics = Attachment(
+        "session.ics",
+        session_ics(session, base_url=settings.BASE_URL, canceled=canceled),
+        "text",
+        "calendar",
+        {"method": "CANCEL" if canceled else "PUBLISH"},
+    )
+    return Mail(
+        to=formataddr((user.name, user.email)),
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=(ics,),
+        message_key=f"notification-{notification.id}",
+    )

@@ -38,8 +38,8 @@ from portal.notifications.rules import (
 from portal.training.models import TrainingSession
 
 log = logging.getLogger(__name__)
-SEND_TIMEOUT = 60          # seconds; far below STALE_CLAIM_AFTER
-PLAN_MARGIN_HOURS = 1      # reminders exist this long before their moment
+SEND_TIMEOUT = 60  # seconds; far below STALE_CLAIM_AFTER
+PLAN_MARGIN_HOURS = 1  # reminders exist this long before their moment
 
 
 def send_job_id(notification: Notification) -> str:
@@ -48,8 +48,13 @@ def send_job_id(notification: Notification) -> str:
 
 
 def enqueue_send(notification: Notification, *, after_commit: bool = False) -> None:
-    options = {"job_id": send_job_id(notification), "unique": True, "job_timeout": SEND_TIMEOUT,
-               "result_ttl": 3600, "failure_ttl": 7 * 86400}
+    options = {
+        "job_id": send_job_id(notification),
+        "unique": True,
+        "job_timeout": SEND_TIMEOUT,
+        "result_ttl": 3600,
+        "failure_ttl": 7 * 86400,
+    }
     if after_commit:
         enqueue_after_commit(db.session, send_notification, notification.id, **options)
     else:
@@ -110,9 +115,14 @@ def _why_not(row: Notification, session: TrainingSession | None, user: User | No
         return "the session is gone"
     if is_reminder(row.kind):
         seated = user.id != session.instructor_id and queries.holds_confirmed_seat(session.id, user.id)
-        return reminder_not_owed(session_status=session.status, start_time=session.start_time, now=now_utc(),
-                                 is_recipient=is_reminder_recipient(user.id, instructor_id=session.instructor_id,
-                                                                    holds_confirmed_seat=seated))
+        return reminder_not_owed(
+            session_status=session.status,
+            start_time=session.start_time,
+            now=now_utc(),
+            is_recipient=is_reminder_recipient(
+                user.id, instructor_id=session.instructor_id, holds_confirmed_seat=seated
+            ),
+        )
     if row.kind == "rescheduled" and session.is_final:
         return f"the session is {session.status}"
     if row.kind == "promoted" and not queries.holds_confirmed_seat(session.id, user.id):
@@ -158,10 +168,16 @@ def _decide(due: list[Notification], now) -> tuple[list[int], dict[int, str]]:
         if session is None:
             skipped.update({r.id: "the session is gone" for r in rows})
             continue
-        is_recipient = is_reminder_recipient(user_id, instructor_id=session.instructor_id,
-                                             holds_confirmed_seat=(session_id, user_id) in seated)
-        decision = decide_due([DueReminder(r.id, r.due_at) for r in rows], now=now, start_time=session.start_time,
-                              session_status=session.status, is_recipient=is_recipient)
+        is_recipient = is_reminder_recipient(
+            user_id, instructor_id=session.instructor_id, holds_confirmed_seat=(session_id, user_id) in seated
+        )
+        decision = decide_due(
+            [DueReminder(r.id, r.due_at) for r in rows],
+            now=now,
+            start_time=session.start_time,
+            session_status=session.status,
+            is_recipient=is_recipient,
+        )
         to_send.extend(decision.send)
         skipped.update(decision.skip)
     return to_send, skipped
@@ -172,4 +188,3 @@ def _sessions(ids: set[int | None]) -> dict[int, TrainingSession]:
     if not ids:
         return {}
     return {s.id: s for s in db.session.scalars(select(TrainingSession).where(TrainingSession.id.in_(ids))).all()}
-

@@ -58,8 +58,9 @@ def build_message(mail: Mail, settings: Settings) -> EmailMessage:
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     for item in mail.attachments:
-        message.add_attachment(item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename,
-                               params=item.params)
+        message.add_attachment(
+            item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename, params=item.params
+        )
     return message
 
 
@@ -98,8 +99,9 @@ def deliver(message: EmailMessage, settings: Settings) -> str:
 def _connect(settings: Settings) -> smtplib.SMTP:
     timeout = settings.SMTP_TIMEOUT_SECONDS
     if settings.SMTP_TLS == "ssl":
-        return smtplib.SMTP_SSL(settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout,
-                                context=ssl.create_default_context())
+        return smtplib.SMTP_SSL(
+            settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout, context=ssl.create_default_context()
+        )
     smtp = smtplib.SMTP(settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout)
     try:
         if settings.SMTP_TLS == "starttls":

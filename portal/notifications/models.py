@@ -13,10 +13,10 @@ from portal.extensions import db
 
 class NotificationStatus(StrEnum):
     PENDING = "pending"
-    SENDING = "sending"     # claimed by one worker; the claim is the exactly-once guard
+    SENDING = "sending"  # claimed by one worker; the claim is the exactly-once guard
     SENT = "sent"
-    SKIPPED = "skipped"     # its moment passed (a later one was due, or the session started / was canceled)
-    FAILED = "failed"       # gave up after retries
+    SKIPPED = "skipped"  # its moment passed (a later one was due, or the session started / was canceled)
+    FAILED = "failed"  # gave up after retries
 
 
 class Notification(TimestampMixin, db.Model):
@@ -27,7 +27,7 @@ class Notification(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(120), unique=True)
-    kind: Mapped[str] = mapped_column(sa.String(30))      # reminder_24h, reminder_1h, reminder_10m, rescheduled, ...
+    kind: Mapped[str] = mapped_column(sa.String(30))  # reminder_24h, reminder_1h, reminder_10m, rescheduled, ...
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("training_sessions.id"), index=True)
     due_at: Mapped[datetime]

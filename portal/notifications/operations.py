@@ -63,13 +63,22 @@ def plan_reminders_many(sessions: list[TrainingSession], *, entitled_since: date
                         retimed[row.id] = due_at
                     continue
                 owed = is_owed(due_at, entitled_at)
-                rows.append({"key": key, "kind": kind, "user_id": recipient.user_id, "session_id": session.id,
-                             "due_at": due_at, "status": PENDING if owed else SKIPPED,
-                             "last_error": None if owed else "its moment had passed when it was planned"})
+                rows.append(
+                    {
+                        "key": key,
+                        "kind": kind,
+                        "user_id": recipient.user_id,
+                        "session_id": session.id,
+                        "due_at": due_at,
+                        "status": PENDING if owed else SKIPPED,
+                        "last_error": None if owed else "its moment had passed when it was planned",
+                    }
+                )
     ids = list(retimed)
     for start in range(0, len(ids), ID_BATCH):
-        for notification in db.session.scalars(select(Notification).where(
-                Notification.id.in_(ids[start:start + ID_BATCH]))).all():
+        for notification in db.session.scalars(
+            select(Notification).where(Notification.id.in_(ids[start : start + ID_BATCH]))
+        ).all():
             _retime(notification, retimed[notification.id], now)
     _insert_missing(rows)
     db.session.flush()
@@ -87,15 +96,26 @@ def notify_rescheduled(session: TrainingSession, old_start_time: datetime) -> No
     """Tell seat holders the session moved; re-time their unsent reminders."""
     plan_reminders(session, entitled_since=now_utc())
     stamp = int(session.start_time.timestamp())
-    _notify(session, seat_holder_ids(session.id), "rescheduled", lambda uid: f"rescheduled:{session.id}:{uid}:{stamp}",
-            {"old_start_time": old_start_time.isoformat()})
+    _notify(
+        session,
+        seat_holder_ids(session.id),
+        "rescheduled",
+        lambda uid: f"rescheduled:{session.id}:{uid}:{stamp}",
+        {"old_start_time": old_start_time.isoformat()},
+    )
 
 
 def notify_canceled(session: TrainingSession, seats: list[Seat]) -> None:
     """Tell the holders of `seats` (released by the cancel) that the session is canceled; drop unsent reminders."""
-    db.session.execute(update(Notification).where(
-        Notification.session_id == session.id, Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
-        Notification.status == PENDING).values(status=SKIPPED, last_error="the session was canceled"))
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.session_id == session.id,
+            Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
+            Notification.status == PENDING,
+        )
+        .values(status=SKIPPED, last_error="the session was canceled")
+    )
     _notify(session, sorted({seat.user_id for seat in seats}), "canceled", lambda uid: f"canceled:{session.id}:{uid}")
 
 
@@ -109,8 +129,18 @@ def notify_promoted(seat: Seat) -> None:
 
 def _notify(session: TrainingSession, user_ids: list[int], kind: str, key_for, context: dict | None = None) -> None:
     now = now_utc()
-    rows = [{"key": key_for(uid), "kind": kind, "user_id": uid, "session_id": session.id, "due_at": now,
-             "status": PENDING, "context": context or {}} for uid in user_ids]
+    rows = [
+        {
+            "key": key_for(uid),
+            "kind": kind,
+            "user_id": uid,
+            "session_id": session.id,
+            "due_at": now,
+            "status": PENDING,
+            "context": context or {},
+        }
+        for uid in user_ids
+    ]
     _insert_missing(rows)
     db.session.flush()
     keys = [row["key"] for row in rows]
@@ -118,8 +148,9 @@ def _notify(session: TrainingSession, user_ids: list[int], kind: str, key_for, c
         return
     from portal.notifications.jobs import enqueue_send
 
-    for row in db.session.scalars(select(Notification).where(Notification.key.in_(keys),
-                                                             Notification.status == PENDING)).all():
+    for row in db.session.scalars(
+        select(Notification).where(Notification.key.in_(keys), Notification.status == PENDING)
+    ).all():
         enqueue_send(row, after_commit=True)
 
 
@@ -139,16 +170,20 @@ def _insert_missing(rows: list[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------------------------------------ sending states
 def claim(notification_id: int) -> bool:
     """pending -> sending, atomically; True only for the one caller that won."""
-    result = db.session.execute(update(Notification).where(
-        Notification.id == notification_id, Notification.status == PENDING).values(
-        status=SENDING, claimed_at=now_utc(), attempts=Notification.attempts + 1, updated_at=now_utc()))
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == PENDING)
+        .values(status=SENDING, claimed_at=now_utc(), attempts=Notification.attempts + 1, updated_at=now_utc())
+    )
     return result.rowcount == 1
 
 
 def mark_sent(notification_id: int) -> None:
-    db.session.execute(update(Notification).where(
-        Notification.id == notification_id, Notification.status == SENDING).values(
-        status=SENT, sent_at=now_utc(), last_error=None, updated_at=now_utc()))
+    db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == SENDING)
+        .values(status=SENT, sent_at=now_utc(), last_error=None, updated_at=now_utc())
+    )
 
 
 def release_after_failure(notification: Notification, error: str) -> None:
@@ -166,16 +201,20 @@ def skip(notification_ids: list[int] | dict[int, str], reason: str | None = None
     now = now_utc()
     for why, ids in by_reason.items():
         for start in range(0, len(ids), ID_BATCH):
-            db.session.execute(update(Notification).where(
-                Notification.id.in_(ids[start:start + ID_BATCH]), Notification.status == PENDING).values(
-                status=SKIPPED, last_error=why, updated_at=now))
+            db.session.execute(
+                update(Notification)
+                .where(Notification.id.in_(ids[start : start + ID_BATCH]), Notification.status == PENDING)
+                .values(status=SKIPPED, last_error=why, updated_at=now)
+            )
 
 
 def recover_stale_claims(ids: list[int]) -> int:
     """Claims left 'sending' by a worker that died: back to pending (the message was not confirmed sent)."""
     if not ids:
         return 0
-    result = db.session.execute(update(Notification).where(
-        Notification.id.in_(ids), Notification.status == SENDING).values(
-        status=PENDING, last_error="the worker stopped while sending; retried", updated_at=now_utc()))
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids), Notification.status == SENDING)
+        .values(status=PENDING, last_error="the worker stopped while sending; retried", updated_at=now_utc())
+    )
     return result.rowcount

@@ -24,48 +24,75 @@ def reminder_recipients_for(sessions: list[TrainingSession]) -> dict[int, list[R
     """Session id -> who gets its reminders: the instructor and every member holding a confirmed seat (the
     instructor takes no seat). One query for all the sessions."""
     recipients: dict[int, dict[int, Recipient]] = {
-        s.id: {s.instructor_id: Recipient(s.instructor_id, s.created_at)} for s in sessions}
+        s.id: {s.instructor_id: Recipient(s.instructor_id, s.created_at)} for s in sessions
+    }
     if not recipients:
         return {}
-    rows = db.session.execute(select(Seat.session_id, Seat.user_id, Seat.confirmed_at, Seat.created_at).where(
-        Seat.session_id.in_(list(recipients)), Seat.status == SeatStatus.CONFIRMED.value)).all()
+    rows = db.session.execute(
+        select(Seat.session_id, Seat.user_id, Seat.confirmed_at, Seat.created_at).where(
+            Seat.session_id.in_(list(recipients)), Seat.status == SeatStatus.CONFIRMED.value
+        )
+    ).all()
     for session_id, user_id, confirmed_at, created_at in rows:
         recipients[session_id].setdefault(user_id, Recipient(user_id, confirmed_at or created_at))
     return {session_id: list(people.values()) for session_id, people in recipients.items()}
 
 
-def seat_holder_ids(session_id: int, statuses: tuple[str, ...] = (SeatStatus.CONFIRMED.value,
-                                                                  SeatStatus.WAITLISTED.value)) -> list[int]:
-    return list(db.session.scalars(select(Seat.user_id).where(
-        Seat.session_id == session_id, Seat.status.in_(statuses))).all())
+def seat_holder_ids(
+    session_id: int, statuses: tuple[str, ...] = (SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value)
+) -> list[int]:
+    return list(
+        db.session.scalars(select(Seat.user_id).where(Seat.session_id == session_id, Seat.status.in_(statuses))).all()
+    )
 
 
 def holds_confirmed_seat(session_id: int, user_id: int) -> bool:
-    return db.session.scalar(select(Seat.id).where(
-        Seat.session_id == session_id, Seat.user_id == user_id, Seat.status == SeatStatus.CONFIRMED.value)) is not None
+    return (
+        db.session.scalar(
+            select(Seat.id).where(
+                Seat.session_id == session_id, Seat.user_id == user_id, Seat.status == SeatStatus.CONFIRMED.value
+            )
+        )
+        is not None
+    )
 
 
 def confirmed_pairs(session_ids: set[int]) -> set[tuple[int, int]]:
     """(session_id, user_id) of every confirmed seat in these sessions, in one query."""
     if not session_ids:
         return set()
-    return {(s, u) for s, u in db.session.execute(select(Seat.session_id, Seat.user_id).where(
-        Seat.session_id.in_(session_ids), Seat.status == SeatStatus.CONFIRMED.value)).all()}
+    return {
+        (s, u)
+        for s, u in db.session.execute(
+            select(Seat.session_id, Seat.user_id).where(
+                Seat.session_id.in_(session_ids), Seat.status == SeatStatus.CONFIRMED.value
+            )
+        ).all()
+    }
 
 
 def sessions_to_plan(now: datetime, horizon: timedelta) -> list[TrainingSession]:
     """Scheduled sessions close enough that their reminders must exist by now."""
-    return list(db.session.scalars(select(TrainingSession).where(
-        TrainingSession.status == SessionStatus.SCHEDULED.value,
-        TrainingSession.start_time > now,
-        TrainingSession.start_time <= now + horizon)).all())
+    return list(
+        db.session.scalars(
+            select(TrainingSession).where(
+                TrainingSession.status == SessionStatus.SCHEDULED.value,
+                TrainingSession.start_time > now,
+                TrainingSession.start_time <= now + horizon,
+            )
+        ).all()
+    )
 
 
 def pending_due(now: datetime) -> list[Notification]:
     """Pending rows whose moment has come, oldest first."""
-    return list(db.session.scalars(select(Notification).where(
-        Notification.status == NotificationStatus.PENDING.value,
-        Notification.due_at <= now).order_by(Notification.due_at, Notification.id)).all())
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.status == NotificationStatus.PENDING.value, Notification.due_at <= now)
+            .order_by(Notification.due_at, Notification.id)
+        ).all()
+    )
 
 
 def ready_to_try(row: Notification, now: datetime) -> bool:
@@ -74,9 +101,14 @@ def ready_to_try(row: Notification, now: datetime) -> bool:
 
 
 def stale_claims(now: datetime, older_than: timedelta) -> list[int]:
-    return list(db.session.scalars(select(Notification.id).where(
-        Notification.status == NotificationStatus.SENDING.value,
-        or_(Notification.claimed_at.is_(None), Notification.claimed_at < now - older_than))).all())
+    return list(
+        db.session.scalars(
+            select(Notification.id).where(
+                Notification.status == NotificationStatus.SENDING.value,
+                or_(Notification.claimed_at.is_(None), Notification.claimed_at < now - older_than),
+            )
+        ).all()
+    )
 
 
 def unsent_reminders(session_ids: list[int]) -> list[sa.Row]:
@@ -84,12 +116,17 @@ def unsent_reminders(session_ids: list[int]) -> list[sa.Row]:
     Plain rows, not ORM objects: the every-minute sweep reads thousands and re-times almost none."""
     if not session_ids:
         return []
-    return list(db.session.execute(select(Notification.id, Notification.key, Notification.due_at).where(
-        Notification.session_id.in_(session_ids), Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
-        Notification.status.in_([NotificationStatus.PENDING.value, NotificationStatus.SKIPPED.value]))).all())
+    return list(
+        db.session.execute(
+            select(Notification.id, Notification.key, Notification.due_at).where(
+                Notification.session_id.in_(session_ids),
+                Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
+                Notification.status.in_([NotificationStatus.PENDING.value, NotificationStatus.SKIPPED.value]),
+            )
+        ).all()
+    )
 
 
 def counts_by_status() -> dict[str, int]:
     rows = db.session.execute(select(Notification.status, func.count()).group_by(Notification.status)).all()
     return dict(rows)
-

@@ -64,12 +64,14 @@ class Decision:
     skip: dict[int, str]  # id -> why
 
 
-def decide_due(reminders: list[DueReminder], *, now: datetime, start_time: datetime, session_status: str,
-               is_recipient: bool) -> Decision:
+def decide_due(
+    reminders: list[DueReminder], *, now: datetime, start_time: datetime, session_status: str, is_recipient: bool
+) -> Decision:
     """For one person and session: of the reminders already due, send only the latest; none after the start,
     none for a session that is no longer scheduled, none to someone who no longer holds a seat."""
-    why_not = reminder_not_owed(session_status=session_status, start_time=start_time, now=now,
-                                is_recipient=is_recipient)
+    why_not = reminder_not_owed(
+        session_status=session_status, start_time=start_time, now=now, is_recipient=is_recipient
+    )
     if why_not:
         return Decision([], dict.fromkeys((r.id for r in reminders), why_not))
     due = sorted((r for r in reminders if r.due_at <= now), key=lambda r: (r.due_at, r.id))

@@ -7,8 +7,10 @@ import click
 from portal.config import ConfigError
 
 
-@click.command(help="Start everything at once: Redis (embedded unless PORTAL_REDIS_URL is set), migrations, "
-                    "the web server, one worker and the cron process. Ctrl-C stops them all.")
+@click.command(
+    help="Start everything at once: Redis (embedded unless PORTAL_REDIS_URL is set), migrations, "
+    "the web server, one worker and the cron process. Ctrl-C stops them all."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int, help="Web server threads.")

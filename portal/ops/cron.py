@@ -46,19 +46,28 @@ def latest_slot(entry: Periodic, after: datetime, until: datetime) -> datetime |
 def enqueue_slot(queue: Queue, entry: Periodic, slot: datetime) -> bool:
     """True if this call enqueued the slot's job; False if another cron process already did."""
     try:
-        retry = Retry(max=len(entry.retry_intervals), interval=list(entry.retry_intervals)) \
-            if entry.retry_intervals else None
-        queue.enqueue(entry.func, job_id=slot_job_id(entry, slot), unique=True, job_timeout=entry.timeout,
-                      result_ttl=3600, failure_ttl=7 * 86400, retry=retry,
-                      description=f"{entry.name} @ {slot:%H:%M} UTC")
+        retry = (
+            Retry(max=len(entry.retry_intervals), interval=list(entry.retry_intervals))
+            if entry.retry_intervals
+            else None
+        )
+        queue.enqueue(
+            entry.func,
+            job_id=slot_job_id(entry, slot),
+            unique=True,
+            job_timeout=entry.timeout,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            retry=retry,
+            description=f"{entry.name} @ {slot:%H:%M} UTC",
+        )
     except DuplicateJobError:
         return False
     return True
 
 
 class CronLoop:
-    def __init__(self, queue: Queue, *, schedule: tuple[Periodic, ...] = SCHEDULE, beat=None,
-                 beat_every: float = 30.0):
+    def __init__(self, queue: Queue, *, schedule: tuple[Periodic, ...] = SCHEDULE, beat=None, beat_every: float = 30.0):
         self.queue = queue
         self.schedule = schedule
         self.beat = beat

@@ -22,8 +22,13 @@ def process_name(kind: str) -> str:
 def beat(name: str, kind: str, details: dict[str, Any] | None = None) -> None:
     """Upsert this process's row and commit (its own small transaction)."""
     values = {"name": name, "kind": kind, "seen_at": now_utc(), "details": details or {}}
-    db.session.execute(upsert_insert(Heartbeat).values(values).on_conflict_do_update(
-        index_elements=["name"], set_={"seen_at": values["seen_at"], "details": values["details"]}))
+    db.session.execute(
+        upsert_insert(Heartbeat)
+        .values(values)
+        .on_conflict_do_update(
+            index_elements=["name"], set_={"seen_at": values["seen_at"], "details": values["details"]}
+        )
+    )
     db.session.commit()
 
 
@@ -45,7 +50,8 @@ def is_alive(heartbeat: Heartbeat, now: datetime, every_seconds: int) -> bool:
 
 def forget_silent(days: int = 1) -> int:
     """A periodic job: forget processes silent for `days` (restarted workers get new names)."""
-    result = db.session.execute(delete(Heartbeat).where(Heartbeat.seen_at < now_utc() - timedelta(days=days),
-                                                        Heartbeat.kind != PIPELINE))
+    result = db.session.execute(
+        delete(Heartbeat).where(Heartbeat.seen_at < now_utc() - timedelta(days=days), Heartbeat.kind != PIPELINE)
+    )
     db.session.commit()
     return result.rowcount

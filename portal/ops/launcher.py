@@ -94,8 +94,9 @@ class Launcher:
         while not self.stopping.wait(1.0):
             for name, process in list(self.children.items()):
                 if process.poll() is not None and not self.stopping.is_set():
-                    log.warning("%s exited with code %s; restarting in %s s", name, process.returncode,
-                                RESTART_AFTER_SECONDS)
+                    log.warning(
+                        "%s exited with code %s; restarting in %s s", name, process.returncode, RESTART_AFTER_SECONDS
+                    )
                     if self.stopping.wait(RESTART_AFTER_SECONDS):
                         return
                     self._start(name, env)

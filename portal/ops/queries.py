@@ -95,7 +95,12 @@ def _add_database_facts(report: Health) -> None:
         elif beat.kind in ("worker", "cron"):
             process = Process(beat.name, beat.seen_at, is_alive(beat, now, every))
             (report.workers if beat.kind == "worker" else report.crons).append(process)
-    report.rooms_failed = db.session.scalar(select(func.count()).select_from(TrainingSession).where(
-        TrainingSession.room_status == RoomStatus.FAILED.value,
-        TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value])))
+    report.rooms_failed = db.session.scalar(
+        select(func.count())
+        .select_from(TrainingSession)
+        .where(
+            TrainingSession.room_status == RoomStatus.FAILED.value,
+            TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+        )
+    )
     report.notifications = counts_by_status()

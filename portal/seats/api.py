@@ -34,10 +34,17 @@ def join(session_id: int):
     db.session.commit()
     grant = operations.admit(session, current_user, window=window).grant
     db.session.commit()
-    return no_store(jsonify({
-        "provider": grant.provider, "room_id": grant.room_id, "token": grant.token,
-        "join_url": current_settings().BASE_URL.rstrip("/") + url_for("seats.join_page", session_id=session.id),
-        "status": session.status}))
+    return no_store(
+        jsonify(
+            {
+                "provider": grant.provider,
+                "room_id": grant.room_id,
+                "token": grant.token,
+                "join_url": current_settings().BASE_URL.rstrip("/") + url_for("seats.join_page", session_id=session.id),
+                "status": session.status,
+            }
+        )
+    )
 
 
 @bp.post("/training/sessions/<int:session_id>/seat")
@@ -69,6 +76,12 @@ def _has_body() -> bool:
 
 def _seat_json(session, status: str):
     position = queries.waitlist_position(session, current_user) if status == SeatStatus.WAITLISTED.value else None
-    return jsonify({"session_id": session.id, "status": status, "waitlist_position": position,
-                    "seats_taken": session.seats_taken, "capacity": session.capacity})
-
+    return jsonify(
+        {
+            "session_id": session.id,
+            "status": status,
+            "waitlist_position": position,
+            "seats_taken": session.seats_taken,
+            "capacity": session.capacity,
+        }
+    )

@@ -30,8 +30,11 @@ CONFIRMED, WAITLISTED, CANCELED = SeatStatus.CONFIRMED.value, SeatStatus.WAITLIS
 
 # ------------------------------------------------------------------------------------------------ refusals
 _ERROR_OF_REASON: dict[str, type[DomainError]] = {
-    Reason.NOT_FOUND.value: NotFound, Reason.LOGIN_REQUIRED.value: Unauthorized,
-    Reason.MEMBERS_ONLY.value: Forbidden, "members_required": Forbidden}
+    Reason.NOT_FOUND.value: NotFound,
+    Reason.LOGIN_REQUIRED.value: Unauthorized,
+    Reason.MEMBERS_ONLY.value: Forbidden,
+    "members_required": Forbidden,
+}
 
 
 def reason_error(code: str, message: str, *, extra: dict | None = None) -> DomainError:
@@ -43,8 +46,10 @@ def refusal_error(elig: Eligibility) -> DomainError:
     """The DomainError (HTTP status + reason code + message) for a refused eligibility."""
     extra = {"reason": elig.reason}
     if elig.reason == Reason.TOO_EARLY:
-        extra |= {"opens_at": elig.opens_at.isoformat() if elig.opens_at else None,
-                  "seconds_until_open": elig.seconds_until_open}
+        extra |= {
+            "opens_at": elig.opens_at.isoformat() if elig.opens_at else None,
+            "seconds_until_open": elig.seconds_until_open,
+        }
     return reason_error(Reason(elig.reason).value, elig.message, extra=extra)
 
 
@@ -52,20 +57,25 @@ def refusal_error(elig: Eligibility) -> DomainError:
 def seat_of(session: TrainingSession, user) -> Seat | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    return db.session.scalar(select(Seat).where(Seat.session_id == session.id, Seat.user_id == user.id)
-                             .execution_options(populate_existing=True))
+    return db.session.scalar(
+        select(Seat)
+        .where(Seat.session_id == session.id, Seat.user_id == user.id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def _bump_counter(session: TrainingSession, delta: int) -> bool:
     """+1 only while a seat is free; -1 never below zero. True if the row changed."""
     stmt = update(TrainingSession).where(TrainingSession.id == session.id)
     if delta > 0:
-        stmt = stmt.where(or_(TrainingSession.capacity.is_(None),
-                              TrainingSession.seats_taken < TrainingSession.capacity))
+        stmt = stmt.where(
+            or_(TrainingSession.capacity.is_(None), TrainingSession.seats_taken < TrainingSession.capacity)
+        )
     else:
         stmt = stmt.where(TrainingSession.seats_taken > 0)
-    result = db.session.execute(stmt.values(seats_taken=TrainingSession.seats_taken + delta)
-                                .execution_options(synchronize_session=False))
+    result = db.session.execute(
+        stmt.values(seats_taken=TrainingSession.seats_taken + delta).execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -107,9 +117,11 @@ def _confirm_row(session: TrainingSession, user, seat: Seat | None, now: datetim
         else:
             return seat
     changed = db.session.execute(
-        update(Seat).where(Seat.id == seat.id, Seat.status != CONFIRMED)
+        update(Seat)
+        .where(Seat.id == seat.id, Seat.status != CONFIRMED)
         .values(status=CONFIRMED, confirmed_at=now, canceled_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed != 1:
         return None
     return seat_of(session, user)
@@ -132,9 +144,12 @@ def _waitlist_row(session: TrainingSession, user, seat: Seat | None, now: dateti
             assert seat is not None
             if seat.status in (CONFIRMED, WAITLISTED):
                 return seat
-    db.session.execute(update(Seat).where(Seat.id == seat.id, Seat.status == CANCELED)
-                       .values(status=WAITLISTED, waitlisted_at=now, canceled_at=None, updated_at=now)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Seat)
+        .where(Seat.id == seat.id, Seat.status == CANCELED)
+        .values(status=WAITLISTED, waitlisted_at=now, canceled_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return seat_of(session, user)  # type: ignore[return-value]
 
 
@@ -175,8 +190,11 @@ def cancel_seat(session: TrainingSession, user, *, now: datetime | None = None) 
         raise Conflict("You hold no seat or waitlist place in this session.", code="no_seat")
     was_confirmed = seat.status == CONFIRMED
     changed = db.session.execute(
-        update(Seat).where(Seat.id == seat.id, Seat.status == seat.status)
-        .values(status=CANCELED, canceled_at=now, updated_at=now).execution_options(synchronize_session=False)).rowcount
+        update(Seat)
+        .where(Seat.id == seat.id, Seat.status == seat.status)
+        .values(status=CANCELED, canceled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if changed == 1 and was_confirmed:
         _bump_counter(session, -1)
         promote_waitlist(session, now=now)
@@ -191,14 +209,20 @@ def promote_waitlist(session: TrainingSession, *, now: datetime | None = None) -
     promoted: list[Seat] = []
     while True:
         first = db.session.scalar(
-            select(Seat).where(Seat.session_id == session.id, Seat.status == WAITLISTED)
-            .order_by(Seat.waitlisted_at, Seat.id).limit(1).execution_options(populate_existing=True))
+            select(Seat)
+            .where(Seat.session_id == session.id, Seat.status == WAITLISTED)
+            .order_by(Seat.waitlisted_at, Seat.id)
+            .limit(1)
+            .execution_options(populate_existing=True)
+        )
         if first is None or not _bump_counter(session, +1):
             break
         changed = db.session.execute(
-            update(Seat).where(Seat.id == first.id, Seat.status == WAITLISTED)
+            update(Seat)
+            .where(Seat.id == first.id, Seat.status == WAITLISTED)
             .values(status=CONFIRMED, confirmed_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if changed != 1:  # someone else promoted or canceled it meanwhile
             _bump_counter(session, -1)
             continue
@@ -215,13 +239,16 @@ def promote_waitlist(session: TrainingSession, *, now: datetime | None = None) -
 def release_all(session: TrainingSession) -> list[Seat]:
     """A canceled session releases every seat and waitlist place; returns the seats that were held."""
     now = now_utc()
-    held = db.session.scalars(select(Seat).where(
-        Seat.session_id == session.id, Seat.status != CANCELED)).all()
+    held = db.session.scalars(select(Seat).where(Seat.session_id == session.id, Seat.status != CANCELED)).all()
     for seat in held:
         seat.status = CANCELED
         seat.canceled_at = now
-    db.session.execute(update(TrainingSession).where(TrainingSession.id == session.id).values(seats_taken=0)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(TrainingSession)
+        .where(TrainingSession.id == session.id)
+        .values(seats_taken=0)
+        .execution_options(synchronize_session=False)
+    )
     session.seats_taken = 0
     db.session.flush()
     return list(held)
@@ -235,11 +262,12 @@ def release_all(session: TrainingSession) -> list[Seat]:
 @dataclass(frozen=True)
 class Admission:
     grant: JoinGrant
-    attendance: Attendance | None   # None while the session waits for its instructor
+    attendance: Attendance | None  # None while the session waits for its instructor
 
 
-def _require_eligible(session: TrainingSession, user, *, window: timedelta, now: datetime
-                      ) -> tuple[Eligibility, Seat | None]:
+def _require_eligible(
+    session: TrainingSession, user, *, window: timedelta, now: datetime
+) -> tuple[Eligibility, Seat | None]:
     """The person's eligibility and seat, or the refusal raised as a DomainError with its reason."""
     seat = seat_of(session, user)
     elig = rules.eligibility(session, user, seat_status=seat.status if seat else None, now=now, window=window)
@@ -248,8 +276,9 @@ def _require_eligible(session: TrainingSession, user, *, window: timedelta, now:
     return elig, seat
 
 
-def prepare_join(session: TrainingSession, user, *, window: timedelta, now: datetime | None = None
-                 ) -> tuple[Eligibility, Seat | None]:
+def prepare_join(
+    session: TrainingSession, user, *, window: timedelta, now: datetime | None = None
+) -> tuple[Eligibility, Seat | None]:
     """Re-check eligibility (raising its refusal) and take a free seat when the person needs one."""
     now = now or now_utc()
     elig, seat = _require_eligible(session, user, window=window, now=now)
@@ -287,8 +316,15 @@ def record_join(session: TrainingSession, user, at: datetime | None = None) -> A
     if row is None:
         try:
             with db.session.begin_nested():
-                row = Attendance(session_id=session.id, user_id=user.id, first_joined_at=at, last_joined_at=at,
-                                 is_present=True, watch_seconds=0, join_count=1)
+                row = Attendance(
+                    session_id=session.id,
+                    user_id=user.id,
+                    first_joined_at=at,
+                    last_joined_at=at,
+                    is_present=True,
+                    watch_seconds=0,
+                    join_count=1,
+                )
                 db.session.add(row)
             return row
         except IntegrityError:
@@ -320,8 +356,9 @@ def record_leave(session: TrainingSession, user, at: datetime | None = None) -> 
 def close_attendance(session: TrainingSession, at: datetime | None = None) -> None:
     """The session ended: everyone still present has left now."""
     at = at or now_utc()
-    present = db.session.scalars(select(Attendance).where(
-        Attendance.session_id == session.id, Attendance.is_present.is_(True))).all()
+    present = db.session.scalars(
+        select(Attendance).where(Attendance.session_id == session.id, Attendance.is_present.is_(True))
+    ).all()
     for row in present:
         row.is_present = False
         row.last_left_at = at
@@ -330,5 +367,6 @@ def close_attendance(session: TrainingSession, at: datetime | None = None) -> No
 
 
 def _attendance_of(session: TrainingSession, user) -> Attendance | None:
-    return db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
-                                                      Attendance.user_id == user.id))
+    return db.session.scalar(
+        select(Attendance).where(Attendance.session_id == session.id, Attendance.user_id == user.id)
+    )

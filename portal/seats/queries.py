@@ -23,7 +23,7 @@ from portal.training.models import FINAL_STATUSES, Attendance, Seat, SeatStatus,
 class JoinPanel:
     session: TrainingSession
     eligibility: Eligibility
-    seat_status: str | None        # the viewer's seat: confirmed, waitlisted, canceled or None
+    seat_status: str | None  # the viewer's seat: confirmed, waitlisted, canceled or None
     seat_action: SeatAction | None  # the one seat button offered
     waitlist_count: int
     now: datetime
@@ -37,8 +37,14 @@ class JoinPanel:
         return self.session.is_final
 
 
-def join_panels(sessions: Sequence[TrainingSession], viewer, *, now: datetime | None = None,
-                window: timedelta | None = None, with_waitlist: bool = True) -> dict[int, JoinPanel]:
+def join_panels(
+    sessions: Sequence[TrainingSession],
+    viewer,
+    *,
+    now: datetime | None = None,
+    window: timedelta | None = None,
+    with_waitlist: bool = True,
+) -> dict[int, JoinPanel]:
     """One join panel per session for `viewer` (a User or the anonymous user), in at most two queries.
 
     `with_waitlist=False` skips counting waitlists (every `waitlist_count` is 0), for callers that never show it.
@@ -60,15 +66,17 @@ def join_panels(sessions: Sequence[TrainingSession], viewer, *, now: datetime | 
             seat_status=status,
             seat_action=rules.seat_action(session, viewer, seat_status=status),
             waitlist_count=waiting.get(session.id, 0),
-            now=now)
+            now=now,
+        )
     return panels
 
 
 def viewer_seat_statuses(session_ids: Sequence[int], viewer) -> dict[int, str]:
     if not session_ids or not getattr(viewer, "is_authenticated", False):
         return {}
-    rows = db.session.execute(select(Seat.session_id, Seat.status).where(
-        Seat.user_id == viewer.id, Seat.session_id.in_(session_ids)))
+    rows = db.session.execute(
+        select(Seat.session_id, Seat.status).where(Seat.user_id == viewer.id, Seat.session_id.in_(session_ids))
+    )
     return {row.session_id: row.status for row in rows}
 
 
@@ -76,37 +84,55 @@ def waitlist_counts(session_ids: Sequence[int]) -> dict[int, int]:
     if not session_ids:
         return {}
     rows = db.session.execute(
-        select(Seat.session_id, func.count()).where(Seat.session_id.in_(session_ids),
-                                                    Seat.status == SeatStatus.WAITLISTED.value)
-        .group_by(Seat.session_id))
+        select(Seat.session_id, func.count())
+        .where(Seat.session_id.in_(session_ids), Seat.status == SeatStatus.WAITLISTED.value)
+        .group_by(Seat.session_id)
+    )
     return {session_id: int(count) for session_id, count in rows}
 
 
 def waitlist_position(session: TrainingSession, user) -> int | None:
     """1 for the first on the waitlist; None if the person is not on it."""
-    seat = db.session.scalar(select(Seat).where(Seat.session_id == session.id, Seat.user_id == user.id,
-                                                Seat.status == SeatStatus.WAITLISTED.value))
+    seat = db.session.scalar(
+        select(Seat).where(
+            Seat.session_id == session.id, Seat.user_id == user.id, Seat.status == SeatStatus.WAITLISTED.value
+        )
+    )
     if seat is None:
         return None
-    ahead = db.session.scalar(select(func.count()).select_from(Seat).where(
-        Seat.session_id == session.id, Seat.status == SeatStatus.WAITLISTED.value,
-        (Seat.waitlisted_at < seat.waitlisted_at)
-        | ((Seat.waitlisted_at == seat.waitlisted_at) & (Seat.id < seat.id))))
+    ahead = db.session.scalar(
+        select(func.count())
+        .select_from(Seat)
+        .where(
+            Seat.session_id == session.id,
+            Seat.status == SeatStatus.WAITLISTED.value,
+            (Seat.waitlisted_at < seat.waitlisted_at)
+            | ((Seat.waitlisted_at == seat.waitlisted_at) & (Seat.id < seat.id)),
+        )
+    )
     return (ahead or 0) + 1
 
 
 # ------------------------------------------------------------------------------------------------ attendance
 def has_joined(session: TrainingSession, user) -> bool:
     """`user` entered the session's room at least once."""
-    return db.session.scalar(select(Attendance.id).where(
-        Attendance.session_id == session.id, Attendance.user_id == user.id)) is not None
+    return (
+        db.session.scalar(
+            select(Attendance.id).where(Attendance.session_id == session.id, Attendance.user_id == user.id)
+        )
+        is not None
+    )
 
 
 def present_in_room(session: TrainingSession) -> list[Attendance]:
     """Who is in the room now, longest there first."""
-    return list(db.session.scalars(select(Attendance).where(
-        Attendance.session_id == session.id, Attendance.is_present.is_(True))
-        .order_by(Attendance.last_joined_at, Attendance.id)))
+    return list(
+        db.session.scalars(
+            select(Attendance)
+            .where(Attendance.session_id == session.id, Attendance.is_present.is_(True))
+            .order_by(Attendance.last_joined_at, Attendance.id)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +141,7 @@ class AttendanceRow:
     email: str
     first_joined_at: datetime
     last_left_at: datetime | None
-    watch_seconds: int      # including the current visit of someone still present
+    watch_seconds: int  # including the current visit of someone still present
     join_count: int
     is_present: bool
 
@@ -123,14 +149,24 @@ class AttendanceRow:
 def attendance_rows(session: TrainingSession, *, now: datetime | None = None) -> list[AttendanceRow]:
     """Everyone who joined, earliest first (one query)."""
     now = now or now_utc()
-    rows = db.session.scalars(select(Attendance).where(Attendance.session_id == session.id)
-                              .order_by(Attendance.first_joined_at, Attendance.id)).all()
-    return [AttendanceRow(
-        name=row.user.name, email=row.user.email, first_joined_at=row.first_joined_at,
-        last_left_at=row.last_left_at,
-        watch_seconds=row.watch_seconds + (rules.watch_seconds_between(row.last_joined_at, now)
-                                           if row.is_present else 0),
-        join_count=row.join_count, is_present=row.is_present) for row in rows]
+    rows = db.session.scalars(
+        select(Attendance)
+        .where(Attendance.session_id == session.id)
+        .order_by(Attendance.first_joined_at, Attendance.id)
+    ).all()
+    return [
+        AttendanceRow(
+            name=row.user.name,
+            email=row.user.email,
+            first_joined_at=row.first_joined_at,
+            last_left_at=row.last_left_at,
+            watch_seconds=row.watch_seconds
+            + (rules.watch_seconds_between(row.last_joined_at, now) if row.is_present else 0),
+            join_count=row.join_count,
+            is_present=row.is_present,
+        )
+        for row in rows
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ my schedule
@@ -143,9 +179,14 @@ class ScheduleEntry:
 def my_schedule(user) -> list[ScheduleEntry]:
     """The sessions `user` holds a seat or a waitlist place in that are not over yet, soonest first."""
     rows = db.session.execute(
-        select(TrainingSession, Seat.status).join(Seat, Seat.session_id == TrainingSession.id)
-        .where(Seat.user_id == user.id,
-               Seat.status.in_((SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value)),
-               TrainingSession.status.not_in(FINAL_STATUSES), TrainingSession.archived_at.is_(None))
-        .order_by(TrainingSession.start_time, TrainingSession.id)).all()
+        select(TrainingSession, Seat.status)
+        .join(Seat, Seat.session_id == TrainingSession.id)
+        .where(
+            Seat.user_id == user.id,
+            Seat.status.in_((SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value)),
+            TrainingSession.status.not_in(FINAL_STATUSES),
+            TrainingSession.archived_at.is_(None),
+        )
+        .order_by(TrainingSession.start_time, TrainingSession.id)
+    ).all()
     return [ScheduleEntry(session, status) for session, status in rows]

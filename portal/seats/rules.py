@@ -17,9 +17,9 @@ from portal.core.timezones import format_duration
 from portal.training.models import SeatStatus, SessionStatus
 from portal.training.rules import can_view
 
-POLL_FAR_SECONDS = 60          # the window is more than 15 minutes away
-POLL_NEAR_SECONDS = 10         # within 15 minutes of the window (and while live)
-POLL_IMMINENT_SECONDS = 2      # the last minute before the window, and while waiting for the instructor
+POLL_FAR_SECONDS = 60  # the window is more than 15 minutes away
+POLL_NEAR_SECONDS = 10  # within 15 minutes of the window (and while live)
+POLL_IMMINENT_SECONDS = 2  # the last minute before the window, and while waiting for the instructor
 NEAR = timedelta(minutes=15)
 IMMINENT = timedelta(minutes=1)
 
@@ -49,19 +49,19 @@ MESSAGES = {
 @dataclass(frozen=True)
 class Eligibility:
     can_join: bool
-    reason: str | None            # a Reason value, None when can_join
+    reason: str | None  # a Reason value, None when can_join
     message: str
-    status: str | None            # the session's status (None when not found)
-    opens_at: datetime | None     # start_time - join window
-    seconds_until_open: int       # 0 once open
+    status: str | None  # the session's status (None when not found)
+    opens_at: datetime | None  # start_time - join window
+    seconds_until_open: int  # 0 once open
     seats_taken: int
     capacity: int | None
-    poll_seconds: int | None      # the panel's next poll; None: the session is final, polling stops
-    is_host: bool = False         # the session's instructor or an admin: passes the window and the seat checks
-    holds_seat: bool = False      # a confirmed seat
+    poll_seconds: int | None  # the panel's next poll; None: the session is final, polling stops
+    is_host: bool = False  # the session's instructor or an admin: passes the window and the seat checks
+    holds_seat: bool = False  # a confirmed seat
     is_waitlisted: bool = False
-    needs_seat: bool = False      # may join, and joining takes a free seat for them now
-    is_waiting: bool = False      # may join, but the instructor has not started yet
+    needs_seat: bool = False  # may join, and joining takes a free seat for them now
+    is_waiting: bool = False  # may join, but the instructor has not started yet
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -104,10 +104,17 @@ def eligibility(session, person, *, seat_status: str | None, now: datetime, wind
     seconds = max(math.ceil((opens_at - now).total_seconds()), 0)
     host = is_host(session, person)
     holds = seat_status == SeatStatus.CONFIRMED.value
-    base = {"status": session.status, "opens_at": opens_at, "seconds_until_open": seconds,
-            "seats_taken": session.seats_taken, "capacity": session.capacity,
-            "poll_seconds": poll_seconds(session.status, opens_at, now), "is_host": host, "holds_seat": holds,
-            "is_waitlisted": seat_status == SeatStatus.WAITLISTED.value}
+    base = {
+        "status": session.status,
+        "opens_at": opens_at,
+        "seconds_until_open": seconds,
+        "seats_taken": session.seats_taken,
+        "capacity": session.capacity,
+        "poll_seconds": poll_seconds(session.status, opens_at, now),
+        "is_host": host,
+        "holds_seat": holds,
+        "is_waitlisted": seat_status == SeatStatus.WAITLISTED.value,
+    }
     reason = _refusal(session, person, host=host, holds=holds, seconds=seconds)
     if reason is not None:
         return Eligibility(False, reason.value, _message(reason, seconds), **base)

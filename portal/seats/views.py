@@ -55,14 +55,14 @@ def may_start(session: TrainingSession) -> bool:
 
 
 def render_panel(session: TrainingSession, notice: str | None = None, *, is_error: bool = False) -> Response:
-    return no_store(render_template("seats/_join_panel.html", panel=panel_for(session), notice=notice,
-                                    notice_is_error=is_error))
+    return no_store(
+        render_template("seats/_join_panel.html", panel=panel_for(session), notice=notice, notice_is_error=is_error)
+    )
 
 
 @bp.app_context_processor
 def seat_links():
-    return {"session_url": session_url, "start_url": start_url,
-            "sessions_url": lambda: url_for("training.index")}
+    return {"session_url": session_url, "start_url": start_url, "sessions_url": lambda: url_for("training.index")}
 
 
 # ------------------------------------------------------------------------------------------------ the panel
@@ -131,8 +131,9 @@ def join_page(session_id: int):
     panel = panel_for(session)
     if panel.eligibility.reason == Reason.LOGIN_REQUIRED:
         return redirect(login_url(request.path))
-    return no_store(render_template("seats/join.html", session=session, panel=panel, grant=None,
-                                    may_start=may_start(session)))
+    return no_store(
+        render_template("seats/join.html", session=session, panel=panel, grant=None, may_start=may_start(session))
+    )
 
 
 @bp.post("/sessions/<int:session_id>/join")
@@ -153,8 +154,9 @@ def join(session_id: int):
     db.session.commit()
     from portal.video.views import room_headers
 
-    response = make_response(render_template("seats/join.html", session=session, panel=None,
-                                             grant=admission.grant, user=current_user))
+    response = make_response(
+        render_template("seats/join.html", session=session, panel=None, grant=admission.grant, user=current_user)
+    )
     return room_headers(no_store(response), admission.grant)
 
 
@@ -164,8 +166,14 @@ def waiting(session_id: int):
     session = visible_session(session_id)
     if not is_htmx():
         return redirect(url_for("seats.join_page", session_id=session_id), code=303)
-    return no_store(render_template("seats/_waiting.html", session=session,
-                                    panel=panel_for(session, with_waitlist=False), may_start=may_start(session)))
+    return no_store(
+        render_template(
+            "seats/_waiting.html",
+            session=session,
+            panel=panel_for(session, with_waitlist=False),
+            may_start=may_start(session),
+        )
+    )
 
 
 @bp.post("/sessions/<int:session_id>/leave")
@@ -193,8 +201,7 @@ def attendance(session_id: int):
     session = _attendance_session(session_id)
     if not is_htmx():
         return redirect(session_url(session_id), code=303)
-    return no_store(render_template("seats/_attendance.html", session=session,
-                                    rows=queries.attendance_rows(session)))
+    return no_store(render_template("seats/_attendance.html", session=session, rows=queries.attendance_rows(session)))
 
 
 @bp.get("/sessions/<int:session_id>/attendance.csv")
@@ -204,9 +211,17 @@ def attendance_csv(session_id: int):
     writer = csv.writer(out)
     writer.writerow(["name", "email", "first_joined_at", "last_left_at", "watch_seconds", "watch_time", "joins"])
     for row in queries.attendance_rows(session):
-        writer.writerow([_cell(row.name), _cell(row.email), row.first_joined_at.isoformat(),
-                         row.last_left_at.isoformat() if row.last_left_at else "",
-                         row.watch_seconds, _hms(row.watch_seconds), row.join_count])
+        writer.writerow(
+            [
+                _cell(row.name),
+                _cell(row.email),
+                row.first_joined_at.isoformat(),
+                row.last_left_at.isoformat() if row.last_left_at else "",
+                row.watch_seconds,
+                _hms(row.watch_seconds),
+                row.join_count,
+            ]
+        )
     response = no_store(Response(out.getvalue(), mimetype="text/csv"))
     response.headers["Content-Disposition"] = f'attachment; filename="attendance-session-{session.id}.csv"'
     return response

@@ -21,8 +21,9 @@ MAX_PAGE = 100
 def viewer():
     """The caller (possibly anonymous); a bearer token that does not check out is a 401, not anonymity."""
     if request.headers.get("Authorization") and not current_user.is_authenticated:
-        raise Unauthorized("The bearer token is invalid or expired; get a new one from POST /api/auth/token.",
-                           code="bad_token")
+        raise Unauthorized(
+            "The bearer token is invalid or expired; get a new one from POST /api/auth/token.", code="bad_token"
+        )
     return current_user
 
 
@@ -48,10 +49,21 @@ def _filters() -> queries.SessionFilters:
 @bp.get("/training/sessions")
 def list_sessions():
     who = viewer()
-    page = queries.list_sessions(who, _filters(), limit=int_arg("limit", 20, minimum=1, maximum=MAX_PAGE),
-                                 offset=int_arg("offset", 0, minimum=0), now=now_utc())
-    return jsonify({"items": [session_json(s) for s in page.items], "total": page.total, "limit": page.limit,
-                    "offset": page.offset})
+    page = queries.list_sessions(
+        who,
+        _filters(),
+        limit=int_arg("limit", 20, minimum=1, maximum=MAX_PAGE),
+        offset=int_arg("offset", 0, minimum=0),
+        now=now_utc(),
+    )
+    return jsonify(
+        {
+            "items": [session_json(s) for s in page.items],
+            "total": page.total,
+            "limit": page.limit,
+            "offset": page.offset,
+        }
+    )
 
 
 @bp.post("/training/sessions")

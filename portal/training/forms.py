@@ -25,15 +25,20 @@ def _int_or_error(text: str, message: str) -> tuple[int | None, str | None]:
 
 def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """(data for operations, errors for values that could not be read)."""
-    data: dict[str, Any] = {"title": form.get("title", ""), "description": form.get("description", ""),
-                            "tags": rules.split_tags(form.get("tags", ""))}
+    data: dict[str, Any] = {
+        "title": form.get("title", ""),
+        "description": form.get("description", ""),
+        "tags": rules.split_tags(form.get("tags", "")),
+    }
     errors: dict[str, str] = {}
     for key in CHECKBOXES:
         data[key] = form.get(key) == "on"
     _read_start(form, data, errors)
-    numbers = {"duration_minutes": "Give the duration in whole minutes.",
-               "capacity": "Give the capacity as a whole number, or leave it empty for no limit.",
-               "event_id": "Choose an event from the list."}
+    numbers = {
+        "duration_minutes": "Give the duration in whole minutes.",
+        "capacity": "Give the capacity as a whole number, or leave it empty for no limit.",
+        "event_id": "Choose an event from the list.",
+    }
     for key, message in numbers.items():
         text = form.get(key, "").strip()
         if not text:
@@ -64,10 +69,16 @@ def _read_start(form: Mapping[str, str], data: dict[str, Any], errors: dict[str,
 def form_values(session: TrainingSession, zone: str) -> dict[str, Any]:
     """The edit form filled from a stored session, its start shown in `zone`."""
     values: dict[str, Any] = {
-        "title": session.title, "description": session.description, "event_id": session.event_id or "",
-        **local_values(session.start_time, zone, "start"), "timezone": zone,
-        "duration_minutes": session.duration_minutes, "capacity": session.capacity or "",
-        "tags": ", ".join(session.tags or []), "instructor_id": session.instructor_id}
+        "title": session.title,
+        "description": session.description,
+        "event_id": session.event_id or "",
+        **local_values(session.start_time, zone, "start"),
+        "timezone": zone,
+        "duration_minutes": session.duration_minutes,
+        "capacity": session.capacity or "",
+        "tags": ", ".join(session.tags or []),
+        "instructor_id": session.instructor_id,
+    }
     for key in CHECKBOXES:
         values[key] = "on" if getattr(session, key) else ""
     return values

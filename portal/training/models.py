@@ -29,18 +29,18 @@ FINAL_STATUSES = (SessionStatus.ENDED.value, SessionStatus.CANCELED.value)
 
 
 class RoomStatus(StrEnum):
-    NONE = "none"            # not asked for yet
-    PENDING = "pending"      # provisioning queued
+    NONE = "none"  # not asked for yet
+    PENDING = "pending"  # provisioning queued
     READY = "ready"
-    FAILED = "failed"        # last attempt failed; the sweep retries
-    INACTIVE = "inactive"    # deactivated after cancel / cleanup
+    FAILED = "failed"  # last attempt failed; the sweep retries
+    INACTIVE = "inactive"  # deactivated after cancel / cleanup
 
 
 class EndReason(StrEnum):
     INSTRUCTOR = "instructor"
     OVERDUE = "overdue"
     NOT_STARTED = "not_started"
-    PROVIDER = "provider"    # the provider reported the meeting ended
+    PROVIDER = "provider"  # the provider reported the meeting ended
 
 
 class RecordingStatus(StrEnum):
@@ -133,7 +133,7 @@ class Seat(TimestampMixin, db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(12))
     confirmed_at: Mapped[datetime | None]
-    waitlisted_at: Mapped[datetime | None]   # waitlist order: earliest first, then id
+    waitlisted_at: Mapped[datetime | None]  # waitlist order: earliest first, then id
     canceled_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -27,21 +27,34 @@ from portal.video import operations as video
 
 log = logging.getLogger(__name__)
 ENTITY = "training_session"
-AUDITED_FIELDS = ("title", "description", "start_time", "duration_minutes", "capacity", "event_id", "instructor_id",
-                  "tags", *rules.BOOLEAN_FIELDS)
+AUDITED_FIELDS = (
+    "title",
+    "description",
+    "start_time",
+    "duration_minutes",
+    "capacity",
+    "event_id",
+    "instructor_id",
+    "tags",
+    *rules.BOOLEAN_FIELDS,
+)
 
 
 # ------------------------------------------------------------------------------------------------ validation
-def check_session_data(raw: dict[str, Any], *, actor: User, session: TrainingSession | None = None
-                       ) -> tuple[dict[str, Any], dict[str, str]]:
+def check_session_data(
+    raw: dict[str, Any], *, actor: User, session: TrainingSession | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate `raw` for a new session (session=None) or an edit; returns (clean, errors) and raises nothing
     except Forbidden when the actor names another instructor without being allowed to."""
     if session is not None:
         db.session.refresh(session, ["seats_taken"])  # the lowest capacity allowed, as of now
     clean, errors = rules.validate_session(
-        raw, now=now_utc(), partial=session is not None,
+        raw,
+        now=now_utc(),
+        partial=session is not None,
         current_start=session.start_time if session is not None else None,
-        seats_taken=session.seats_taken if session is not None else 0)
+        seats_taken=session.seats_taken if session is not None else 0,
+    )
     if clean.get("event_id") is not None and db.session.get(Event, clean["event_id"]) is None:
         errors["event_id"] = "event not found"
     if "instructor_id" in clean:
@@ -102,8 +115,9 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
     for field, value in clean.items():
         if field not in ("start_time", "duration_minutes"):
             setattr(session, field, value)
-    session.set_schedule(clean.get("start_time", session.start_time),
-                         clean.get("duration_minutes", session.duration_minutes))
+    session.set_schedule(
+        clean.get("start_time", session.start_time), clean.get("duration_minutes", session.duration_minutes)
+    )
     _flush_capacity(session)
     changes = diff(before, _snapshot(session))
     stale = [relation for relation in ("instructor", "event") if f"{relation}_id" in changes]
@@ -127,8 +141,9 @@ def _flush_capacity(session: TrainingSession) -> None:
     try:
         db.session.flush()
     except sa.exc.IntegrityError:
-        raise ValidationFailed({"capacity": "Seats were taken meanwhile; the capacity cannot be lower than the "
-                                            "seats already taken."}) from None
+        raise ValidationFailed(
+            {"capacity": "Seats were taken meanwhile; the capacity cannot be lower than the seats already taken."}
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------------ lifecycle
@@ -147,8 +162,13 @@ def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     notifications.notify_canceled(session, released)
     _close_room(session)
     db.session.flush()
-    record("session.cancel", ENTITY, session.id, actor,
-           {"status": [SessionStatus.SCHEDULED.value, session.status], "seats_released": len(released)})
+    record(
+        "session.cancel",
+        ENTITY,
+        session.id,
+        actor,
+        {"status": [SessionStatus.SCHEDULED.value, session.status], "seats_released": len(released)},
+    )
     return session
 
 
@@ -164,13 +184,19 @@ def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     except ServiceUnavailable:
         log.warning("session %s started without its recording: the provider refused", session.id)
     db.session.flush()
-    record("session.start", ENTITY, session.id, actor,
-           {"status": [SessionStatus.SCHEDULED.value, session.status], "started_at": session.started_at})
+    record(
+        "session.start",
+        ENTITY,
+        session.id,
+        actor,
+        {"status": [SessionStatus.SCHEDULED.value, session.status], "started_at": session.started_at},
+    )
     return session
 
 
-def end_session(session: TrainingSession, *, actor: User | None, reason: EndReason | str = EndReason.INSTRUCTOR
-                ) -> TrainingSession:
+def end_session(
+    session: TrainingSession, *, actor: User | None, reason: EndReason | str = EndReason.INSTRUCTOR
+) -> TrainingSession:
     """End a live session (or, for the worker, one that never started). The meeting ends for everyone."""
     reason = EndReason(reason)
     if actor is not None and not rules.can_end(session, actor):
@@ -186,8 +212,13 @@ def end_session(session: TrainingSession, *, actor: User | None, reason: EndReas
     seats.close_attendance(session, session.ended_at)
     _close_room(session)
     db.session.flush()
-    record("session.end", ENTITY, session.id, actor,
-           {"status": [old_status, session.status], "end_reason": reason.value, "ended_at": session.ended_at})
+    record(
+        "session.end",
+        ENTITY,
+        session.id,
+        actor,
+        {"status": [old_status, session.status], "end_reason": reason.value, "ended_at": session.ended_at},
+    )
     return session
 
 
@@ -198,4 +229,3 @@ def _close_room(session: TrainingSession) -> None:
             video.deactivate_room(session)
     except ServiceUnavailable:
         log.warning("room of session %s not closed yet; the cleanup job retries", session.id)
-

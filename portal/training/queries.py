@@ -15,8 +15,11 @@ from portal.extensions import db
 from portal.training import rules
 from portal.training.models import RoomStatus, SessionStatus, TrainingSession
 
-SORT_COLUMNS = {"start_time": TrainingSession.start_time, "created_at": TrainingSession.created_at,
-                "title": TrainingSession.title}
+SORT_COLUMNS = {
+    "start_time": TrainingSession.start_time,
+    "created_at": TrainingSession.created_at,
+    "title": TrainingSession.title,
+}
 SORT_ORDERS = ("asc", "desc")
 
 
@@ -75,11 +78,17 @@ def list_sessions(viewer, filters: SessionFilters, *, limit: int, offset: int, n
 
 def upcoming(viewer, *, now: datetime, limit: int = 20, instructor_id: int | None = None) -> list[TrainingSession]:
     """Sessions still to come or running now, soonest first."""
-    stmt = (select(TrainingSession)
-            .where(visible_to(viewer), TrainingSession.archived_at.is_(None),
-                   TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
-                   TrainingSession.end_time > now)
-            .order_by(TrainingSession.start_time, TrainingSession.id).limit(limit))
+    stmt = (
+        select(TrainingSession)
+        .where(
+            visible_to(viewer),
+            TrainingSession.archived_at.is_(None),
+            TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+            TrainingSession.end_time > now,
+        )
+        .order_by(TrainingSession.start_time, TrainingSession.id)
+        .limit(limit)
+    )
     if instructor_id is not None:
         stmt = stmt.where(TrainingSession.instructor_id == instructor_id)
     return list(db.session.scalars(stmt).unique())
@@ -87,18 +96,28 @@ def upcoming(viewer, *, now: datetime, limit: int = 20, instructor_id: int | Non
 
 def past(viewer, *, now: datetime, limit: int = 100) -> list[TrainingSession]:
     """Sessions that are over (ended, canceled, or past their end), most recent first."""
-    stmt = (select(TrainingSession)
-            .where(visible_to(viewer), TrainingSession.archived_at.is_(None),
-                   sa.or_(TrainingSession.status.in_([SessionStatus.ENDED.value, SessionStatus.CANCELED.value]),
-                          TrainingSession.end_time <= now))
-            .order_by(TrainingSession.start_time.desc(), TrainingSession.id.desc()).limit(limit))
+    stmt = (
+        select(TrainingSession)
+        .where(
+            visible_to(viewer),
+            TrainingSession.archived_at.is_(None),
+            sa.or_(
+                TrainingSession.status.in_([SessionStatus.ENDED.value, SessionStatus.CANCELED.value]),
+                TrainingSession.end_time <= now,
+            ),
+        )
+        .order_by(TrainingSession.start_time.desc(), TrainingSession.id.desc())
+        .limit(limit)
+    )
     return list(db.session.scalars(stmt).unique())
 
 
 def for_event(event_id: int, viewer, *, public_only: bool = False) -> list[TrainingSession]:
-    stmt = (select(TrainingSession)
-            .where(TrainingSession.event_id == event_id, TrainingSession.archived_at.is_(None))
-            .order_by(TrainingSession.start_time, TrainingSession.id))
+    stmt = (
+        select(TrainingSession)
+        .where(TrainingSession.event_id == event_id, TrainingSession.archived_at.is_(None))
+        .order_by(TrainingSession.start_time, TrainingSession.id)
+    )
     stmt = stmt.where(TrainingSession.is_public.is_(True)) if public_only else stmt.where(visible_to(viewer))
     return list(db.session.scalars(stmt).unique())
 
@@ -116,12 +135,19 @@ NEEDS_ROOM = (RoomStatus.NONE.value, RoomStatus.PENDING.value, RoomStatus.FAILED
 
 def needs_room_attempt(now: datetime) -> sa.ColumnElement[bool]:
     """A session without a ready room whose backoff (or another attempt's lease) has run out."""
-    return sa.and_(TrainingSession.room_status.in_(NEEDS_ROOM),
-                   sa.or_(TrainingSession.room_next_attempt_at.is_(None), TrainingSession.room_next_attempt_at <= now))
+    return sa.and_(
+        TrainingSession.room_status.in_(NEEDS_ROOM),
+        sa.or_(TrainingSession.room_next_attempt_at.is_(None), TrainingSession.room_next_attempt_at <= now),
+    )
 
 
 def overdue_session_ids(now: datetime, grace: timedelta) -> list[int]:
     """Scheduled or live sessions whose end is more than `grace` ago: the auto-end sweep ends them."""
-    return list(db.session.scalars(select(TrainingSession.id).where(
-        TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
-        TrainingSession.end_time <= now - grace)).all())
+    return list(
+        db.session.scalars(
+            select(TrainingSession.id).where(
+                TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+                TrainingSession.end_time <= now - grace,
+            )
+        ).all()
+    )

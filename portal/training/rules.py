@@ -23,18 +23,38 @@ NOT_FOUND_MESSAGE = "Training session not found."  # the same answer whether it 
 
 BOOLEAN_FIELDS = ("recording_enabled", "chat_enabled", "is_public", "members_only")
 BOOLEAN_DEFAULTS = {"recording_enabled": False, "chat_enabled": True, "is_public": False, "members_only": True}
-WRITABLE_FIELDS = frozenset({"title", "description", "start_time", "duration_minutes", "capacity", "event_id",
-                             "instructor_id", "tags", *BOOLEAN_FIELDS})
-REQUIRED_FIELDS = {"title": "Give the session a title.", "start_time": "Give the date and time the session starts.",
-                   "duration_minutes": "Give the duration in minutes (15 to 480)."}
+WRITABLE_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "start_time",
+        "duration_minutes",
+        "capacity",
+        "event_id",
+        "instructor_id",
+        "tags",
+        *BOOLEAN_FIELDS,
+    }
+)
+REQUIRED_FIELDS = {
+    "title": "Give the session a title.",
+    "start_time": "Give the date and time the session starts.",
+    "duration_minutes": "Give the duration in minutes (15 to 480).",
+}
 
 Clean = dict[str, Any]
 Errors = dict[str, str]
 
 
 # ------------------------------------------------------------------------------------------------ validation
-def validate_session(raw: dict[str, Any], *, now: datetime, partial: bool = False,
-                     current_start: datetime | None = None, seats_taken: int = 0) -> tuple[Clean, Errors]:
+def validate_session(
+    raw: dict[str, Any],
+    *,
+    now: datetime,
+    partial: bool = False,
+    current_start: datetime | None = None,
+    seats_taken: int = 0,
+) -> tuple[Clean, Errors]:
     """Check the fields present in `raw` (all required ones unless `partial`).
 
     `current_start`: the stored start of a session being edited; sending it unchanged is always accepted (an
@@ -47,9 +67,14 @@ def validate_session(raw: dict[str, Any], *, now: datetime, partial: bool = Fals
         for key, message in REQUIRED_FIELDS.items():
             if raw.get(key) in (None, ""):
                 errors[key] = message
-    checks = {"title": check_title, "description": check_description, "duration_minutes": check_duration,
-              "tags": check_tags, "event_id": lambda v: check_id(v, required=False),
-              "instructor_id": lambda v: check_id(v, required=True)}
+    checks = {
+        "title": check_title,
+        "description": check_description,
+        "duration_minutes": check_duration,
+        "tags": check_tags,
+        "event_id": lambda v: check_id(v, required=False),
+        "instructor_id": lambda v: check_id(v, required=True),
+    }
     for key, check in checks.items():
         if key in raw and key not in errors:
             _apply(clean, errors, key, check(raw[key]))
@@ -116,8 +141,9 @@ def parse_start_time(value: Any) -> tuple[datetime | None, str | None]:
     return value.astimezone(UTC), None
 
 
-def check_start_time(value: Any, now: datetime, current_start: datetime | None = None
-                     ) -> tuple[datetime | None, str | None]:
+def check_start_time(
+    value: Any, now: datetime, current_start: datetime | None = None
+) -> tuple[datetime | None, str | None]:
     start, error = parse_start_time(value)
     if error or start is None:
         return None, error
@@ -242,11 +268,13 @@ def can_see_presence(session, user, *, has_joined: bool) -> bool:
 def allowed_actions(session, user) -> dict[str, bool]:
     """What the session page offers `user` now: the role check and the state check of each action, together."""
     status = session.status
-    return {"edit": can_edit(session, user) and not transition_error(status, "edit"),
-            "cancel": can_cancel(session, user) and not transition_error(status, "cancel"),
-            "start": can_start(session, user) and not transition_error(status, "start"),
-            "end": can_end(session, user) and not transition_error(status, "end"),
-            "see_room": can_see_room_state(session, user)}
+    return {
+        "edit": can_edit(session, user) and not transition_error(status, "edit"),
+        "cancel": can_cancel(session, user) and not transition_error(status, "cancel"),
+        "start": can_start(session, user) and not transition_error(status, "start"),
+        "end": can_end(session, user) and not transition_error(status, "end"),
+        "see_room": can_see_room_state(session, user),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ lifecycle

@@ -34,18 +34,22 @@ bp = Blueprint("training", __name__)
 def home():
     now = now_utc()
     sessions = queries.upcoming(current_user, now=now, limit=12)
-    return render_template("home.html", sessions=sessions, panels=seats.join_panels(sessions, current_user),
-                           events=events.upcoming(current_user, now=now, limit=6))
+    return render_template(
+        "home.html",
+        sessions=sessions,
+        panels=seats.join_panels(sessions, current_user),
+        events=events.upcoming(current_user, now=now, limit=6),
+    )
 
 
 @bp.get("/sessions", endpoint="index")
 def index():
     show_past = request.args.get("past") == "1"
     now = now_utc()
-    sessions = (queries.past(current_user, now=now) if show_past
-                else queries.upcoming(current_user, now=now, limit=100))
-    return render_template("training/index.html", sessions=sessions, show_past=show_past,
-                           panels=seats.join_panels(sessions, current_user))
+    sessions = queries.past(current_user, now=now) if show_past else queries.upcoming(current_user, now=now, limit=100)
+    return render_template(
+        "training/index.html", sessions=sessions, show_past=show_past, panels=seats.join_panels(sessions, current_user)
+    )
 
 
 @bp.get("/sessions/<int:session_id>", endpoint="detail")
@@ -72,22 +76,29 @@ def _session_context(session: TrainingSession) -> dict[str, Any]:
 def my_sessions():
     sessions = queries.of_instructor(current_user.id, include_archived=request.args.get("archived") == "1")
     now = now_utc()
-    return render_template("training/my_sessions.html", now=now,
-                           upcoming=[s for s in sessions if not s.is_final and s.end_time > now][::-1],
-                           past=[s for s in sessions if s.is_final or s.end_time <= now])
+    return render_template(
+        "training/my_sessions.html",
+        now=now,
+        upcoming=[s for s in sessions if not s.is_final and s.end_time > now][::-1],
+        past=[s for s in sessions if s.is_final or s.end_time <= now],
+    )
 
 
 # ------------------------------------------------------------------------------------------------ forms
 def _form_context(**extra: Any) -> dict[str, Any]:
-    context = {"timezones": all_timezones(), "events": events.choices(),
-               "instructors": _instructors() if rules.can_assign_instructor(current_user) else None}
+    context = {
+        "timezones": all_timezones(),
+        "events": events.choices(),
+        "instructors": _instructors() if rules.can_assign_instructor(current_user) else None,
+    }
     return {**context, **extra}
 
 
 def _instructors() -> list[User]:
     roles = [r.value for r in ROLES if r.at_least(Role.INSTRUCTOR)]
-    return list(db.session.scalars(select(User).where(User.role.in_(roles), User.is_active.is_(True))
-                                   .order_by(User.name)))
+    return list(
+        db.session.scalars(select(User).where(User.role.in_(roles), User.is_active.is_(True)).order_by(User.name))
+    )
 
 
 def _invalid(template: str, errors: dict[str, str], **context: Any):

@@ -30,11 +30,15 @@ def check_provider(settings, echo: Callable[[str], None]) -> bool:
     except ProviderError as exc:
         provider.client.http.close()
         if exc.status in (401, 403):
-            echo(f"FAIL: the API token was refused (HTTP {exc.status}). Check PORTAL_CLOUDFLARE_API_TOKEN: it needs "
-                 "the Realtime (or Realtime Admin) permission for this account.")
+            echo(
+                f"FAIL: the API token was refused (HTTP {exc.status}). Check PORTAL_CLOUDFLARE_API_TOKEN: it needs "
+                "the Realtime (or Realtime Admin) permission for this account."
+            )
         elif exc.status == 404:
-            echo("FAIL: the account or app was not found (HTTP 404). Check PORTAL_CLOUDFLARE_ACCOUNT_ID and "
-                 "PORTAL_CLOUDFLARE_APP_ID.")
+            echo(
+                "FAIL: the account or app was not found (HTTP 404). Check PORTAL_CLOUDFLARE_ACCOUNT_ID and "
+                "PORTAL_CLOUDFLARE_APP_ID."
+            )
         else:
             echo(f"FAIL: RealtimeKit could not be reached: {exc}")
         return False
@@ -48,8 +52,10 @@ def check_provider(settings, echo: Callable[[str], None]) -> bool:
             echo(f"OK: preset {name!r} (PORTAL_{setting}) exists.")
         else:
             ok = False
-            echo(f"FAIL: preset {name!r} (PORTAL_{setting}) does not exist in the app; "
-                 f"it has: {', '.join(sorted(n for n in names if n)) or 'none'}.")
+            echo(
+                f"FAIL: preset {name!r} (PORTAL_{setting}) does not exist in the app; "
+                f"it has: {', '.join(sorted(n for n in names if n)) or 'none'}."
+            )
     return _check_webhook_key(settings, echo) and ok
 
 
@@ -65,8 +71,13 @@ def _check_webhook_key(settings, echo: Callable[[str], None]) -> bool:
     return True
 
 
-WEBHOOK_EVENTS = ["meeting.started", "meeting.ended", "meeting.participantJoined", "meeting.participantLeft",
-                  "recording.statusUpdate"]
+WEBHOOK_EVENTS = [
+    "meeting.started",
+    "meeting.ended",
+    "meeting.participantJoined",
+    "meeting.participantLeft",
+    "recording.statusUpdate",
+]
 
 
 @video.command("register-webhook", help="Have RealtimeKit send its events to this portal (safe to run again).")
@@ -92,8 +103,9 @@ def register_webhook(url: str | None) -> None:
             return False
         finally:
             client.http.close()
-        click.echo(f"{outcome}: webhook {hook.get('id')} posts {', '.join(sorted(hook.get('events') or []))} "
-                   f"to {target}")
+        click.echo(
+            f"{outcome}: webhook {hook.get('id')} posts {', '.join(sorted(hook.get('events') or []))} to {target}"
+        )
         return True
 
     if not run():

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 8.0
-MAX_RETRY_AFTER_SECONDS = 30.0   # a longer wait is not spent inside a web request or a job: fail retryable instead
+MAX_RETRY_AFTER_SECONDS = 30.0  # a longer wait is not spent inside a web request or a job: fail retryable instead
 USER_AGENT = "training-portal/0.1 (+RealtimeKit client)"
 
 # RealtimeKit recording status -> the portal's RecordingStatus.
@@ -101,20 +101,38 @@ def _str(value: Any) -> str | None:
 class RealtimeKitClient:
     """HTTP client for `{base}/accounts/{account_id}/realtime/kit/{app_id}`. Every method returns `data`."""
 
-    def __init__(self, *, base_url: str, account_id: str, app_id: str, api_token: str, timeout: float = 10.0,
-                 max_retries: int = 3, backoff_base: float = 0.5, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        account_id: str,
+        app_id: str,
+        api_token: str,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.prefix = f"{base_url.rstrip('/')}/accounts/{account_id}/realtime/kit/{app_id}"
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.sleep = sleep
         self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {api_token}", "Accept": "application/json",
-                                  "User-Agent": USER_AGENT})
+        self.http.headers.update(
+            {"Authorization": f"Bearer {api_token}", "Accept": "application/json", "User-Agent": USER_AGENT}
+        )
 
     # ------------------------------------------------------------------------------------------ transport
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                before_retry: Callable[[], Any] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        before_retry: Callable[[], Any] | None = None,
+    ) -> Any:
         """One API call with retries. `before_retry` (for creates) may find what a failed attempt already made:
         when it returns something, that is the result and nothing is sent again."""
         label = f"{method} {path}"
@@ -125,8 +143,11 @@ class RealtimeKitClient:
             except _Retry as retry:
                 attempt += 1
                 if attempt > self.max_retries or (retry.wait is not None and retry.wait > MAX_RETRY_AFTER_SECONDS):
-                    raise ProviderError(f"RealtimeKit {label}: {retry.reason} (gave up after {attempt} attempts)",
-                                        retryable=True, status=retry.status) from None
+                    raise ProviderError(
+                        f"RealtimeKit {label}: {retry.reason} (gave up after {attempt} attempts)",
+                        retryable=True,
+                        status=retry.status,
+                    ) from None
                 delay = retry.wait if retry.wait is not None else self._backoff(attempt)
                 log.info("RealtimeKit %s: %s; retry %d in %.2fs", label, retry.reason, attempt, delay)
                 self.sleep(delay)
@@ -153,16 +174,22 @@ class RealtimeKitClient:
         status = response.status_code
         if status in RETRYABLE_STATUSES:
             _code, message = error_message(body)
-            raise _Retry(f"HTTP {status}{': ' + message if message else ''}", status=status,
-                         wait=retry_after_seconds(response.headers.get("Retry-After")))
+            raise _Retry(
+                f"HTTP {status}{': ' + message if message else ''}",
+                status=status,
+                wait=retry_after_seconds(response.headers.get("Retry-After")),
+            )
         if status >= 400:
             _code, message = error_message(body)
             detail = message or response.reason or "no message"
             raise ProviderError(f"RealtimeKit {label}: HTTP {status}: {detail}", retryable=False, status=status)
         if not isinstance(body, dict) or body.get("success") is False or "data" not in body:
             _code, message = error_message(body)
-            raise ProviderError(f"RealtimeKit {label}: HTTP {status} with an unreadable body"
-                                f"{': ' + message if message else ''}", retryable=True, status=status)
+            raise ProviderError(
+                f"RealtimeKit {label}: HTTP {status} with an unreadable body{': ' + message if message else ''}",
+                retryable=True,
+                status=status,
+            )
         return body["data"]
 
     # ------------------------------------------------------------------------------------------ meetings
@@ -170,15 +197,22 @@ class RealtimeKitClient:
         found = self.find_meeting(title)
         if found is not None:
             return found
-        return self.request("POST", "/meetings", json={"title": title, "record_on_start": record_on_start},
-                            before_retry=lambda: self.find_meeting(title))
+        return self.request(
+            "POST",
+            "/meetings",
+            json={"title": title, "record_on_start": record_on_start},
+            before_retry=lambda: self.find_meeting(title),
+        )
 
     def find_meeting(self, title: str) -> dict[str, Any] | None:
         """An ACTIVE meeting with exactly this title (titles carry our unique marker)."""
         meetings = self.request("GET", "/meetings", params={"search": title, "status": "ACTIVE", "per_page": 50})
         for meeting in meetings if isinstance(meetings, list) else []:
-            if isinstance(meeting, dict) and meeting.get("title") == title \
-                    and meeting.get("status", "ACTIVE") == "ACTIVE":
+            if (
+                isinstance(meeting, dict)
+                and meeting.get("title") == title
+                and meeting.get("status", "ACTIVE") == "ACTIVE"
+            ):
                 return meeting
         return None
 
@@ -198,8 +232,9 @@ class RealtimeKitClient:
             raise
 
     # ------------------------------------------------------------------------------------------ participants
-    def add_participant(self, meeting_id: str, *, custom_participant_id: str, preset_name: str,
-                        name: str) -> dict[str, Any]:
+    def add_participant(
+        self, meeting_id: str, *, custom_participant_id: str, preset_name: str, name: str
+    ) -> dict[str, Any]:
         body = {"custom_participant_id": custom_participant_id, "preset_name": preset_name, "name": name}
 
         def already_added() -> dict[str, Any] | None:
@@ -213,8 +248,9 @@ class RealtimeKitClient:
     def find_participant(self, meeting_id: str, custom_participant_id: str) -> dict[str, Any] | None:
         page = 1
         while page <= 50:
-            found = self.request("GET", f"/meetings/{meeting_id}/participants",
-                                 params={"page_no": page, "per_page": 100})
+            found = self.request(
+                "GET", f"/meetings/{meeting_id}/participants", params={"page_no": page, "per_page": 100}
+            )
             if not isinstance(found, list) or not found:
                 return None
             for participant in found:
@@ -237,8 +273,12 @@ class RealtimeKitClient:
         active = self.active_recording(meeting_id)
         if active is not None:
             return active
-        return self.request("POST", "/recordings", json={"meeting_id": meeting_id},
-                            before_retry=lambda: self.active_recording(meeting_id))
+        return self.request(
+            "POST",
+            "/recordings",
+            json={"meeting_id": meeting_id},
+            before_retry=lambda: self.active_recording(meeting_id),
+        )
 
     def active_recording(self, meeting_id: str) -> dict[str, Any] | None:
         try:
@@ -264,10 +304,12 @@ class RealtimeKitClient:
                 if set(hook.get("events") or []) >= set(events) and hook.get("enabled", True):
                     return "unchanged", hook
                 merged = sorted(set(hook.get("events") or []) | set(events))
-                return "updated", self.request("PATCH", f"/webhooks/{hook['id']}",
-                                               json={"events": merged, "enabled": True})
-        return "created", self.request("POST", "/webhooks", json={"name": name, "url": url, "events": events,
-                                                                   "enabled": True})
+                return "updated", self.request(
+                    "PATCH", f"/webhooks/{hook['id']}", json={"events": merged, "enabled": True}
+                )
+        return "created", self.request(
+            "POST", "/webhooks", json={"name": name, "url": url, "events": events, "enabled": True}
+        )
 
     # ------------------------------------------------------------------------------------------ presets
     def list_presets(self) -> list[dict[str, Any]]:
@@ -300,8 +342,12 @@ def meeting_title(title: str, session_id: int, base_url: str) -> str:
 def to_recording(data: dict[str, Any]) -> Recording:
     if not isinstance(data, dict) or not data.get("id"):
         raise ProviderError("RealtimeKit returned a recording without an id", retryable=True)
-    return Recording(data["id"], map_recording_status(data.get("status")), data.get("download_url") or None,
-                     parse_time(data.get("download_url_expiry")))
+    return Recording(
+        data["id"],
+        map_recording_status(data.get("status")),
+        data.get("download_url") or None,
+        parse_time(data.get("download_url_expiry")),
+    )
 
 
 class CloudflareProvider:
@@ -316,15 +362,24 @@ class CloudflareProvider:
     @classmethod
     def from_settings(cls, settings) -> CloudflareProvider:
         client = RealtimeKitClient(
-            base_url=settings.CLOUDFLARE_API_BASE, account_id=settings.CLOUDFLARE_ACCOUNT_ID,
-            app_id=settings.CLOUDFLARE_APP_ID, api_token=settings.CLOUDFLARE_API_TOKEN,
-            timeout=settings.VIDEO_TIMEOUT_SECONDS, max_retries=settings.VIDEO_MAX_RETRIES)
-        return cls(client, host_preset=settings.CLOUDFLARE_HOST_PRESET,
-                   learner_preset=settings.CLOUDFLARE_LEARNER_PRESET, base_url=settings.BASE_URL)
+            base_url=settings.CLOUDFLARE_API_BASE,
+            account_id=settings.CLOUDFLARE_ACCOUNT_ID,
+            app_id=settings.CLOUDFLARE_APP_ID,
+            api_token=settings.CLOUDFLARE_API_TOKEN,
+            timeout=settings.VIDEO_TIMEOUT_SECONDS,
+            max_retries=settings.VIDEO_MAX_RETRIES,
+        )
+        return cls(
+            client,
+            host_preset=settings.CLOUDFLARE_HOST_PRESET,
+            learner_preset=settings.CLOUDFLARE_LEARNER_PRESET,
+            base_url=settings.BASE_URL,
+        )
 
     def create_room(self, *, title: str, session_id: int, record_on_start: bool = False) -> str:
-        meeting = self.client.create_meeting(meeting_title(title, session_id, self.base_url),
-                                             record_on_start=record_on_start)
+        meeting = self.client.create_meeting(
+            meeting_title(title, session_id, self.base_url), record_on_start=record_on_start
+        )
         if not isinstance(meeting, dict) or not meeting.get("id"):
             raise ProviderError("RealtimeKit created a meeting without an id", retryable=True)
         return meeting["id"]
@@ -336,8 +391,9 @@ class CloudflareProvider:
 
     def add_participant(self, room_id: str, *, user_id: int, name: str, is_host: bool) -> Participant:
         preset = self.host_preset if is_host else self.learner_preset
-        data = self.client.add_participant(room_id, custom_participant_id=str(user_id), preset_name=preset,
-                                           name=name[:100])
+        data = self.client.add_participant(
+            room_id, custom_participant_id=str(user_id), preset_name=preset, name=name[:100]
+        )
         if not isinstance(data, dict) or not data.get("id") or not data.get("token"):
             raise ProviderError("RealtimeKit added a participant without an id or token", retryable=True)
         return Participant(data["id"], data["token"], data.get("preset_name") or preset)

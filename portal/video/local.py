@@ -45,8 +45,9 @@ class LocalProvider:
         if not room.is_active:
             raise ProviderError("the room is closed", retryable=False, status=409)
         participant_id = f"lp-{user_id}-{secrets.token_hex(6)}"
-        return Participant(participant_id, self._token(room_id, user_id, participant_id),
-                           "host" if is_host else "participant")
+        return Participant(
+            participant_id, self._token(room_id, user_id, participant_id), "host" if is_host else "participant"
+        )
 
     def refresh_token(self, room_id: str, participant_id: str) -> str:
         room = self._room(room_id)

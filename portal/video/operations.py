@@ -43,8 +43,9 @@ def ensure_room(session: TrainingSession) -> str:
         session.room_status = RoomStatus.FAILED.value
         session.room_error = str(exc)[:500]
         db.session.flush()
-        raise ServiceUnavailable("The video room could not be created. Try again in a minute.",
-                                 code="room_unavailable") from exc
+        raise ServiceUnavailable(
+            "The video room could not be created. Try again in a minute.", code="room_unavailable"
+        ) from exc
     session.room_id = room_id
     session.room_status = RoomStatus.READY.value
     session.room_error = None
@@ -75,8 +76,9 @@ def issue_join_grant(session: TrainingSession, user: User) -> JoinGrant:
         raise Conflict("The room for this session is not ready yet.", code="room_not_ready")
     provider = get_provider()
     is_host = user.id == session.instructor_id
-    existing = db.session.scalar(select(VideoParticipant).where(
-        VideoParticipant.room_id == session.room_id, VideoParticipant.user_id == user.id))
+    existing = db.session.scalar(
+        select(VideoParticipant).where(VideoParticipant.room_id == session.room_id, VideoParticipant.user_id == user.id)
+    )
     try:
         if existing is not None:
             try:
@@ -89,10 +91,18 @@ def issue_join_grant(session: TrainingSession, user: User) -> JoinGrant:
                 db.session.flush()
         participant = provider.add_participant(session.room_id, user_id=user.id, name=user.name, is_host=is_host)
     except ProviderError as exc:
-        raise ServiceUnavailable("The room is not reachable right now. Please try again.",
-                                 code="room_unreachable") from exc
-    db.session.add(VideoParticipant(session_id=session.id, user_id=user.id, room_id=session.room_id,
-                                    participant_id=participant.participant_id, preset_name=participant.preset_name))
+        raise ServiceUnavailable(
+            "The room is not reachable right now. Please try again.", code="room_unreachable"
+        ) from exc
+    db.session.add(
+        VideoParticipant(
+            session_id=session.id,
+            user_id=user.id,
+            room_id=session.room_id,
+            participant_id=participant.participant_id,
+            preset_name=participant.preset_name,
+        )
+    )
     db.session.flush()
     return JoinGrant(provider.name, session.room_id, participant.token, participant.participant_id, is_host)
 
@@ -133,15 +143,20 @@ def apply_recording(session: TrainingSession, status: str, url: str | None = Non
 
 
 # recording -> uploading -> ready | failed; updates may arrive out of order and never move a recording back.
-_RECORDING_RANK = {RecordingStatus.RECORDING.value: 0, RecordingStatus.UPLOADING.value: 1,
-                   RecordingStatus.READY.value: 2, RecordingStatus.FAILED.value: 2}
+_RECORDING_RANK = {
+    RecordingStatus.RECORDING.value: 0,
+    RecordingStatus.UPLOADING.value: 1,
+    RecordingStatus.READY.value: 2,
+    RecordingStatus.FAILED.value: 2,
+}
 
 
 def advance_recording(session: TrainingSession, status: str, url: str | None = None, expires_at=None) -> bool:
     """Apply a recording update unless it is stale (earlier than the status held, or a different final one)."""
     current = session.recording_status
-    if current in _RECORDING_RANK and (_RECORDING_RANK[status] < _RECORDING_RANK[current]
-                                       or (_RECORDING_RANK[current] == 2 and status != current)):
+    if current in _RECORDING_RANK and (
+        _RECORDING_RANK[status] < _RECORDING_RANK[current] or (_RECORDING_RANK[current] == 2 and status != current)
+    ):
         return False
     apply_recording(session, status, url, expires_at)
     return True
@@ -149,16 +164,19 @@ def advance_recording(session: TrainingSession, status: str, url: str | None = N
 
 def refresh_recording(session: TrainingSession) -> bool:
     """Ask the provider how an unfinished recording is doing (for when no webhook came). True if it changed."""
-    if not session.recording_id or session.recording_status not in (RecordingStatus.RECORDING.value,
-                                                                    RecordingStatus.UPLOADING.value):
+    if not session.recording_id or session.recording_status not in (
+        RecordingStatus.RECORDING.value,
+        RecordingStatus.UPLOADING.value,
+    ):
         return False
     before = (session.recording_status, session.recording_url)
     try:
         recording = get_provider().get_recording(session.recording_id)
     except ProviderError as exc:
         if exc.retryable:
-            raise ServiceUnavailable("The recording's status could not be fetched.",
-                                     code="recording_unavailable") from exc
+            raise ServiceUnavailable(
+                "The recording's status could not be fetched.", code="recording_unavailable"
+            ) from exc
         recording = None  # the provider no longer knows it (files are kept 7 days): it is gone
     if recording is None:
         advance_recording(session, RecordingStatus.FAILED.value)

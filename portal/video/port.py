@@ -30,7 +30,7 @@ class Participant:
 @dataclass(frozen=True)
 class Recording:
     recording_id: str
-    status: str                       # the portal's RecordingStatus value: recording, uploading, ready, failed
+    status: str  # the portal's RecordingStatus value: recording, uploading, ready, failed
     download_url: str | None = None
     download_url_expires_at: datetime | None = None
 

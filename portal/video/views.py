@@ -22,17 +22,21 @@ bp = Blueprint("video", __name__)
 # The UI Kit and the core SDK, pinned (`npm view @cloudflare/realtimekit-ui version`, 2026-11-24).
 RTK_UI_VERSION = "2.0.2"
 RTK_CORE_VERSION = "2.0.2"
-RTK_UI_LOADER_URL = (f"https://cdn.jsdelivr.net/npm/@cloudflare/realtimekit-ui@{RTK_UI_VERSION}"
-                     "/loader/index.es2017.js")
+RTK_UI_LOADER_URL = f"https://cdn.jsdelivr.net/npm/@cloudflare/realtimekit-ui@{RTK_UI_VERSION}/loader/index.es2017.js"
 RTK_CORE_URL = f"https://cdn.jsdelivr.net/npm/@cloudflare/realtimekit@{RTK_CORE_VERSION}/dist/browser.js"
 # sha384 of dist/browser.js in the npm tarball of @cloudflare/realtimekit@2.0.2 (jsDelivr serves that file as is).
 RTK_CORE_INTEGRITY = "sha384-lFXT0ldxi5sQ1wA86msP3ur5BxzZf9dyFkjT3PG884u6bf48UXXJPJl0QOL07TpO"
 
 CDN = "https://cdn.jsdelivr.net"
 # The network allowlist of RealtimeKit (reference §5); STUN/TURN are not governed by CSP.
-REALTIME_HOSTS = ("api.realtime.cloudflare.com", "socket-edge.realtime.cloudflare.com",
-                  "api-silos.realtime.cloudflare.com", "da-collector.realtime.cloudflare.com",
-                  "location.realtime.cloudflare.com", "r2.cloudflarestorage.com")
+REALTIME_HOSTS = (
+    "api.realtime.cloudflare.com",
+    "socket-edge.realtime.cloudflare.com",
+    "api-silos.realtime.cloudflare.com",
+    "da-collector.realtime.cloudflare.com",
+    "location.realtime.cloudflare.com",
+    "r2.cloudflarestorage.com",
+)
 UI_KIT_HOSTS = ("rtk-assets.realtime.cloudflare.com", "rtk-uploads.realtime.cloudflare.com")
 
 
@@ -45,19 +49,21 @@ def cloudflare_csp() -> str:
     realtime = _https(REALTIME_HOSTS)
     sockets = " ".join(f"wss://{host}" for host in REALTIME_HOSTS)
     assets = _https(UI_KIT_HOSTS)
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' {CDN}",
-        f"style-src 'self' {CDN} {assets}",
-        f"connect-src 'self' {CDN} {realtime} {sockets} {assets}",
-        f"img-src 'self' data: blob: {assets} {realtime}",
-        f"font-src 'self' data: {CDN} {assets}",
-        f"media-src 'self' blob: mediastream: {assets}",
-        "worker-src 'self' blob:",
-        "frame-ancestors 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' {CDN}",
+            f"style-src 'self' {CDN} {assets}",
+            f"connect-src 'self' {CDN} {realtime} {sockets} {assets}",
+            f"img-src 'self' data: blob: {assets} {realtime}",
+            f"font-src 'self' data: {CDN} {assets}",
+            f"media-src 'self' blob: mediastream: {assets}",
+            "worker-src 'self' blob:",
+            "frame-ancestors 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+        ]
+    )
 
 
 def room_headers(response: Response, grant) -> Response:
@@ -72,8 +78,12 @@ def room_headers(response: Response, grant) -> Response:
 
 @bp.app_context_processor
 def realtimekit_assets():
-    return {"rtk_ui_loader_url": RTK_UI_LOADER_URL, "rtk_core_url": RTK_CORE_URL,
-            "rtk_core_integrity": RTK_CORE_INTEGRITY, "recording_link": video_ops.recording_link}
+    return {
+        "rtk_ui_loader_url": RTK_UI_LOADER_URL,
+        "rtk_core_url": RTK_CORE_URL,
+        "rtk_core_integrity": RTK_CORE_INTEGRITY,
+        "recording_link": video_ops.recording_link,
+    }
 
 
 # --------------------------------------------------------------------------------------------- webhook
@@ -96,18 +106,21 @@ def cloudflare_webhook():
         current_app.logger.warning("webhook refused: %s", exc)
         return _answer(503, "key_unavailable", "The signing key could not be fetched; retry later.")
     if not verified:
-        current_app.logger.warning("webhook with a bad signature refused (rtk-uuid %s)",
-                                   request.headers.get("rtk-uuid", "-")[:100])
+        current_app.logger.warning(
+            "webhook with a bad signature refused (rtk-uuid %s)", request.headers.get("rtk-uuid", "-")[:100]
+        )
         return _answer(401, "signature_invalid", "The signature does not match the body.")
     try:
-        receipt = webhooks.receive(raw, delivery_id=request.headers.get("rtk-uuid"),
-                                   webhook_id=request.headers.get("rtk-webhook-id"))
+        receipt = webhooks.receive(
+            raw, delivery_id=request.headers.get("rtk-uuid"), webhook_id=request.headers.get("rtk-webhook-id")
+        )
     except DomainError as exc:  # answered as JSON: the caller is the provider, not a browser
         db.session.rollback()
         return _answer(exc.status, exc.code, exc.message)
     db.session.commit()
-    return jsonify({"received": True, "duplicate": receipt.duplicate, "event": receipt.event,
-                    "outcome": receipt.outcome})
+    return jsonify(
+        {"received": True, "duplicate": receipt.duplicate, "event": receipt.event, "outcome": receipt.outcome}
+    )
 
 
 # --------------------------------------------------------------------------------------------- presence
@@ -117,8 +130,9 @@ def presence(session_id: int):
     if not current_user.is_authenticated:
         raise Unauthorized("Sign in to see who is in the room.", code="login_required")
     session = db.session.get(TrainingSession, session_id) if 0 < session_id <= MAX_ID else None
-    if session is None or not can_see_presence(session, current_user,
-                                               has_joined=seats.has_joined(session, current_user)):
+    if session is None or not can_see_presence(
+        session, current_user, has_joined=seats.has_joined(session, current_user)
+    ):
         raise NotFound("No such room.")
     template = "video/_presence.html" if is_htmx() else "video/presence.html"
     return no_store(render_template(template, session=session, present=seats.present_in_room(session)), private=True)

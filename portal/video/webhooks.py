@@ -38,8 +38,14 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "cloudflare"
 KEY_REFETCH_INTERVAL = timedelta(seconds=60)
-_WEBHOOK_RECORDING_STATUSES = {"INVOKED": "recording", "RECORDING": "recording", "PAUSED": "recording",
-                               "UPLOADING": "uploading", "UPLOADED": "ready", "ERRORED": "failed"}
+_WEBHOOK_RECORDING_STATUSES = {
+    "INVOKED": "recording",
+    "RECORDING": "recording",
+    "PAUSED": "recording",
+    "UPLOADING": "uploading",
+    "UPLOADED": "ready",
+    "ERRORED": "failed",
+}
 
 
 class KeyUnavailable(Exception):
@@ -135,8 +141,15 @@ def receive(raw_body: bytes, *, delivery_id: str | None, webhook_id: str | None)
     event = payload["event"][:60]
     if _already_received(delivery_id, webhook_id, body_sha256):
         return Receipt(True, event, "duplicate")
-    delivery = WebhookDelivery(provider=PROVIDER, delivery_id=delivery_id, webhook_id=webhook_id, event=event,
-                               body_sha256=body_sha256, payload=payload, received_at=now_utc())
+    delivery = WebhookDelivery(
+        provider=PROVIDER,
+        delivery_id=delivery_id,
+        webhook_id=webhook_id,
+        event=event,
+        body_sha256=body_sha256,
+        payload=payload,
+        received_at=now_utc(),
+    )
     try:
         with db.session.begin_nested():
             db.session.add(delivery)
@@ -160,9 +173,14 @@ def _already_received(delivery_id: str, webhook_id: str | None, body_sha256: str
     same_body = WebhookDelivery.body_sha256 == body_sha256
     if webhook_id is not None:
         same_body = same_body & (WebhookDelivery.webhook_id == webhook_id)
-    return db.session.scalar(select(WebhookDelivery.id).where(
-        WebhookDelivery.provider == PROVIDER,
-        or_(WebhookDelivery.delivery_id == delivery_id, same_body)).limit(1)) is not None
+    return (
+        db.session.scalar(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.provider == PROVIDER, or_(WebhookDelivery.delivery_id == delivery_id, same_body))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 # --------------------------------------------------------------------------------------------- applying
@@ -188,8 +206,12 @@ def _meeting_id(payload: dict[str, Any]) -> str | None:
 def _session_for_meeting(meeting_id: str | None) -> TrainingSession | None:
     if not meeting_id:
         return None
-    return db.session.scalar(select(TrainingSession).where(TrainingSession.room_id == meeting_id)
-                             .order_by(TrainingSession.id.desc()).limit(1))
+    return db.session.scalar(
+        select(TrainingSession)
+        .where(TrainingSession.room_id == meeting_id)
+        .order_by(TrainingSession.id.desc())
+        .limit(1)
+    )
 
 
 def _on_meeting_started(payload: dict[str, Any]) -> str:
@@ -256,8 +278,9 @@ def _on_recording_status(payload: dict[str, Any]) -> str:
     url = recording.get("downloadUrl") if status == RecordingStatus.READY.value else None
     if url and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
         url = None  # only a web link is ever rendered as one
-    if not video_ops.advance_recording(session, status, url,
-                                       parse_time(recording.get("downloadUrlExpiry")) if url else None):
+    if not video_ops.advance_recording(
+        session, status, url, parse_time(recording.get("downloadUrlExpiry")) if url else None
+    ):
         return f"stale: recording of session {session.id} is already {session.recording_status}"
     return f"recording of session {session.id} is {status}"
 

@@ -25,7 +25,8 @@ def _reload(session: TrainingSession) -> TrainingSession:
 
 
 def test_instructor_schedules_a_session_in_their_zone_edits_it_and_cancels_another(
-        page_as, make_user, make_event, make_session, shot):
+    page_as, make_user, make_event, make_session, shot
+):
     instructor = make_user("instructor", name="Kenji Sato", timezone="America/New_York")
     event = make_event(title="Winter Iaido Seminar", visibility="public", start_in=timedelta(days=5))
     other = make_session(instructor=instructor, event=event, title="Kata review", start_in=timedelta(days=3))
@@ -84,13 +85,19 @@ def test_form_errors_are_shown_next_to_the_fields_and_nothing_typed_is_lost(page
 
 
 def test_member_in_another_zone_sees_join_open_by_itself_waits_and_enters_when_instructor_starts(
-        page_as, make_user, make_event, make_session, shot):
+    page_as, make_user, make_event, make_session, shot
+):
     instructor = make_user("instructor", name="Mei Lin", timezone="Europe/Berlin")
     member = make_user("member", name="Aroha Ngata", timezone="Pacific/Auckland")
     event = make_event(title="Open mat", visibility="members", start_in=timedelta(hours=1))
     # The join window opens ~12 s after the member's page loads.
-    session = make_session(instructor=instructor, event=event, title="Evening randori",
-                           start_in=timedelta(minutes=10, seconds=12), capacity=10)
+    session = make_session(
+        instructor=instructor,
+        event=event,
+        title="Evening randori",
+        start_in=timedelta(minutes=10, seconds=12),
+        capacity=10,
+    )
     member_page = page_as(member)
     member_page.goto(f"/events/{event.id}")
     panel = member_page.locator(f"#join-panel-{session.id}")
@@ -126,8 +133,7 @@ def test_full_session_waitlist_promotion_then_join(page_as, make_user, make_sess
     instructor = make_user("instructor")
     holder = make_user("member", name="Seat Holder")
     waiting = make_user("member", name="Wait Lister")
-    session = make_session(instructor=instructor, title="Small group kumite", start_in=timedelta(minutes=5),
-                           capacity=1)
+    session = make_session(instructor=instructor, title="Small group kumite", start_in=timedelta(minutes=5), capacity=1)
     seats.reserve(session, holder)
     db.session.commit()
 
@@ -153,12 +159,15 @@ def test_full_session_waitlist_promotion_then_join(page_as, make_user, make_sess
 
 
 def test_anonymous_visitor_is_asked_to_sign_in_and_public_user_is_told_members_only(
-        page_as, make_user, make_event, make_session, shot):
+    page_as, make_user, make_event, make_session, shot
+):
     event = make_event(title="Public demo day", visibility="public")
-    open_session = make_session(event=event, title="Open class", is_public=True, members_only=False,
-                                start_in=timedelta(minutes=5))
-    members_session = make_session(event=event, title="Members class", is_public=True, members_only=True,
-                                   start_in=timedelta(minutes=5))
+    open_session = make_session(
+        event=event, title="Open class", is_public=True, members_only=False, start_in=timedelta(minutes=5)
+    )
+    members_session = make_session(
+        event=event, title="Members class", is_public=True, members_only=True, start_in=timedelta(minutes=5)
+    )
     anonymous = page_as(None, timezone="Asia/Tokyo")
     anonymous.goto(f"/events/{event.id}")
     expect(anonymous.locator("main")).to_contain_text("Open class")
@@ -175,8 +184,9 @@ def test_anonymous_visitor_is_asked_to_sign_in_and_public_user_is_told_members_o
     members_panel = guest.locator(f"#join-panel-{members_session.id}")
     expect(members_panel.get_by_role("button", name="Join", exact=True)).to_be_disabled()
     expect(members_panel).to_contain_text("members", ignore_case=True)
-    expect(guest.locator(f"#join-panel-{open_session.id}").get_by_role("button", name="Join", exact=True)
-           ).to_be_enabled()
+    expect(
+        guest.locator(f"#join-panel-{open_session.id}").get_by_role("button", name="Join", exact=True)
+    ).to_be_enabled()
     shot(guest, "11-public-user-members-only")
 
 

@@ -22,9 +22,16 @@ import pytest
 import requests
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def find_chromium() -> str | None:
@@ -42,8 +49,12 @@ def ensure_chromium() -> str:
     if shutil.which("apt-get") and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"], check=True, env=env,
-                       capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         path = find_chromium()
     if not path:
         pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (or set PORTAL_E2E_CHROMIUM)")
@@ -65,15 +76,19 @@ def live_portal(base_config, app, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     instance = tmp_path_factory.mktemp("live-instance")
     url = f"http://127.0.0.1:{port}"
-    env = {**{k: v for k, v in os.environ.items() if k != "PORTAL_REDIS_URL"},
-           "PORTAL_ENV": "development", "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
-           "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
-           "PORTAL_INSTANCE_PATH": str(instance), "PORTAL_BASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PORTAL_REDIS_URL"},
+        "PORTAL_ENV": "development",
+        "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
+        "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
+        "PORTAL_INSTANCE_PATH": str(instance),
+        "PORTAL_BASE_URL": url,
+        "PYTHONUNBUFFERED": "1",
+    }
     log_path = instance / "portal.log"
     portal_cmd = [str(Path(sys.executable).parent / "portal"), "run", "--host", "127.0.0.1", "--port", str(port)]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(portal_cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(portal_cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_until_up(url, process, log_path)
         yield url
@@ -121,8 +136,14 @@ def page_as(browser, live_portal):
     def open_page(user=None, *, password: str = PASSWORD, mobile: bool = False, timezone: str | None = None):
         zone = timezone or (user.timezone if user is not None else "UTC")
         viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}
-        context = browser.new_context(base_url=live_portal, timezone_id=zone, viewport=viewport,
-                                      locale="en-GB", is_mobile=mobile, has_touch=mobile)
+        context = browser.new_context(
+            base_url=live_portal,
+            timezone_id=zone,
+            viewport=viewport,
+            locale="en-GB",
+            is_mobile=mobile,
+            has_touch=mobile,
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

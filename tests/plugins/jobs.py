@@ -47,8 +47,10 @@ def assert_no_foreign_workers(queue) -> None:
     worker waits in a blocking pop; nothing of this test process ever does."""
     blocked = queue.connection.info("clients").get("blocked_clients", 0)
     if blocked:
-        pytest.fail(f"{blocked} worker(s) outside this test are waiting on the test Redis and would take its jobs. "
-                    "A live portal (tests/plugins/browser.py) must use its own Redis and stop after its module.")
+        pytest.fail(
+            f"{blocked} worker(s) outside this test are waiting on the test Redis and would take its jobs. "
+            "A live portal (tests/plugins/browser.py) must use its own Redis and stop after its module."
+        )
 
 
 @pytest.fixture
@@ -74,8 +76,10 @@ def run_jobs(app, redis_conn):
         db.session.expire_all()  # the jobs wrote through their own sessions
         new_ok = [i for i in finished.get_job_ids() if i not in seen_ok]
         new_failed = [i for i in failed.get_job_ids() if i not in seen_failed]
-        return JobRun([j for j in Job.fetch_many(new_ok, connection=queue.connection) if j],
-                      [j for j in Job.fetch_many(new_failed, connection=queue.connection) if j])
+        return JobRun(
+            [j for j in Job.fetch_many(new_ok, connection=queue.connection) if j],
+            [j for j in Job.fetch_many(new_failed, connection=queue.connection) if j],
+        )
 
     return run
 

@@ -52,11 +52,11 @@ def new_key() -> rsa.RSAPrivateKey:
 
 @dataclass
 class Fault:
-    status: int | None = None          # answer with this status (None: the normal answer)
-    body: bytes | None = None          # the raw body to send instead
+    status: int | None = None  # answer with this status (None: the normal answer)
+    body: bytes | None = None  # the raw body to send instead
     retry_after: str | None = None
-    delay: float = 0.0                 # seconds to wait before answering
-    act: bool = False                  # do the work first (the provider acted, then the answer failed)
+    delay: float = 0.0  # seconds to wait before answering
+    act: bool = False  # do the work first (the provider acted, then the answer failed)
     path_contains: str = ""
     method: str | None = None
     remaining: int = 1
@@ -68,7 +68,7 @@ class Fault:
 @dataclass
 class LoggedRequest:
     method: str
-    path: str                          # relative to {K} for API routes, else the full path
+    path: str  # relative to {K} for API routes, else the full path
     query: dict[str, list[str]]
     json: Any
     headers: dict[str, str]
@@ -112,30 +112,51 @@ class FakeRealtimeKit:
 
     def calls(self, method: str | None = None, path_contains: str = "") -> list[LoggedRequest]:
         with self.lock:
-            return [r for r in self.requests
-                    if (method is None or r.method == method) and path_contains in r.path]
+            return [r for r in self.requests if (method is None or r.method == method) and path_contains in r.path]
 
     # ------------------------------------------------------------------------------------------ faults
-    def fail_next(self, n: int = 1, *, status: int = 500, retry_after: str | None = None, body: Any = None,
-                  path_contains: str = "", method: str | None = None, act: bool = False) -> None:
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        status: int = 500,
+        retry_after: str | None = None,
+        body: Any = None,
+        path_contains: str = "",
+        method: str | None = None,
+        act: bool = False,
+    ) -> None:
         """The next `n` matching calls answer `status` (with the RealtimeKit error envelope unless `body`)."""
-        raw = json.dumps(body if body is not None else
-                         {"success": False, "error": {"code": status, "message": f"fake failure {status}"}}).encode()
+        raw = json.dumps(
+            body
+            if body is not None
+            else {"success": False, "error": {"code": status, "message": f"fake failure {status}"}}
+        ).encode()
         with self.lock:
-            self.faults.append(Fault(status=status, body=raw, retry_after=retry_after, remaining=n,
-                                     path_contains=path_contains, method=method, act=act))
+            self.faults.append(
+                Fault(
+                    status=status,
+                    body=raw,
+                    retry_after=retry_after,
+                    remaining=n,
+                    path_contains=path_contains,
+                    method=method,
+                    act=act,
+                )
+            )
 
     def slow_next(self, seconds: float, n: int = 1, *, path_contains: str = "", method: str | None = None) -> None:
         """The next `n` matching calls do their work, then answer only after `seconds` (beyond a client timeout)."""
         with self.lock:
-            self.faults.append(Fault(delay=seconds, act=True, remaining=n, path_contains=path_contains,
-                                     method=method))
+            self.faults.append(Fault(delay=seconds, act=True, remaining=n, path_contains=path_contains, method=method))
 
-    def malformed_next(self, n: int = 1, *, status: int = 200, path_contains: str = "",
-                       method: str | None = None) -> None:
+    def malformed_next(
+        self, n: int = 1, *, status: int = 200, path_contains: str = "", method: str | None = None
+    ) -> None:
         with self.lock:
-            self.faults.append(Fault(status=status, body=b"<html>not json{", remaining=n,
-                                     path_contains=path_contains, method=method))
+            self.faults.append(
+                Fault(status=status, body=b"<html>not json{", remaining=n, path_contains=path_contains, method=method)
+            )
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -149,8 +170,12 @@ class FakeRealtimeKit:
     def complete_upload(self, recording_id: str, *, expires_in: timedelta = timedelta(days=7)) -> dict[str, Any]:
         with self.lock:
             rec = self.recordings[recording_id]
-            rec.update(status="UPLOADED", download_url=f"{self.url}/files/{recording_id}.mp4",
-                       download_url_expiry=_iso(_now() + expires_in), file_size=1234567)
+            rec.update(
+                status="UPLOADED",
+                download_url=f"{self.url}/files/{recording_id}.mp4",
+                download_url_expiry=_iso(_now() + expires_in),
+                file_size=1234567,
+            )
             return dict(rec)
 
     def fail_recording(self, recording_id: str) -> None:
@@ -163,8 +188,11 @@ class FakeRealtimeKit:
 
     # ------------------------------------------------------------------------------------------ webhooks
     def public_pem(self) -> str:
-        return self.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return (
+            self.key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
     def rotate_key(self) -> None:
         self.key = new_key()
@@ -175,18 +203,31 @@ class FakeRealtimeKit:
 
     def meeting_payload(self, meeting_id: str) -> dict[str, Any]:
         meeting = self.meetings.get(meeting_id, {"title": "unknown"})
-        return {"id": meeting_id, "sessionId": f"sess-{meeting_id[:8]}", "title": meeting.get("title"),
-                "roomName": meeting_id, "status": "LIVE", "createdAt": meeting.get("created_at"),
-                "startedAt": _iso(_now()), "organizedBy": {"id": self.app_id, "name": "Training Portal"}}
+        return {
+            "id": meeting_id,
+            "sessionId": f"sess-{meeting_id[:8]}",
+            "title": meeting.get("title"),
+            "roomName": meeting_id,
+            "status": "LIVE",
+            "createdAt": meeting.get("created_at"),
+            "startedAt": _iso(_now()),
+            "organizedBy": {"id": self.app_id, "name": "Training Portal"},
+        }
 
     def meeting_event(self, event: str, meeting_id: str, **extra: Any) -> dict[str, Any]:
         return {"event": event, "meeting": self.meeting_payload(meeting_id), **extra}
 
-    def participant_event(self, event: str, meeting_id: str, user_id: int | str, *, at: datetime | None = None,
-                          name: str = "Someone") -> dict[str, Any]:
+    def participant_event(
+        self, event: str, meeting_id: str, user_id: int | str, *, at: datetime | None = None, name: str = "Someone"
+    ) -> dict[str, Any]:
         at = at or _now()
-        participant = {"peerId": uuid.uuid4().hex, "userDisplayName": name, "customParticipantId": str(user_id),
-                       "clientSpecificId": str(user_id), "joinedAt": _iso(at)}
+        participant = {
+            "peerId": uuid.uuid4().hex,
+            "userDisplayName": name,
+            "customParticipantId": str(user_id),
+            "clientSpecificId": str(user_id),
+            "joinedAt": _iso(at),
+        }
         if event.endswith("Left"):
             participant["leftAt"] = _iso(at)
         return {"event": event, "meeting": self.meeting_payload(meeting_id), "participant": participant}
@@ -194,23 +235,43 @@ class FakeRealtimeKit:
     def recording_event(self, recording_id: str, status: str | None = None) -> dict[str, Any]:
         rec = dict(self.recordings[recording_id])
         status = status or rec["status"]
-        return {"event": "recording.statusUpdate", "meeting": self.meeting_payload(rec["meeting_id"]),
-                "recording": {"id": recording_id, "recordingId": recording_id, "status": status,
-                              "downloadUrl": rec.get("download_url") if status == "UPLOADED" else None,
-                              "audioDownloadUrl": None,
-                              "downloadUrlExpiry": rec.get("download_url_expiry") if status == "UPLOADED" else None,
-                              "startedTime": rec.get("started_time"), "stoppedTime": rec.get("stopped_time"),
-                              "fileSize": str(rec.get("file_size") or ""), "outputFileName": rec["output_file_name"],
-                              "meetingId": rec["meeting_id"], "recordingDuration": 60,
-                              "organizationId": self.app_id, "roomUUID": rec["meeting_id"]}}
+        return {
+            "event": "recording.statusUpdate",
+            "meeting": self.meeting_payload(rec["meeting_id"]),
+            "recording": {
+                "id": recording_id,
+                "recordingId": recording_id,
+                "status": status,
+                "downloadUrl": rec.get("download_url") if status == "UPLOADED" else None,
+                "audioDownloadUrl": None,
+                "downloadUrlExpiry": rec.get("download_url_expiry") if status == "UPLOADED" else None,
+                "startedTime": rec.get("started_time"),
+                "stoppedTime": rec.get("stopped_time"),
+                "fileSize": str(rec.get("file_size") or ""),
+                "outputFileName": rec["output_file_name"],
+                "meetingId": rec["meeting_id"],
+                "recordingDuration": 60,
+                "organizationId": self.app_id,
+                "roomUUID": rec["meeting_id"],
+            },
+        }
 
-    def webhook_request(self, payload: dict[str, Any] | bytes, *, delivery_id: str | None = None,
-                        webhook_id: str = "wh-portal", signature: str | None = None,
-                        key: rsa.RSAPrivateKey | None = None) -> tuple[bytes, dict[str, str]]:
+    def webhook_request(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        delivery_id: str | None = None,
+        webhook_id: str = "wh-portal",
+        signature: str | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
         """(body, headers) of a signed delivery; `signature=""` leaves the header out."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", "rtk-uuid": delivery_id or str(uuid.uuid4()),
-                   "rtk-webhook-id": webhook_id}
+        headers = {
+            "Content-Type": "application/json",
+            "rtk-uuid": delivery_id or str(uuid.uuid4()),
+            "rtk-webhook-id": webhook_id,
+        }
         sig = self.sign(body, key) if signature is None else signature
         if sig:
             headers["rtk-signature"] = sig
@@ -234,7 +295,7 @@ class FakeRealtimeKit:
                 payload = json.loads(body)
             except ValueError:
                 payload = body.decode(errors="replace")
-        relative = path[len(self.prefix):] if path.startswith(self.prefix) else path
+        relative = path[len(self.prefix) :] if path.startswith(self.prefix) else path
         entry = LoggedRequest(method, relative, query, payload, headers)
         with self.lock:
             self.requests.append(entry)
@@ -263,8 +324,12 @@ class FakeRealtimeKit:
         if path == "/.well-known/webhooks.json" and method == "GET":
             return 200, {"success": True, "data": {"publicKey": self.public_pem()}, "message": ""}
         if headers.get("authorization") != f"Bearer {self.api_token}":
-            return 401, {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}],
-                         "messages": [], "result": None}
+            return 401, {
+                "success": False,
+                "errors": [{"code": 10000, "message": "Authentication error"}],
+                "messages": [],
+                "result": None,
+            }
         if not path.startswith(self.prefix):
             return 404, _error(404, "No route for that URI")
         segments = [s for s in relative.split("/") if s]
@@ -278,9 +343,15 @@ class FakeRealtimeKit:
             case ("POST", ["webhooks"]):
                 if not body.get("url") or not body.get("events"):
                     return 400, _error(400, "name, url and events are required")
-                hook = {"id": str(uuid.uuid4()), "name": body.get("name"), "url": body["url"],
-                        "events": body["events"], "enabled": body.get("enabled", True),
-                        "created_at": _iso(_now()), "updated_at": _iso(_now())}
+                hook = {
+                    "id": str(uuid.uuid4()),
+                    "name": body.get("name"),
+                    "url": body["url"],
+                    "events": body["events"],
+                    "enabled": body.get("enabled", True),
+                    "created_at": _iso(_now()),
+                    "updated_at": _iso(_now()),
+                }
                 self.webhooks[hook["id"]] = hook
                 return 201, _ok(hook)
             case ("PATCH", ["webhooks", webhook_id]):
@@ -295,10 +366,18 @@ class FakeRealtimeKit:
                 meeting_id = str(uuid.uuid4())
                 now = _iso(_now())
                 self.meetings[meeting_id] = {
-                    "id": meeting_id, "title": body.get("title"), "status": "ACTIVE",
-                    "record_on_start": bool(body.get("record_on_start")), "persist_chat": False,
-                    "live_stream_on_start": False, "session_keep_alive_time_in_secs": 60,
-                    "summarize_on_end": False, "transcribe_on_end": False, "created_at": now, "updated_at": now}
+                    "id": meeting_id,
+                    "title": body.get("title"),
+                    "status": "ACTIVE",
+                    "record_on_start": bool(body.get("record_on_start")),
+                    "persist_chat": False,
+                    "live_stream_on_start": False,
+                    "session_keep_alive_time_in_secs": 60,
+                    "summarize_on_end": False,
+                    "transcribe_on_end": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 self.participants[meeting_id] = {}
                 return 201, _ok(self.meetings[meeting_id])
             case ("GET", ["meetings"]):
@@ -317,8 +396,7 @@ class FakeRealtimeKit:
                     return 404, _error(404, "Meeting not found")
                 if body.get("status") not in (None, "ACTIVE", "INACTIVE"):
                     return 400, _error(400, "status must be ACTIVE or INACTIVE")
-                self.meetings[meeting_id].update({k: v for k, v in body.items() if k != "id"},
-                                                 updated_at=_iso(_now()))
+                self.meetings[meeting_id].update({k: v for k, v in body.items() if k != "id"}, updated_at=_iso(_now()))
                 return 200, _ok(self.meetings[meeting_id])
             case ("POST", ["meetings", meeting_id, "participants"]):
                 return self._add_participant(meeting_id, body)
@@ -341,8 +419,11 @@ class FakeRealtimeKit:
                 self.live.discard(meeting_id)
                 for rec in self.recordings.values():
                     if rec["meeting_id"] == meeting_id and rec["status"] in ("INVOKED", "RECORDING", "PAUSED"):
-                        rec.update(status="UPLOADING", stopped_time=_iso(_now()),
-                                   stop_reason={"reason": "API_CALL", "caller": {}})
+                        rec.update(
+                            status="UPLOADING",
+                            stopped_time=_iso(_now()),
+                            stop_reason={"reason": "API_CALL", "caller": {}},
+                        )
                 return 200, _ok({"action": "kick-all", "kicked_participants_count": 0})
             case ("POST", ["recordings"]):
                 return self._start_recording(body)
@@ -357,8 +438,9 @@ class FakeRealtimeKit:
                 if action == "stop":
                     if rec["status"] not in ("INVOKED", "RECORDING", "PAUSED"):
                         return 400, _error(400, f"Recording is {rec['status']}")
-                    rec.update(status="UPLOADING", stopped_time=_iso(_now()),
-                               stop_reason={"reason": "API_CALL", "caller": {}})
+                    rec.update(
+                        status="UPLOADING", stopped_time=_iso(_now()), stop_reason={"reason": "API_CALL", "caller": {}}
+                    )
                 elif action in ("pause", "resume"):
                     rec["status"] = "PAUSED" if action == "pause" else "RECORDING"
                 else:
@@ -386,10 +468,16 @@ class FakeRealtimeKit:
             return 400, _error(400, f"Preset {body['preset_name']} not found")
         participant_id = str(uuid.uuid4())
         now = _iso(_now())
-        participant = {"id": participant_id, "token": self._token(),
-                       "custom_participant_id": body["custom_participant_id"],
-                       "preset_name": body["preset_name"], "name": body.get("name"), "picture": body.get("picture"),
-                       "created_at": now, "updated_at": now}
+        participant = {
+            "id": participant_id,
+            "token": self._token(),
+            "custom_participant_id": body["custom_participant_id"],
+            "preset_name": body["preset_name"],
+            "name": body.get("name"),
+            "picture": body.get("picture"),
+            "created_at": now,
+            "updated_at": now,
+        }
         self.participants[meeting_id][participant_id] = participant
         return 201, _ok(dict(participant))
 
@@ -408,10 +496,19 @@ class FakeRealtimeKit:
         if self._active(meeting_id) and not body.get("allow_multiple_recordings"):
             return 400, _error(400, "A recording is already running for this meeting")
         recording_id = str(uuid.uuid4())
-        rec = {"id": recording_id, "meeting_id": meeting_id, "status": "INVOKED", "invoked_time": _iso(_now()),
-               "started_time": None, "stopped_time": None, "output_file_name": f"{recording_id}.mp4",
-               "download_url": None, "audio_download_url": None, "download_url_expiry": None,
-               "start_reason": {"reason": "API_CALL", "caller": {}}}
+        rec = {
+            "id": recording_id,
+            "meeting_id": meeting_id,
+            "status": "INVOKED",
+            "invoked_time": _iso(_now()),
+            "started_time": None,
+            "stopped_time": None,
+            "output_file_name": f"{recording_id}.mp4",
+            "download_url": None,
+            "audio_download_url": None,
+            "download_url_expiry": None,
+            "start_reason": {"reason": "API_CALL", "caller": {}},
+        }
         self.recordings[recording_id] = rec
         answer = dict(rec)
         rec.update(status="RECORDING", started_time=_iso(_now()))  # the recorder comes up right after
@@ -429,10 +526,13 @@ def _error(code: int, message: str) -> dict[str, Any]:
 def _page(items: list[Any], query: dict[str, list[str]]) -> dict[str, Any]:
     page = int((query.get("page_no") or ["1"])[0])
     per_page = int((query.get("per_page") or ["20"])[0])
-    chunk = items[(page - 1) * per_page: page * per_page]
+    chunk = items[(page - 1) * per_page : page * per_page]
     start = (page - 1) * per_page
-    return {"success": True, "data": chunk,
-            "paging": {"start_offset": start, "end_offset": start + len(chunk), "total_count": len(items)}}
+    return {
+        "success": True,
+        "data": chunk,
+        "paging": {"start_offset": start, "end_offset": start + len(chunk), "total_count": len(items)},
+    }
 
 
 def _handler_for(fake: FakeRealtimeKit):
@@ -498,11 +598,19 @@ def _fresh_request_globals() -> None:
 
 
 def cloudflare_settings(fake: FakeRealtimeKit, **overrides: Any) -> dict[str, Any]:
-    return {"VIDEO_PROVIDER": "cloudflare", "CLOUDFLARE_ACCOUNT_ID": fake.account_id,
-            "CLOUDFLARE_API_TOKEN": API_TOKEN, "CLOUDFLARE_APP_ID": fake.app_id,
-            "CLOUDFLARE_API_BASE": fake.url, "CLOUDFLARE_WEBHOOK_KEY_URL": fake.key_url,
-            "CLOUDFLARE_HOST_PRESET": HOST_PRESET, "CLOUDFLARE_LEARNER_PRESET": LEARNER_PRESET,
-            "VIDEO_TIMEOUT_SECONDS": 1.0, "VIDEO_MAX_RETRIES": 2, **overrides}
+    return {
+        "VIDEO_PROVIDER": "cloudflare",
+        "CLOUDFLARE_ACCOUNT_ID": fake.account_id,
+        "CLOUDFLARE_API_TOKEN": API_TOKEN,
+        "CLOUDFLARE_APP_ID": fake.app_id,
+        "CLOUDFLARE_API_BASE": fake.url,
+        "CLOUDFLARE_WEBHOOK_KEY_URL": fake.key_url,
+        "CLOUDFLARE_HOST_PRESET": HOST_PRESET,
+        "CLOUDFLARE_LEARNER_PRESET": LEARNER_PRESET,
+        "VIDEO_TIMEOUT_SECONDS": 1.0,
+        "VIDEO_MAX_RETRIES": 2,
+        **overrides,
+    }
 
 
 @pytest.fixture
