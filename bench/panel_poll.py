@@ -24,7 +24,8 @@ from portal.core import migrate
 from portal.core.clock import now_utc
 from portal.events.models import Event
 from portal.extensions import db
-from portal.training.models import Seat, TrainingSession
+from portal.seats.models import Seat
+from portal.training.models import TrainingSession
 
 
 def build(app, sessions: int, seats_per_session: int) -> tuple[int, int]:

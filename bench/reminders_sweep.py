@@ -22,7 +22,8 @@ def main(n_sessions: int = 200, seats: int = 20) -> None:
     from portal.extensions import db
     from portal.notifications.jobs import sweep_reminders
     from portal.notifications.models import Notification
-    from portal.training.models import Seat, TrainingSession
+    from portal.seats.models import Seat
+    from portal.training.models import TrainingSession
 
     instance = tempfile.mkdtemp(prefix="bench-")
     app = create_app(

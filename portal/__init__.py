@@ -1,98 +1,20 @@
-"""The Training Portal: instructors schedule live online training sessions, members join them."""
+"""The Training Portal: instructors schedule live online training sessions, members join them.
+
+`create_app` (portal.app) assembles every package. It is imported on first use, not with this package: the
+processes that only need a part of the portal (the cron loop, the CLI's start) must not load all of it.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
-
-from portal.config import PROJECT_ROOT, Settings, load_settings
+__all__ = ["create_app"]
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. `config` overrides settings by name (tests): {"DATABASE_URL": ..., "ENV": "test"}."""
-    flask_overrides = {k: v for k, v in (config or {}).items() if k.isupper() and not hasattr(Settings, k)}
-    settings = load_settings({k: v for k, v in (config or {}).items() if hasattr(Settings, k)})
-    app = Flask(
-        __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-        instance_path=settings.INSTANCE_PATH,
-    )
-    configure_flask(app, settings, flask_overrides)
-    configure_logging(app)
-    configure_extensions(app)
-    register_blueprints(app)
-    register_cli(app)
-    return app
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        # Lazy on purpose (see above): `portal:create_app` (waitress --call) and `from portal import create_app`.
+        from portal.app import create_app  # noqa: PLC0415
 
-
-def configure_flask(app: Flask, settings: Settings, overrides: Mapping[str, Any]) -> None:
-    secure = settings.BASE_URL.startswith("https://")
-    app.config.update(
-        SECRET_KEY=settings.SECRET_KEY,
-        SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
-        # A join page can stay open for hours while it polls; the token stays bound to the session.
-        WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_CHECK_DEFAULT=False,  # checked in portal.core.web so bearer-token API calls can skip it
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=secure,
-        REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_SECURE=secure,
-        MAX_CONTENT_LENGTH=1024 * 1024,
-        JSON_SORT_KEYS=False,
-        TESTING=settings.ENV == "test",
-    )
-    app.config.update(overrides)
-    app.extensions["portal.settings"] = settings
-
-
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        # Several processes (web, worker) share the file: wait for a lock rather than fail at once.
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
-
-
-def configure_logging(app: Flask) -> None:
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report themselves only when they fail
-
-
-def configure_extensions(app: Flask) -> None:
-    from portal.accounts.auth import init_auth
-    from portal.core.errors import register_error_handlers
-    from portal.core.htmx import register_htmx
-    from portal.core.queue import init_queue
-    from portal.core.sqlite import init_sqlite
-    from portal.core.web import register_web
-    from portal.extensions import csrf, db
-
-    db.init_app(app)
-    init_sqlite(app)
-    csrf.init_app(app)
-    init_auth(app)
-    init_queue(app)
-    register_web(app)
-    register_htmx(app)
-    register_error_handlers(app)
-    import portal.models  # noqa: F401  (every table registered on the metadata)
-
-
-def register_blueprints(app: Flask) -> None:
-    from portal.blueprints import BLUEPRINTS
-
-    for blueprint in BLUEPRINTS:
-        app.register_blueprint(blueprint)
-
-
-def register_cli(app: Flask) -> None:
-    from portal.cli import register_flask_cli
-
-    register_flask_cli(app)
+        return create_app
+    raise AttributeError(f"module 'portal' has no attribute {name!r}")

@@ -1,35 +1,57 @@
-"""The `portal` command. Each package contributes its own group; this file only assembles them."""
+"""The `portal` command. Each package contributes its own commands; this file only assembles them.
+
+Package commands load on first use (click's lazy-group pattern), so `portal cron` or `portal worker` start without
+loading every package's command module. Commands that need the app use `portal.core.cli.with_app`: the group
+puts a ScriptInfo on the click context that builds the app from the environment.
+"""
 
 from __future__ import annotations
 
-import functools
+import importlib
 import sys
 
 import click
+from flask import Flask
+from flask.cli import ScriptInfo
 
 from portal.config import ConfigError
+from portal.core.cli import with_app
+
+# name -> "module:attribute" of a click command or group, loaded when it is asked for
+PACKAGE_COMMANDS = {
+    "demo": "portal.demo:demo",
+    "video": "portal.video.cli:video",
+    "run": "portal.ops.cli:run",
+    "worker": "portal.ops.cli:worker",
+    "cron": "portal.ops.cli:cron",
+}
 
 
-def with_app(func):
-    """Run a command inside an app context built from the environment."""
+class PortalGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *PACKAGE_COMMANDS])
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from portal import create_app
-
-        try:
-            app = create_app()
-        except ConfigError as exc:
-            raise click.ClickException(f"configuration: {exc}") from None
-        with app.app_context():
-            return func(*args, **kwargs)
-
-    return wrapper
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in PACKAGE_COMMANDS:
+            module, _, attribute = PACKAGE_COMMANDS[cmd_name].partition(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, cmd_name)
 
 
-@click.group(help="Training Portal: schedule live training sessions; members join them.")
-def main() -> None:
-    pass
+def app_from_environment() -> Flask:
+    """The app for a command, from the PORTAL_* environment; a bad setting is a clear error, not a traceback."""
+    from portal.app import create_app  # noqa: PLC0415  (only commands that need the app load it all)
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+@click.group(cls=PortalGroup, help="Training Portal: schedule live training sessions; members join them.")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    ctx.obj = ScriptInfo(create_app=app_from_environment, set_debug_flag=False)
 
 
 @main.group(help="Database schema.")
@@ -40,7 +62,7 @@ def db() -> None:
 @db.command(help="Apply every migration (creates the database on first run).")
 @with_app
 def upgrade() -> None:
-    from portal.core import migrate
+    from portal.core import migrate  # noqa: PLC0415  (CLI start-up: alembic loads with this command only)
 
     migrate.upgrade()
     click.echo("database is up to date")
@@ -50,7 +72,7 @@ def upgrade() -> None:
 @click.option("-m", "--message", required=True)
 @with_app
 def revision(message: str) -> None:
-    from portal.core import migrate
+    from portal.core import migrate  # noqa: PLC0415  (CLI start-up: alembic loads with this command only)
 
     migrate.revision(message)
 
@@ -73,9 +95,9 @@ def users() -> None:
 @click.option("--timezone", default="UTC", show_default=True)
 @with_app
 def create_user(email: str, password: str, role: str, name: str | None, timezone: str) -> None:
-    from portal.accounts.operations import create_user as create
-    from portal.core.errors import ValidationFailed
-    from portal.extensions import db as database
+    from portal.accounts.operations import create_user as create  # noqa: PLC0415  (CLI start-up)
+    from portal.core.errors import ValidationFailed  # noqa: PLC0415  (CLI start-up)
+    from portal.extensions import db as database  # noqa: PLC0415  (CLI start-up)
 
     try:
         user = create(email, name or email.split("@")[0], password, role=role, timezone=timezone)
@@ -85,22 +107,3 @@ def create_user(email: str, password: str, role: str, name: str | None, timezone
         sys.exit(2)
     database.session.commit()
     click.echo(f"created {user.email} ({user.role}), id {user.id}")
-
-
-def _add_package_commands() -> None:
-    from portal.demo import demo
-    from portal.ops.cli import OPS_COMMANDS
-    from portal.video.cli import video
-
-    main.add_command(demo)
-    main.add_command(video)
-    for command in OPS_COMMANDS:
-        main.add_command(command)
-
-
-_add_package_commands()
-
-
-def register_flask_cli(app) -> None:
-    """`flask --app portal` users get the same commands."""
-    app.cli.add_command(main, "portal")

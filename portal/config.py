@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
+
 ENV_PREFIX = "PORTAL_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,6 +217,4 @@ def _development_secret(instance: Path) -> str:
 
 def current_settings() -> Settings:
     """The running app's settings (domain code reads settings through this, never os.environ)."""
-    from flask import current_app
-
     return current_app.extensions["portal.settings"]

@@ -6,13 +6,29 @@ upcoming session with its title exists yet (so a rerun the next day brings the n
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import click
 from sqlalchemy import select
+
+from portal.accounts import operations as accounts
+from portal.config import current_settings
+from portal.core import migrate
+from portal.core.cli import with_app
+from portal.core.clock import now_utc
+from portal.core.errors import DomainError
+from portal.core.redis import stop_embedded
+from portal.core.timezones import format_local
+from portal.events import operations as events
+from portal.events.models import Event
+from portal.extensions import db
+from portal.seats import operations as seats
+from portal.training import operations as training
+from portal.training import rooms
+from portal.training.links import session_url
+from portal.training.models import EndReason, RoomStatus, SessionStatus, TrainingSession
 
 DEMO_DOMAIN = "portal.example"
 
@@ -107,25 +123,10 @@ SESSIONS: list[dict[str, Any]] = [  # starts_in, instructor key, event title, se
 ]
 
 
-def with_app(func):
-    """portal.cli.with_app, looked up at call time (portal.cli imports this module while it loads)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from portal.cli import with_app as app_wrapper
-
-        return app_wrapper(func)(*args, **kwargs)
-
-    return wrapper
-
-
 @click.command(help="Load demo users (every role), events and sessions; prints how to sign in. Safe to rerun.")
 @click.option("--password", default="demo-password", show_default=True, help="Password of every demo user.")
 @with_app
 def demo(password: str) -> None:
-    from portal.config import current_settings
-    from portal.core import migrate
-    from portal.extensions import db
 
     if current_settings().is_production:
         raise click.ClickException("refusing to load demo users with a shared password in production")
@@ -144,30 +145,22 @@ def demo(password: str) -> None:
         if not current_settings().REDIS_URL:
             # The sessions' provisioning jobs started the embedded Redis; stop it cleanly (it keeps the jobs on disk
             # for `portal run`, and the room sweep would find the work anyway).
-            from portal.core.redis import stop_embedded
-
             stop_embedded(current_settings().INSTANCE_PATH)
 
 
 def _ensure_user(spec: DemoUser, password: str):
-    from portal.accounts import operations
-
-    user = operations.find_by_email(spec.email)
+    user = accounts.find_by_email(spec.email)
     if user is None:
-        user = operations.create_user(spec.email, spec.name, password, role=spec.role, timezone=spec.timezone)
+        user = accounts.create_user(spec.email, spec.name, password, role=spec.role, timezone=spec.timezone)
     return user
 
 
 def _ensure_event(title: str, visibility: str, starts_in: timedelta, length: timedelta, location: str, *, creator):
-    from portal.core.clock import now_utc
-    from portal.events import operations
-    from portal.events.models import Event
-    from portal.extensions import db
 
     event = db.session.scalar(select(Event).where(Event.title == title))
     if event is None:
         start = _round(now_utc() + starts_in)
-        event = operations.create_event(
+        event = events.create_event(
             {
                 "title": title,
                 "visibility": visibility,
@@ -182,10 +175,6 @@ def _ensure_event(title: str, visibility: str, starts_in: timedelta, length: tim
 
 
 def _ensure_session(spec: dict[str, Any], users: dict, events: dict):
-    from portal.core.clock import now_utc
-    from portal.extensions import db
-    from portal.training import operations
-    from portal.training.models import SessionStatus, TrainingSession
 
     existing = db.session.scalar(
         select(TrainingSession).where(
@@ -210,22 +199,17 @@ def _ensure_session(spec: dict[str, Any], users: dict, events: dict):
         recording_enabled=spec.get("recording_enabled", False),
         description=f"{spec['title']} with {users[spec['instructor']].name}.",
     )
-    session = operations.create_session(data, actor=users[spec["instructor"]])
+    session = training.create_session(data, actor=users[spec["instructor"]])
     _prepare_room_and_seats(session, [users[key] for key in spec["seats_for"]])
     db.session.commit()
     return session
 
 
 def _prepare_room_and_seats(session, members: list) -> None:
-    from portal.config import current_settings
-    from portal.core.clock import now_utc
-    from portal.core.errors import DomainError
-    from portal.seats import operations as seats
-    from portal.video import operations as video
 
     if session.start_time - now_utc() < timedelta(hours=current_settings().PROVISION_AHEAD_HOURS):
         try:
-            video.ensure_room(session)  # ready now, so the instructor can start at once
+            rooms.ensure_room(session)  # ready now, so the instructor can start at once
         except DomainError as exc:
             click.echo(f"  (room for “{session.title}” not ready yet: {exc.message}; the worker retries)")
     for member in members:
@@ -237,9 +221,6 @@ def _prepare_room_and_seats(session, members: list) -> None:
 
 def _ensure_past_session(instructor, event) -> None:
     """An ended session from last week, so past lists and the audit log have something in them."""
-    from portal.core.clock import now_utc
-    from portal.extensions import db
-    from portal.training.models import EndReason, RoomStatus, SessionStatus, TrainingSession
 
     title = "Last week's review"
     if db.session.scalar(select(TrainingSession).where(TrainingSession.title == title)) is not None:
@@ -268,9 +249,6 @@ def _round(value: datetime) -> datetime:
 
 
 def _print_summary(users: dict, password: str, sessions: list) -> None:
-    from portal.config import current_settings
-    from portal.core.timezones import format_local
-    from portal.notifications.links import session_url
 
     base = current_settings().BASE_URL.rstrip("/")
     click.echo(f"Demo data is ready. Sign in at {base}/login with password “{password}”:")

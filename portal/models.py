@@ -3,8 +3,10 @@
 from portal.accounts.models import User
 from portal.audit.models import AuditEntry
 from portal.events.models import Event
-from portal.notifications.models import Heartbeat, Notification
-from portal.training.models import Attendance, Seat, TrainingSession
+from portal.notifications.models import Notification
+from portal.ops.models import Heartbeat
+from portal.seats.models import Attendance, Seat
+from portal.training.models import TrainingSession
 from portal.video.models import LocalRoom, VideoParticipant, WebhookDelivery
 
 __all__ = [

@@ -19,7 +19,7 @@ class Periodic:
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic(
         "rooms",
-        "portal.training.jobs.sweep_rooms",
+        "portal.training.rooms.sweep_rooms",
         "* * * * *",
         120,
         "provision rooms for sessions starting within PROVISION_AHEAD_HOURS that lack one (with backoff)",

@@ -29,7 +29,8 @@ from portal.accounts.roles import Role
 from portal.core.clock import now_utc
 from portal.events.models import Event
 from portal.extensions import db as _db
-from portal.training.models import Seat, TrainingSession
+from portal.seats.models import Seat
+from portal.training.models import TrainingSession
 
 pytest_plugins = ["tests.plugins.jobs", "tests.plugins.video", "tests.plugins.mail", "tests.plugins.browser"]
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.seats import operations
-from portal.training.models import Attendance
+from portal.seats.models import Attendance
 from tests.test_panel import csrf_token, post
 
 

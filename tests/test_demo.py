@@ -7,10 +7,12 @@ from sqlalchemy import func, select
 
 from portal.accounts import operations as accounts
 from portal.accounts.models import User
-from portal.demo import USERS, demo
+from portal.cli import main
+from portal.demo import USERS
 from portal.events.models import Event
 from portal.extensions import db
-from portal.training.models import Seat, TrainingSession
+from portal.seats.models import Seat
+from portal.training.models import TrainingSession
 
 
 def run_demo(monkeypatch, base_config, tmp_path, *args):
@@ -18,7 +20,7 @@ def run_demo(monkeypatch, base_config, tmp_path, *args):
         monkeypatch.setenv(f"PORTAL_{key}", base_config[key])
     monkeypatch.setenv("PORTAL_ENV", "test")
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
-    result = CliRunner().invoke(demo, list(args), catch_exceptions=False)
+    result = CliRunner().invoke(main, ["demo", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     return result.output
@@ -67,6 +69,6 @@ def test_demo_refuses_production(monkeypatch, base_config, tmp_path):
     monkeypatch.setenv("PORTAL_ENV", "production")
     monkeypatch.setenv("PORTAL_SECRET_KEY", "p" * 40)
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
-    result = CliRunner().invoke(demo, [])
+    result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code != 0 and "production" in result.output
     assert count(User) == 0

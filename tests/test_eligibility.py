@@ -9,8 +9,8 @@ import pytest
 from flask_login import AnonymousUserMixin
 
 from portal.core.clock import now_utc
+from portal.seats.models import SeatStatus
 from portal.seats.rules import Reason, eligibility, poll_seconds
-from portal.training.models import SeatStatus
 
 WINDOW = timedelta(minutes=10)
 

@@ -19,7 +19,7 @@ from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
-from portal.training.models import Seat
+from portal.seats.models import Seat
 
 pytestmark = pytest.mark.slow
 DEADLINE_SECONDS = 45

@@ -81,8 +81,8 @@ def test_processes_silent_for_a_day_are_forgotten_by_the_daily_job(run_jobs, clo
     from sqlalchemy import select
 
     from portal.extensions import db
-    from portal.notifications.models import Heartbeat
     from portal.ops.heartbeat import forget_silent
+    from portal.ops.models import Heartbeat
 
     beat("worker:old:1", "worker")
     clock.shift(timedelta(days=1, minutes=1))

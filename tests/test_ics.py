@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 
-from portal.notifications.ics import session_ics
+from portal.training.ics import session_ics
 
 
 def _event(data: bytes):

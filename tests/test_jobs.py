@@ -12,7 +12,7 @@ from portal.audit.models import AuditEntry
 from portal.core.clock import now_utc
 from portal.core.queue import enqueue
 from portal.extensions import db
-from portal.training import jobs
+from portal.training import jobs, rooms
 from portal.video.models import LocalRoom
 from tests.conftest import sign_in
 
@@ -25,8 +25,8 @@ def _refresh(*rows):
 # ------------------------------------------------------------------------------------------------ rooms
 def test_provision_job_gives_a_new_session_its_room_once(make_session, run_jobs, clock):
     session = make_session(start_in=timedelta(days=3), room_status="pending")
-    enqueue(jobs.provision_room, session.id)
-    enqueue(jobs.provision_room, session.id)  # a duplicate: the second finds the room ready
+    enqueue(rooms.provision_room, session.id)
+    enqueue(rooms.provision_room, session.id)  # a duplicate: the second finds the room ready
     result = run_jobs()
     assert result.names() == ["provision_room", "provision_room"]
     _refresh(session)
@@ -36,8 +36,8 @@ def test_provision_job_gives_a_new_session_its_room_once(make_session, run_jobs,
 
 def test_only_one_of_two_concurrent_attempts_may_provision(make_session, clock):
     session = make_session(start_in=timedelta(hours=1), room_status="pending")
-    assert jobs._claim_provisioning(session.id) is True
-    assert jobs._claim_provisioning(session.id) is False  # the lease is held by the first attempt
+    assert rooms._claim_provisioning(session.id) is True
+    assert rooms._claim_provisioning(session.id) is False  # the lease is held by the first attempt
     db.session.rollback()
 
 
@@ -45,7 +45,7 @@ def test_sweep_provisions_sessions_starting_soon_that_lack_a_room(make_session, 
     soon = make_session(start_in=timedelta(minutes=90), room_status="pending")
     later = make_session(start_in=timedelta(hours=5), room_status="pending")
     canceled = make_session(start_in=timedelta(minutes=30), room_status="none", status="canceled")
-    enqueue(jobs.sweep_rooms)
+    enqueue(rooms.sweep_rooms)
     run_jobs()
     _refresh(soon, later, canceled)
     assert (soon.room_status, later.room_status, canceled.room_status) == ("ready", "pending", "none")
@@ -61,7 +61,7 @@ def test_provider_down_session_stays_and_the_sweep_retries_with_backoff(
     cloudflare_app, provider_down, make_session, run_jobs, clock
 ):
     session = make_session(start_in=timedelta(minutes=60), room_status="pending")
-    enqueue(jobs.sweep_rooms)
+    enqueue(rooms.sweep_rooms)
     run_jobs()
     _refresh(session)
     assert session.status == "scheduled" and session.room_status == "failed" and session.room_error
@@ -73,12 +73,12 @@ def test_provider_down_session_stays_and_the_sweep_retries_with_backoff(
     page = instructor_view.get(f"/sessions/{session.id}").get_data(as_text=True)
     assert "Failed" in page and "retried automatically" in page  # the instructor sees the room state
 
-    enqueue(jobs.sweep_rooms)  # inside the backoff: the provider is left alone
+    enqueue(rooms.sweep_rooms)  # inside the backoff: the provider is left alone
     run_jobs()
     assert len(provider_down.calls("POST", "/meetings")) == calls
 
     clock.shift(timedelta(minutes=1, seconds=1))
-    enqueue(jobs.sweep_rooms)
+    enqueue(rooms.sweep_rooms)
     run_jobs()
     _refresh(session)
     assert session.room_attempts == 2
@@ -86,7 +86,7 @@ def test_provider_down_session_stays_and_the_sweep_retries_with_backoff(
 
     provider_down.faults.clear()  # the provider is back
     clock.shift(timedelta(minutes=2, seconds=1))
-    enqueue(jobs.sweep_rooms)
+    enqueue(rooms.sweep_rooms)
     run_jobs()
     _refresh(session)
     assert (session.room_status, session.room_error, session.room_attempts) == ("ready", None, 3)
@@ -107,7 +107,7 @@ def test_redis_down_at_create_the_sweep_provisions_when_it_is_back(make_app, mak
         db.session.commit()  # Redis refuses the enqueue: logged, the commit stands
         session_id = session.id
         db.session.remove()
-    enqueue(jobs.sweep_rooms)
+    enqueue(rooms.sweep_rooms)
     run_jobs()
     session = db.session.get(type(session), session_id)
     assert session.room_status == "ready"
@@ -154,7 +154,7 @@ def test_cleanup_deactivates_rooms_and_archives_old_sessions(make_session, run_j
     recent = make_session(start_in=timedelta(days=-2), status="ended")
     canceled_old = make_session(start_in=timedelta(days=-10), status="canceled")
     upcoming = make_session(start_in=timedelta(days=2))
-    enqueue(jobs.provision_room, old.id)
+    enqueue(rooms.provision_room, old.id)
     run_jobs()
     db.session.refresh(old)
     old.status, old.ended_at = "ended", now_utc() - timedelta(days=8)  # its room was left open

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.training.models import Attendance, Seat, TrainingSession
+from portal.seats.models import Attendance, Seat
+from portal.training.models import TrainingSession
 from portal.video import get_provider
 from portal.video.port import ProviderError
 from tests.test_panel import post

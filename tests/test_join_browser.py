@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.training.models import Attendance, TrainingSession
+from portal.seats.models import Attendance
+from portal.training.models import TrainingSession
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

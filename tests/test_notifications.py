@@ -14,9 +14,9 @@ from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications import operations
 from portal.notifications.jobs import sweep_reminders
-from portal.notifications.links import session_url
 from portal.notifications.models import Notification
-from portal.training.models import Seat
+from portal.seats.models import Seat
+from portal.training.links import session_url
 
 
 def _to(messages):

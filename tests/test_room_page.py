@@ -11,8 +11,7 @@ from flask import render_template
 from portal.core.clock import now_utc
 from portal.extensions import db
 from portal.seats import operations as seats_ops
-from portal.video import operations as video_ops
-from portal.video.operations import JoinGrant
+from portal.video.port import JoinGrant
 from portal.video.views import REALTIME_HOSTS, UI_KIT_HOSTS, cloudflare_csp, room_headers
 
 
@@ -122,42 +121,10 @@ def test_presence_needs_a_sign_in(client, live):
     assert client.get(f"/sessions/{live.id}/room/presence").status_code == 401
 
 
-# --------------------------------------------------------------------------------------------- recording
-def _recording_html(app, session) -> str:
-    with app.test_request_context("/"):
-        return render_template("video/_recording.html", session=session)
-
-
-def test_the_recording_partial_shows_processing_then_the_link_while_valid(app, make_session, clock):
-    session = make_session(
-        start_in=timedelta(hours=-2),
-        status="ended",
-        recording_enabled=True,
-        recording_id="rec-1",
-        recording_status="uploading",
-    )
-    assert "Processing" in _recording_html(app, session)
-    video_ops.apply_recording(session, "ready", "https://r2.example/rec-1.mp4", now_utc() + timedelta(days=7))
-    html = _recording_html(app, session)
-    assert 'href="https://r2.example/rec-1.mp4"' in html and 'rel="noopener noreferrer"' in html
-    clock.shift(timedelta(days=8))
-    html = _recording_html(app, session)
-    assert "r2.example" not in html and "expired" in html
-
-
-def test_the_recording_partial_says_when_a_recording_failed(app, make_session):
-    session = make_session(recording_enabled=True, recording_id="r", recording_status="failed")
-    assert "Not available" in _recording_html(app, session)
-
-
-def test_the_recording_partial_is_empty_without_a_recording(app, make_session):
-    assert _recording_html(app, make_session()).strip() == ""
-
-
 def test_only_the_first_render_of_presence_loads_at_once(app, make_session, make_user):
     session = make_session()
     html = _render(app, grant=JoinGrant("local", "r", "t", "p", False), session=session, user=make_user())
     assert 'hx-trigger="load, every 5s"' in html
     with app.test_request_context("/"):
-        again = render_template("video/_presence.html", session=session, present=[])
+        again = render_template("seats/_presence.html", session=session, present=[])
     assert 'hx-trigger="every 5s"' in again  # a swapped-in copy never fires on load (no tight loop)

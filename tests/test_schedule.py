@@ -21,7 +21,7 @@ def _entry(name):
 
 def test_table_has_the_minute_sweeps_and_the_daily_cleanup_at_two_utc():
     crons = {e.name: (e.func, e.cron) for e in SCHEDULE}
-    assert crons["rooms"] == ("portal.training.jobs.sweep_rooms", "* * * * *")
+    assert crons["rooms"] == ("portal.training.rooms.sweep_rooms", "* * * * *")
     assert crons["reminders"] == ("portal.notifications.jobs.sweep_reminders", "* * * * *")
     assert crons["auto-end"] == ("portal.training.jobs.sweep_auto_end", "* * * * *")
     assert crons["cleanup"] == ("portal.training.jobs.cleanup", "0 2 * * *")

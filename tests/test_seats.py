@@ -14,7 +14,8 @@ from portal.core.errors import Conflict, Forbidden
 from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.seats import operations
-from portal.training.models import Seat, SeatStatus, TrainingSession
+from portal.seats.models import Seat, SeatStatus
+from portal.training.models import TrainingSession
 
 
 def bulk_users(count: int, role: str = "member") -> list[int]:

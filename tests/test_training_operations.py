@@ -13,8 +13,10 @@ from portal.core.clock import now_utc
 from portal.core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from portal.core.queue import get_queue
 from portal.extensions import db
-from portal.training import jobs, operations, queries, rules
-from portal.training.models import RoomStatus, Seat, SeatStatus, TrainingSession
+from portal.notifications import operations as notification_operations
+from portal.seats.models import Seat, SeatStatus
+from portal.training import operations, queries, rooms, rules
+from portal.training.models import RoomStatus, TrainingSession
 from portal.video.local import LocalProvider
 from portal.video.models import LocalRoom
 from portal.video.port import ProviderError
@@ -93,10 +95,10 @@ def test_a_new_sessions_room_job_is_the_one_the_sweep_would_queue_so_it_is_never
         payload(start_time=(now_utc() + timedelta(minutes=30)).isoformat()), actor=make_user("instructor")
     )
     db.session.commit()
-    assert jobs.sweep_rooms() == 0  # same job id, unique: the sweep adds nothing
+    assert rooms.sweep_rooms() == 0  # same job id, unique: the sweep adds nothing
     queued = get_queue().jobs
     assert [job.id for job in queued] == [f"provision-{session.id}-0"]
-    assert queued[0].timeout == jobs.PROVISION_TIMEOUT
+    assert queued[0].timeout == rooms.PROVISION_TIMEOUT
 
 
 @pytest.mark.parametrize("missing", ["title", "start_time", "duration_minutes"])
@@ -223,12 +225,11 @@ def test_every_invalid_field_is_reported_at_once(clock, make_user):
 
 
 def test_a_provider_outage_never_fails_scheduling_and_the_room_is_retried(clock, make_user, provider_down):
-    from portal.training import jobs
 
     session = operations.create_session(payload(), actor=make_user("instructor"))
     db.session.commit()
     with contextlib.suppress(ServiceUnavailable):  # the job may report the failure; the room is retried either way
-        jobs.provision_room(session.id)
+        rooms.provision_room(session.id)
     db.session.rollback()
     stored = db.session.get(TrainingSession, session.id)
     assert stored.status == "scheduled"
@@ -279,7 +280,7 @@ def test_update_session_changes_fields_and_audits_the_diff(clock, make_session):
 
 def test_rescheduling_moves_the_end_and_tells_seat_holders(clock, make_session, monkeypatch):
     told = []
-    monkeypatch.setattr(operations.notifications, "notify_rescheduled", lambda s, old: told.append((s.id, old)))
+    monkeypatch.setattr(notification_operations, "notify_rescheduled", lambda s, old: told.append((s.id, old)))
     session = make_session(start_in=timedelta(days=1))
     old = session.start_time
     new_start = old + timedelta(hours=2)
@@ -350,10 +351,10 @@ def test_another_instructor_cannot_edit_but_a_board_member_can(make_session, mak
 
 # ------------------------------------------------------------------------------------------------ cancel (delete)
 def test_cancel_releases_seats_closes_the_room_and_keeps_the_row(make_session, make_user):
-    from portal.video import operations as video
+    from portal.training import rooms
 
     session = make_session(capacity=4)
-    video.ensure_room(session)
+    rooms.ensure_room(session)
     seat = Seat(
         session_id=session.id, user_id=make_user("member").id, status=SeatStatus.CONFIRMED, confirmed_at=now_utc()
     )
@@ -377,10 +378,10 @@ def test_cancel_a_session_without_a_room(make_session):
 
 
 def test_cancel_goes_through_when_the_provider_is_down(make_session, app, monkeypatch):
-    from portal.video import operations as video
+    from portal.training import rooms
 
     session = make_session()
-    video.ensure_room(session)
+    rooms.ensure_room(session)
     db.session.commit()
     monkeypatch.setitem(app.extensions, "portal.video", FailingProvider())
     operations.cancel_session(session, actor=session.instructor)

@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 
 from portal.extensions import db
+from portal.seats.models import Attendance, Seat
 from portal.training import jobs as training_jobs
-from portal.training.models import Attendance, Seat, TrainingSession
+from portal.training import rooms
+from portal.training.models import TrainingSession
 from tests.conftest import sign_in
 
 
@@ -65,7 +67,7 @@ def test_a_session_runs_end_to_end_through_realtimekit(portal, fake_rtk, clock):
     session_id = _schedule(portal, clock)
 
     # provision: one meeting, its id stored
-    assert training_jobs.provision_room(session_id) != "skipped"
+    assert rooms.provision_room(session_id) != "skipped"
     session = _reload(session_id)
     assert session.room_status == "ready" and list(fake_rtk.meetings) == [session.room_id]
     room_id = session.room_id
@@ -149,7 +151,7 @@ def test_a_session_runs_end_to_end_through_realtimekit(portal, fake_rtk, clock):
 def test_a_provider_outage_during_join_says_try_again_and_takes_no_seat_twice(portal, fake_rtk, clock):
     (_, instructor), (aiko, aiko_client) = portal["instructor"], portal["aiko"]
     session_id = _schedule(portal, clock)
-    training_jobs.provision_room(session_id)
+    rooms.provision_room(session_id)
     clock.shift(timedelta(minutes=30))
     instructor.post(f"/sessions/{session_id}/start")
 
@@ -176,19 +178,19 @@ def test_a_provider_outage_during_join_says_try_again_and_takes_no_seat_twice(po
 def test_a_provider_outage_at_provisioning_never_fails_scheduling_and_the_retry_makes_one_room(portal, fake_rtk, clock):
     fake_rtk.fail_next(100, status=500, path_contains="/meetings")
     session_id = _schedule(portal, clock)
-    assert training_jobs.provision_room(session_id).startswith("failed")
+    assert rooms.provision_room(session_id).startswith("failed")
     session = _reload(session_id)
     assert session.status == "scheduled" and session.room_status == "failed" and session.room_error
     fake_rtk.faults.clear()
     clock.shift(timedelta(minutes=10))
-    training_jobs.provision_room(session_id)
+    rooms.provision_room(session_id)
     assert _reload(session_id).room_status == "ready" and len(fake_rtk.meetings) == 1
 
 
 def test_a_room_left_open_by_an_outage_at_cancel_is_closed_by_the_cleanup(portal, fake_rtk, clock):
     _, instructor = portal["instructor"]
     session_id = _schedule(portal, clock)
-    training_jobs.provision_room(session_id)
+    rooms.provision_room(session_id)
     room_id = _reload(session_id).room_id
     fake_rtk.fail_next(50, status=503, method="PATCH")
     assert instructor.post(f"/sessions/{session_id}/cancel").status_code in (302, 303)

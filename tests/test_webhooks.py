@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from portal.core.clock import now_utc
 from portal.extensions import db
-from portal.training.models import Attendance, TrainingSession
-from portal.video import operations as video_ops
+from portal.seats.models import Attendance
+from portal.training import rooms
+from portal.training.models import TrainingSession
 from portal.video.models import WebhookDelivery
 from tests.plugins.video import new_key
 
@@ -32,7 +33,7 @@ def live_session(cloudflare_app, make_session, make_user):
         started_at=now_utc(),
         recording_enabled=True,
     )
-    video_ops.ensure_room(session)
+    rooms.ensure_room(session)
     db.session.commit()
     return session
 
@@ -158,7 +159,7 @@ def test_meeting_ended_ends_a_live_session_with_reason_provider(client, fake_rtk
 
 def test_meeting_ended_for_a_session_not_live_changes_nothing(client, fake_rtk, cloudflare_app, make_session):
     session = make_session(start_in=timedelta(minutes=5))
-    video_ops.ensure_room(session)
+    rooms.ensure_room(session)
     db.session.commit()
     response = fake_rtk.send_webhook(client, fake_rtk.meeting_event("meeting.ended", session.room_id))
     assert response.status_code == 200 and "nothing to end" in response.json["outcome"]
@@ -167,7 +168,7 @@ def test_meeting_ended_for_a_session_not_live_changes_nothing(client, fake_rtk, 
 
 
 def test_recording_status_updates_move_the_recording_to_ready_with_its_link(client, fake_rtk, live_session):
-    video_ops.start_recording(live_session)
+    rooms.start_recording(live_session)
     db.session.commit()
     recording_id = live_session.recording_id
     fake_rtk.complete_upload(recording_id)
@@ -178,7 +179,7 @@ def test_recording_status_updates_move_the_recording_to_ready_with_its_link(clie
     db.session.expire_all()
     session = db.session.get(TrainingSession, live_session.id)
     assert session.recording_status == "ready"
-    assert video_ops.recording_link(session) == fake_rtk.recordings[recording_id]["download_url"]
+    assert rooms.recording_link(session) == fake_rtk.recordings[recording_id]["download_url"]
     assert session.recording_url_expires_at > now_utc() + timedelta(days=6)
     # a late "UPLOADING" delivery does not move it back
     late = fake_rtk.send_webhook(client, fake_rtk.recording_event(recording_id, "UPLOADING"))
@@ -188,12 +189,12 @@ def test_recording_status_updates_move_the_recording_to_ready_with_its_link(clie
 
 
 def test_an_errored_recording_is_failed(client, fake_rtk, live_session):
-    video_ops.start_recording(live_session)
+    rooms.start_recording(live_session)
     db.session.commit()
     fake_rtk.send_webhook(client, fake_rtk.recording_event(live_session.recording_id, "ERRORED"))
     db.session.expire_all()
     session = db.session.get(TrainingSession, live_session.id)
-    assert session.recording_status == "failed" and video_ops.recording_link(session) is None
+    assert session.recording_status == "failed" and rooms.recording_link(session) is None
 
 
 def test_unknown_events_are_stored_and_acknowledged(client, fake_rtk, live_session):

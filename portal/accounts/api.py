@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask_login import current_user
 
 from portal.accounts import operations
 from portal.accounts.auth import api_auth_required, issue_token
@@ -35,8 +36,6 @@ def token():
 @bp.get("/me")
 @api_auth_required
 def me():
-    from flask_login import current_user
-
     return jsonify(user_json(current_user))
 
 

@@ -11,6 +11,7 @@ import jwt
 from flask import Flask, current_app, redirect, request, url_for
 from flask_login import current_user
 
+from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.config import current_settings
 from portal.core.clock import now_utc
@@ -29,10 +30,12 @@ def init_auth(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    @app.context_processor
+    def role_helpers():
+        return {"Role": Role, "has_role": lambda minimum: has_role(current_user, Role(minimum))}
+
     @login_manager.user_loader
     def load_user(user_id: str):
-        from portal.accounts.models import User
-
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
         return user if user is not None and user.is_active else None
 
@@ -68,8 +71,6 @@ def issue_token(user) -> tuple[str, Any]:
 
 
 def user_from_token(token: str):
-    from portal.accounts.models import User
-
     try:
         payload = jwt.decode(
             token,
@@ -118,3 +119,12 @@ def api_auth_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def api_viewer():
+    """The caller (possibly anonymous); a bearer token that does not check out is a 401, not anonymity."""
+    if request.headers.get("Authorization") and not current_user.is_authenticated:
+        raise Unauthorized(
+            "The bearer token is invalid or expired; get a new one from POST /api/auth/token.", code="bad_token"
+        )
+    return current_user

@@ -8,10 +8,10 @@ from functools import cache
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal.accounts import signals
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.accounts.rules import check_role, normalise_email, validate_account
-from portal.audit.operations import record
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from portal.extensions import db
 
@@ -38,7 +38,7 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    record("user.create", "user", user.id, actor, {"email": user.email, "role": role})
+    signals.user_changed.send(user, action="user.create", actor=actor, changes={"email": user.email, "role": role})
     return user
 
 
@@ -78,7 +78,7 @@ def change_role(user_id: int, role: str, *, actor: User) -> User:
     old = user.role
     user.role = role
     db.session.flush()
-    record("user.role", "user", user.id, actor, {"role": [old, role]})
+    signals.user_changed.send(user, action="user.role", actor=actor, changes={"role": [old, role]})
     return user
 
 
@@ -92,7 +92,7 @@ def set_active(user_id: int, is_active: bool, *, actor: User) -> User:
         raise Conflict("You cannot deactivate your own account.")
     user.is_active = is_active
     db.session.flush()
-    record("user.active", "user", user.id, actor, {"is_active": is_active})
+    signals.user_changed.send(user, action="user.active", actor=actor, changes={"is_active": is_active})
     return user
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import request
@@ -45,3 +46,8 @@ def bool_arg(name: str, default: bool = False) -> bool:
     if lowered in {"false", "0", "no"}:
         return False
     raise BadRequest(f"Query parameter {name!r} must be true or false.", code="malformed")
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with its offset (UTC inside)."""
+    return value.isoformat() if value is not None else None

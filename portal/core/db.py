@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 
 from portal.core.clock import now_utc
 
@@ -51,13 +53,8 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
 
-def upsert_insert(model):
-    """`INSERT` for `model` in the current database's dialect, so callers can add `.on_conflict_do_nothing()` /
+def upsert_insert(model, session: Session):
+    """`INSERT` for `model` in the dialect of `session`'s database, so callers can add `.on_conflict_do_nothing()` /
     `.on_conflict_do_update()` (PostgreSQL and SQLite spell them alike)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    from portal.extensions import db
-
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return insert(model)

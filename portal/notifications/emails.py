@@ -11,11 +11,11 @@ from flask import current_app
 from portal.accounts.models import User
 from portal.config import Settings
 from portal.core.timezones import format_local, is_valid_timezone
-from portal.notifications.ics import session_ics
-from portal.notifications.links import session_url
 from portal.notifications.mailer import Attachment, Mail
 from portal.notifications.models import Notification
 from portal.notifications.rules import is_reminder
+from portal.training.ics import session_ics
+from portal.training.links import session_url
 from portal.training.models import TrainingSession
 
 

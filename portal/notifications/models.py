@@ -37,14 +37,3 @@ class Notification(TimestampMixin, db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
     context: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-
-
-class Heartbeat(db.Model):
-    """Last sign of life of a background process (worker, cron), shown to admins."""
-
-    __tablename__ = "heartbeats"
-
-    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)  # e.g. worker:host:pid, cron
-    kind: Mapped[str] = mapped_column(sa.String(20))
-    seen_at: Mapped[datetime]
-    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

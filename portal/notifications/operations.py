@@ -23,7 +23,8 @@ from portal.extensions import db
 from portal.notifications.models import Notification, NotificationStatus
 from portal.notifications.queries import reminder_recipients_for, seat_holder_ids, unsent_reminders
 from portal.notifications.rules import MAX_SEND_ATTEMPTS, REMINDER_PREFIX, is_owed, reminder_key, reminder_kind
-from portal.training.models import Seat, TrainingSession
+from portal.seats.models import Seat
+from portal.training.models import TrainingSession
 
 PENDING, SENDING, SENT, SKIPPED, FAILED = (s.value for s in NotificationStatus)
 ID_BATCH = 1000  # ids per UPDATE ... IN: well below SQLite's cap on the bound values of one statement
@@ -164,7 +165,7 @@ def _insert_missing(rows: list[dict[str, Any]]) -> None:
         row.setdefault("attempts", 0)
         row["created_at"] = row["updated_at"] = now
     # executemany form: one compiled statement, batched by the driver layer (no cap on the rows of one call)
-    db.session.execute(upsert_insert(Notification).on_conflict_do_nothing(index_elements=["key"]), rows)
+    db.session.execute(upsert_insert(Notification, db.session).on_conflict_do_nothing(index_elements=["key"]), rows)
 
 
 # ------------------------------------------------------------------------------------------------ sending states

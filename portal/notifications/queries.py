@@ -11,7 +11,8 @@ from sqlalchemy import func, or_, select
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationStatus
 from portal.notifications.rules import REMINDER_PREFIX, send_backoff
-from portal.training.models import Seat, SeatStatus, SessionStatus, TrainingSession
+from portal.seats.models import Seat, SeatStatus
+from portal.training.models import SessionStatus, TrainingSession
 
 
 @dataclass(frozen=True)

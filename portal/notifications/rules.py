@@ -84,8 +84,3 @@ def decide_due(
 def send_backoff(attempts: int) -> timedelta:
     """Wait before the next try after `attempts` failed ones: 1, 2, 4, 8, 15, 15 ... minutes."""
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 15))
-
-
-def room_backoff(attempts: int) -> timedelta:
-    """Wait before provisioning again after `attempts` failures: 1, 2, 4 ... up to 30 minutes."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 30))

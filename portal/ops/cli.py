@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 
 from portal.config import ConfigError
+from portal.ops.cron import main
+from portal.ops.launcher import Launcher
+from portal.ops.worker import run_worker
 
 
 @click.command(
@@ -15,7 +18,6 @@ from portal.config import ConfigError
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int, help="Web server threads.")
 def run(host: str, port: int, threads: int) -> None:
-    from portal.ops.launcher import Launcher
 
     try:
         launcher = Launcher(host=host, port=port, threads=threads)
@@ -27,7 +29,6 @@ def run(host: str, port: int, threads: int) -> None:
 @click.command(help="Run one RQ worker (with the scheduler for delayed jobs and retries). Run as many as needed.")
 @click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
 def worker(burst: bool) -> None:
-    from portal.ops.worker import run_worker
 
     try:
         run_worker(burst=burst)
@@ -37,7 +38,6 @@ def worker(burst: bool) -> None:
 
 @click.command(help="Run the cron process that enqueues the periodic jobs of portal/schedule.py (run ONE).")
 def cron() -> None:
-    from portal.ops.cron import main
 
     try:
         main()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -20,7 +21,12 @@ from croniter import croniter
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
+from portal.app import create_app
 from portal.core.clock import now_utc
+from portal.core.queue import get_queue
+from portal.core.redis import release_embedded
+from portal.extensions import db
+from portal.ops.heartbeat import beat, process_name
 from portal.schedule import SCHEDULE, Periodic
 
 log = logging.getLogger("portal.cron")
@@ -96,8 +102,6 @@ class CronLoop:
         return enqueued
 
     def run(self) -> None:
-        import time
-
         log.info("cron started: %s (UTC)", ", ".join(f"{e.name} [{e.cron}]" for e in self.schedule))
         while not self.stopping.is_set():
             self.tick()
@@ -116,11 +120,6 @@ class CronLoop:
 
 def main() -> None:
     """`python -m portal.ops.cron` / `portal cron`: the one process that enqueues periodic jobs."""
-    from portal import create_app
-    from portal.core.queue import get_queue
-    from portal.core.redis import release_embedded
-    from portal.extensions import db
-    from portal.ops.heartbeat import beat, process_name
 
     app = create_app()
     settings = app.extensions["portal.settings"]

@@ -7,12 +7,13 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
+from rq import get_current_job
 from sqlalchemy import delete
 
 from portal.core.clock import now_utc
 from portal.core.db import upsert_insert
 from portal.extensions import db
-from portal.notifications.models import Heartbeat
+from portal.ops.models import Heartbeat
 
 
 def process_name(kind: str) -> str:
@@ -23,7 +24,7 @@ def beat(name: str, kind: str, details: dict[str, Any] | None = None) -> None:
     """Upsert this process's row and commit (its own small transaction)."""
     values = {"name": name, "kind": kind, "seen_at": now_utc(), "details": details or {}}
     db.session.execute(
-        upsert_insert(Heartbeat)
+        upsert_insert(Heartbeat, db.session)
         .values(values)
         .on_conflict_do_update(
             index_elements=["name"], set_={"seen_at": values["seen_at"], "details": values["details"]}
@@ -37,8 +38,6 @@ PIPELINE = "pipeline"
 
 def worker_beat() -> str:
     """A periodic job: its run proves the whole path cron -> Redis -> worker -> database works."""
-    from rq import get_current_job
-
     job = get_current_job()
     beat(PIPELINE, PIPELINE, {"job_id": job.id if job else None, "worker": getattr(job, "worker_name", None)})
     return PIPELINE

@@ -16,7 +16,14 @@ import sys
 import threading
 import time
 
+from sqlalchemy.engine import make_url
+from waitress import create_server
+
+from portal.app import create_app
 from portal.config import load_settings
+from portal.core import migrate
+from portal.core.redis import redis_url_for_children, stop_embedded
+from portal.notifications.mailer import describe_transport
 
 log = logging.getLogger("portal.run")
 CHILDREN = {"worker": "portal.ops.worker", "cron": "portal.ops.cron"}
@@ -37,12 +44,8 @@ class Launcher:
 
     def run(self) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        from portal.core.redis import redis_url_for_children
 
         redis_url = redis_url_for_children(self.settings)  # starts the embedded server unless PORTAL_REDIS_URL
-        from portal import create_app
-        from portal.core import migrate
-        from portal.notifications.mailer import describe_transport
 
         app = create_app({"REDIS_URL": redis_url})
         with app.app_context():
@@ -51,8 +54,6 @@ class Launcher:
         for name in CHILDREN:
             self._start(name, env)
         threading.Thread(target=self._watch, args=(env,), name="children", daemon=True).start()
-
-        from waitress import create_server
 
         server = create_server(app, host=self.host, port=self.port, threads=self.threads)
         previous = signal.signal(signal.SIGTERM, _interrupt)  # waitress stops its loop on KeyboardInterrupt
@@ -71,7 +72,6 @@ class Launcher:
         return 0
 
     def _announce(self, server, redis_url: str, mail: str) -> None:
-        from sqlalchemy.engine import make_url
 
         url = f"http://{self.host}:{server.effective_port}/"
         lines = [
@@ -119,6 +119,5 @@ class Launcher:
                 process.wait(timeout=5)
 
     def _stop_redis(self) -> None:
-        from portal.core.redis import stop_embedded
 
         stop_embedded(self.settings.INSTANCE_PATH)  # a no-op when PORTAL_REDIS_URL was used (none started)

@@ -15,8 +15,9 @@ from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.queue import get_queue
 from portal.extensions import db
-from portal.notifications.models import Heartbeat
+from portal.notifications.queries import counts_by_status
 from portal.ops.heartbeat import PIPELINE, is_alive
+from portal.ops.models import Heartbeat
 from portal.training.models import RoomStatus, SessionStatus, TrainingSession
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,6 @@ def health() -> Health:
 
 
 def _add_database_facts(report: Health) -> None:
-    from portal.notifications.queries import counts_by_status
-
     now = now_utc()
     every = current_settings().WORKER_HEARTBEAT_SECONDS
     beats = db.session.scalars(select(Heartbeat).order_by(Heartbeat.seen_at.desc())).all()

@@ -10,7 +10,12 @@ import time
 from flask import Flask
 from rq import SimpleWorker, Worker
 
+from portal.app import create_app
+from portal.core.queue import get_queue
+from portal.core.redis import release_embedded
 from portal.extensions import db
+from portal.notifications.mailer import announce_transport
+from portal.ops.heartbeat import beat, process_name
 
 log = logging.getLogger("portal.worker")
 
@@ -54,8 +59,6 @@ class AppWorker(AppJobs, Worker):
             self.record_alive()
 
     def record_alive(self) -> None:
-        from portal.ops.heartbeat import beat
-
         with self.app.app_context():
             try:
                 beat(self.portal_name, "worker", {"rq_name": self.name})
@@ -71,11 +74,6 @@ class AppSimpleWorker(AppJobs, SimpleWorker):
 
 
 def run_worker(*, burst: bool = False, name: str | None = None) -> None:
-    from portal import create_app
-    from portal.core.queue import get_queue
-    from portal.core.redis import release_embedded
-    from portal.notifications.mailer import announce_transport
-    from portal.ops.heartbeat import process_name
 
     app = create_app()
     settings = app.extensions["portal.settings"]

@@ -12,8 +12,8 @@ from portal.core.errors import ValidationFailed
 from portal.core.web import no_store
 from portal.extensions import db
 from portal.seats import operations, queries
+from portal.seats.models import SeatStatus
 from portal.seats.views import panel_for, visible_session
-from portal.training.models import SeatStatus
 
 bp = Blueprint("seats_api", __name__, url_prefix="/api")
 

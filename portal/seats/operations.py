@@ -18,12 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from portal.core.clock import now_utc
 from portal.core.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
 from portal.extensions import db
-from portal.notifications import operations as notifications
-from portal.seats import rules
+from portal.seats import rules, signals
+from portal.seats.models import Attendance, Seat, SeatStatus
 from portal.seats.rules import Eligibility, Reason
-from portal.training.models import Attendance, Seat, SeatStatus, SessionStatus, TrainingSession
-from portal.video import operations as video
-from portal.video.operations import JoinGrant
+from portal.training import rooms
+from portal.training.models import SessionStatus, TrainingSession
+from portal.video.port import JoinGrant
 
 CONFIRMED, WAITLISTED, CANCELED = SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value, SeatStatus.CANCELED.value
 
@@ -168,7 +168,7 @@ def reserve(session: TrainingSession, user, *, waitlist: bool = True, now: datet
         return seat
     confirmed = claim_seat(session, user, now=now)
     if confirmed is not None:
-        notifications.plan_reminders(session)
+        signals.seat_taken.send(session, seat=confirmed)
         db.session.flush()
         return confirmed
     if seat is not None and seat.status == WAITLISTED:
@@ -228,10 +228,9 @@ def promote_waitlist(session: TrainingSession, *, now: datetime | None = None) -
             continue
         db.session.refresh(first)
         promoted.append(first)
-        notifications.notify_promoted(first)
     _sync_counter(session)
     if promoted:
-        notifications.plan_reminders(session)
+        signals.seats_promoted.send(session, seats=promoted)
     db.session.flush()
     return promoted
 
@@ -286,7 +285,7 @@ def prepare_join(
         seat = claim_seat(session, user, now=now)
         if seat is None:
             raise Conflict(rules.MESSAGES[Reason.FULL], code=Reason.FULL.value, extra={"reason": Reason.FULL.value})
-        notifications.plan_reminders(session)
+        signals.seat_taken.send(session, seat=seat)
         db.session.flush()
     return elig, seat
 
@@ -300,8 +299,8 @@ def admit(session: TrainingSession, user, *, window: timedelta, now: datetime | 
     elig, _seat = _require_eligible(session, user, window=window, now=now)
     if elig.needs_seat:
         raise Conflict("Take a seat first.", code="seat_required")
-    video.ensure_room(session)
-    grant = video.issue_join_grant(session, user)
+    rooms.ensure_room(session)
+    grant = rooms.issue_join_grant(session, user)
     attendance = record_join(session, user, now) if session.status == SessionStatus.LIVE.value else None
     db.session.flush()
     return Admission(grant, attendance)

@@ -12,11 +12,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.extensions import db
 from portal.seats import rules
+from portal.seats.models import Attendance, Seat, SeatStatus
 from portal.seats.rules import Eligibility, SeatAction
-from portal.training.models import FINAL_STATUSES, Attendance, Seat, SeatStatus, TrainingSession
+from portal.training.models import FINAL_STATUSES, TrainingSession
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,6 @@ def join_panels(
     `with_waitlist=False` skips counting waitlists (every `waitlist_count` is 0), for callers that never show it.
     """
     if window is None:
-        from portal.config import current_settings
-
         window = current_settings().join_window
     now = now or now_utc()
     ids = [s.id for s in sessions]

@@ -14,7 +14,8 @@ from typing import Any
 
 from portal.accounts.roles import Role, has_role
 from portal.core.timezones import format_duration
-from portal.training.models import SeatStatus, SessionStatus
+from portal.seats.models import SeatStatus
+from portal.training.models import SessionStatus
 from portal.training.rules import can_view
 
 POLL_FAR_SECONDS = 60  # the window is more than 15 minutes away

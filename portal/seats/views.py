@@ -14,16 +14,20 @@ from flask_login import current_user
 
 from portal.accounts.auth import require_login
 from portal.config import current_settings
-from portal.core.errors import DomainError, Forbidden, NotFound
+from portal.core.errors import DomainError, Forbidden, NotFound, Unauthorized
 from portal.core.forms import safe_next
 from portal.core.htmx import is_htmx
+from portal.core.validation import is_id
 from portal.core.web import no_store
 from portal.extensions import db
 from portal.seats import operations, queries
+from portal.seats.models import SeatStatus
 from portal.seats.rules import Reason
 from portal.training import queries as training_queries
-from portal.training.models import SeatStatus, SessionStatus, TrainingSession
-from portal.training.rules import MAX_ID, NOT_FOUND_MESSAGE, allowed_actions, can_see_attendance
+from portal.training.ics import session_ics
+from portal.training.models import SessionStatus, TrainingSession
+from portal.training.rules import NOT_FOUND_MESSAGE, allowed_actions, can_see_attendance, can_see_presence
+from portal.video.views import room_headers
 
 bp = Blueprint("seats", __name__)
 
@@ -152,8 +156,6 @@ def join(session_id: int):
         return redirect(url_for("seats.join_page", session_id=session_id), code=303)
     admission = operations.admit(session, current_user, window=window)
     db.session.commit()
-    from portal.video.views import room_headers
-
     response = make_response(
         render_template("seats/join.html", session=session, panel=None, grant=admission.grant, user=current_user)
     )
@@ -179,7 +181,7 @@ def waiting(session_id: int):
 @bp.post("/sessions/<int:session_id>/leave")
 def leave(session_id: int):
     """The leave beacon (navigator.sendBeacon on pagehide; CSRF token in the form data). Always 204."""
-    session = db.session.get(TrainingSession, session_id) if 0 < session_id <= MAX_ID else None
+    session = db.session.get(TrainingSession, session_id) if is_id(session_id) else None
     if session is not None and current_user.is_authenticated:
         operations.record_leave(session, current_user)
         db.session.commit()
@@ -248,10 +250,23 @@ def my_schedule():
 
 @bp.get("/sessions/<int:session_id>/calendar.ics")
 def calendar(session_id: int):
-    from portal.notifications.ics import session_ics
-
     session = visible_session(session_id)
     body = session_ics(session, base_url=current_settings().BASE_URL)
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = f'attachment; filename="session-{session.id}.ics"'
     return response
+
+
+# ------------------------------------------------------------------------------------------------ presence
+@bp.get("/sessions/<int:session_id>/room/presence")
+def presence(session_id: int):
+    """Who is in a development room now. Only for people who joined it, its instructor and board members."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("Sign in to see who is in the room.", code="login_required")
+    session = db.session.get(TrainingSession, session_id) if is_id(session_id) else None
+    if session is None or not can_see_presence(
+        session, current_user, has_joined=queries.has_joined(session, current_user)
+    ):
+        raise NotFound("No such room.")
+    template = "seats/_presence.html" if is_htmx() else "seats/presence.html"
+    return no_store(render_template(template, session=session, present=queries.present_in_room(session)), private=True)

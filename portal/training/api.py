@@ -5,26 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
-from portal.accounts.auth import api_auth_required
+from portal.accounts.auth import api_auth_required, api_viewer
 from portal.core.api import bool_arg, int_arg, json_body
 from portal.core.clock import now_utc
-from portal.core.errors import BadRequest, ServiceUnavailable, Unauthorized
+from portal.core.errors import BadRequest, ServiceUnavailable
+from portal.core.validation import MAX_ID
 from portal.extensions import db
-from portal.training import operations, queries, rules
+from portal.training import operations, queries
 from portal.training.models import EndReason, SessionStatus
 from portal.training.serializers import session_json
 
 bp = Blueprint("training_api", __name__, url_prefix="/api")
 MAX_PAGE = 100
-
-
-def viewer():
-    """The caller (possibly anonymous); a bearer token that does not check out is a 401, not anonymity."""
-    if request.headers.get("Authorization") and not current_user.is_authenticated:
-        raise Unauthorized(
-            "The bearer token is invalid or expired; get a new one from POST /api/auth/token.", code="bad_token"
-        )
-    return current_user
 
 
 def _choice(name: str, allowed, default: str | None) -> str | None:
@@ -37,8 +29,8 @@ def _choice(name: str, allowed, default: str | None) -> str | None:
 def _filters() -> queries.SessionFilters:
     return queries.SessionFilters(
         status=_choice("status", [s.value for s in SessionStatus], None),
-        instructor_id=int_arg("instructor_id", None, minimum=1, maximum=rules.MAX_ID),
-        event_id=int_arg("event_id", None, minimum=1, maximum=rules.MAX_ID),
+        instructor_id=int_arg("instructor_id", None, minimum=1, maximum=MAX_ID),
+        event_id=int_arg("event_id", None, minimum=1, maximum=MAX_ID),
         upcoming=bool_arg("upcoming"),
         include_archived=bool_arg("include_archived"),
         sort_by=_choice("sort_by", list(queries.SORT_COLUMNS), "start_time"),
@@ -48,7 +40,7 @@ def _filters() -> queries.SessionFilters:
 
 @bp.get("/training/sessions")
 def list_sessions():
-    who = viewer()
+    who = api_viewer()
     page = queries.list_sessions(
         who,
         _filters(),
@@ -78,7 +70,7 @@ def create_session():
 
 @bp.get("/training/sessions/<int:session_id>")
 def get_session(session_id: int):
-    return jsonify(session_json(queries.get_visible(session_id, viewer())))
+    return jsonify(session_json(queries.get_visible(session_id, api_viewer())))
 
 
 @bp.put("/training/sessions/<int:session_id>")

@@ -1,5 +1,7 @@
-"""Background jobs about training sessions: rooms, auto-end, daily cleanup. Each takes ids, reloads, re-checks
-state, and is safe to run twice and concurrently (a conditional UPDATE decides who does the work)."""
+"""Background jobs about training sessions: auto-end and the daily cleanup (room provisioning: training.rooms).
+
+Each takes ids, reloads, re-checks state, and is safe to run twice and concurrently (a conditional UPDATE decides
+who does the work)."""
 
 from __future__ import annotations
 
@@ -14,81 +16,13 @@ from portal.core.clock import now_utc
 from portal.core.errors import Conflict, ServiceUnavailable
 from portal.core.queue import enqueue
 from portal.extensions import db
-from portal.notifications.rules import room_backoff
-from portal.training import queries
+from portal.training import queries, rooms
 from portal.training.models import FINAL_STATUSES, EndReason, RoomStatus, SessionStatus, TrainingSession
-from portal.video import operations as video
+from portal.training.operations import end_session
 
 log = logging.getLogger(__name__)
-PROVISION_TIMEOUT = 120  # seconds: the provider client retries inside one call
-PROVISION_LEASE = timedelta(minutes=5)  # longer than PROVISION_TIMEOUT: one attempt at a time per session
 AUTO_END_TIMEOUT = 60
 CLEANUP_TIMEOUT = 900
-
-
-# ------------------------------------------------------------------------------------------------ rooms
-def provision_job_options(session: TrainingSession) -> dict:
-    return {
-        "job_id": f"provision-{session.id}-{session.room_attempts}",
-        "unique": True,
-        "job_timeout": PROVISION_TIMEOUT,
-        "result_ttl": 3600,
-    }
-
-
-def provision_room(session_id: int) -> str:
-    """Give the session a room if it still needs one. One attempt at a time per session (a lease in the row);
-    a provider failure is recorded (room_status=failed, room_error) with the time of the next attempt."""
-    if not _claim_provisioning(session_id):
-        db.session.rollback()
-        return "skipped: not needed, or another attempt is under way or backing off"
-    db.session.commit()
-    session = db.session.get(TrainingSession, session_id)
-    try:
-        room_id = video.ensure_room(session)
-    except ServiceUnavailable as exc:
-        session.room_next_attempt_at = now_utc() + room_backoff(session.room_attempts)
-        db.session.commit()
-        log.warning(
-            "room for session %s not created (attempt %s, next at %s): %s",
-            session_id,
-            session.room_attempts,
-            session.room_next_attempt_at,
-            session.room_error or exc,
-        )
-        return f"failed: {session.room_error}"
-    db.session.commit()
-    return room_id
-
-
-def _claim_provisioning(session_id: int) -> bool:
-    now = now_utc()
-    result = db.session.execute(
-        update(TrainingSession)
-        .where(
-            TrainingSession.id == session_id,
-            TrainingSession.status.not_in(FINAL_STATUSES),
-            queries.needs_room_attempt(now),
-        )
-        .values(room_next_attempt_at=now + PROVISION_LEASE)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
-
-
-def sweep_rooms() -> int:
-    """Every minute: sessions starting within PROVISION_AHEAD_HOURS (or live) without a ready room, whose backoff
-    has run out, get a provisioning job. Catches enqueues lost while Redis was down."""
-    now = now_utc()
-    ahead = timedelta(hours=current_settings().PROVISION_AHEAD_HOURS)
-    sessions = db.session.scalars(
-        select(TrainingSession).where(
-            TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
-            TrainingSession.start_time <= now + ahead,
-            queries.needs_room_attempt(now),
-        )
-    ).all()
-    return sum(enqueue(provision_room, s.id, **provision_job_options(s)) for s in sessions)
 
 
 # ------------------------------------------------------------------------------------------------ auto-end
@@ -111,8 +45,6 @@ def sweep_auto_end() -> int:
 
 
 def end_overdue_session(session_id: int) -> str:
-    from portal.training.operations import end_session
-
     session = _locked(session_id)
     cutoff = now_utc() - timedelta(minutes=current_settings().AUTO_END_GRACE_MINUTES)
     if session is None or session.is_final or session.end_time > cutoff:
@@ -158,7 +90,7 @@ def cleanup() -> dict[str, int]:
     for session_id in ids:
         session = _locked(session_id)
         try:
-            video.deactivate_room(session)
+            rooms.deactivate_room(session)
             db.session.commit()
             closed += 1
         except ServiceUnavailable as exc:

@@ -17,13 +17,11 @@ from portal.audit.operations import diff, record
 from portal.core.clock import now_utc
 from portal.core.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.queue import enqueue_after_commit
+from portal.core.signals import answers
 from portal.events.models import Event
 from portal.extensions import db
-from portal.notifications import operations as notifications
-from portal.seats import operations as seats
-from portal.training import jobs, rules
+from portal.training import rooms, rules, signals
 from portal.training.models import EndReason, RoomStatus, SessionStatus, TrainingSession
-from portal.video import operations as video
 
 log = logging.getLogger(__name__)
 ENTITY = "training_session"
@@ -98,8 +96,8 @@ def create_session(raw: dict[str, Any], *, actor: User) -> TrainingSession:
     db.session.add(session)
     db.session.flush()
     record("session.create", ENTITY, session.id, actor, _snapshot(session))
-    enqueue_after_commit(db.session, jobs.provision_room, session.id, **jobs.provision_job_options(session))
-    notifications.plan_reminders(session)
+    enqueue_after_commit(db.session, rooms.provision_room, session.id, **rooms.provision_job_options(session))
+    signals.session_created.send(session)
     return session
 
 
@@ -111,7 +109,6 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
     if errors:
         raise ValidationFailed(errors)
     before = _snapshot(session)
-    old_start = session.start_time
     for field, value in clean.items():
         if field not in ("start_time", "duration_minutes"):
             setattr(session, field, value)
@@ -125,15 +122,8 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
         db.session.expire(session, stale)  # reloaded on next use, now that the id changed
     if changes:
         record("session.update", ENTITY, session.id, actor, changes)
-    if session.start_time != old_start:
-        notifications.notify_rescheduled(session, old_start)
-    if "capacity" in changes and _grew(*changes["capacity"]):
-        seats.promote_waitlist(session)  # new seats go to the waitlist first, in order
+        signals.session_updated.send(session, changes=changes)
     return session
-
-
-def _grew(old: int | None, new: int | None) -> bool:
-    return new is None or (old is not None and new > old)
 
 
 def _flush_capacity(session: TrainingSession) -> None:
@@ -158,8 +148,7 @@ def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
         raise Forbidden("You may only cancel your own sessions.")
     require_state(session, "cancel")
     session.status = SessionStatus.CANCELED.value
-    released = seats.release_all(session)
-    notifications.notify_canceled(session, released)
+    released = sum(answers(signals.session_canceled.send(session)))
     _close_room(session)
     db.session.flush()
     record(
@@ -167,7 +156,7 @@ def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
         ENTITY,
         session.id,
         actor,
-        {"status": [SessionStatus.SCHEDULED.value, session.status], "seats_released": len(released)},
+        {"status": [SessionStatus.SCHEDULED.value, session.status], "seats_released": released},
     )
     return session
 
@@ -176,11 +165,11 @@ def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     if not rules.can_start(session, actor):
         raise Forbidden("Only the session's own instructor can start it.")
     require_state(session, "start")
-    video.ensure_room(session)  # a ready room is kept; else once, on the spot; ServiceUnavailable (503) if not there
+    rooms.ensure_room(session)  # a ready room is kept; else once, on the spot; ServiceUnavailable (503) if not there
     session.status = SessionStatus.LIVE.value
     session.started_at = now_utc()
     try:
-        video.start_recording(session)
+        rooms.start_recording(session)
     except ServiceUnavailable:
         log.warning("session %s started without its recording: the provider refused", session.id)
     db.session.flush()
@@ -208,8 +197,8 @@ def end_session(
     session.status = SessionStatus.ENDED.value
     session.ended_at = now_utc()
     session.end_reason = reason.value
-    video.stop_recording(session)
-    seats.close_attendance(session, session.ended_at)
+    rooms.stop_recording(session)
+    signals.session_ended.send(session)
     _close_room(session)
     db.session.flush()
     record(
@@ -226,6 +215,6 @@ def _close_room(session: TrainingSession) -> None:
     """A provider that cannot be reached must not block the change: the daily cleanup closes the room later."""
     try:
         with db.session.begin_nested():
-            video.deactivate_room(session)
+            rooms.deactivate_room(session)
     except ServiceUnavailable:
         log.warning("room of session %s not closed yet; the cleanup job retries", session.id)

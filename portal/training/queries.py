@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from portal.accounts.roles import Role, has_role
 from portal.core.errors import NotFound
+from portal.core.validation import is_id
 from portal.extensions import db
 from portal.training import rules
 from portal.training.models import RoomStatus, SessionStatus, TrainingSession
@@ -51,7 +52,7 @@ def visible_to(viewer) -> sa.ColumnElement[bool]:
 
 def get_visible(session_id: int, viewer) -> TrainingSession:
     """The session, or NotFound when it does not exist or the viewer may not see it (no hint which)."""
-    session = db.session.get(TrainingSession, session_id) if 0 < session_id <= rules.MAX_ID else None
+    session = db.session.get(TrainingSession, session_id) if is_id(session_id) else None
     if session is None or not rules.can_view(session, viewer):
         raise NotFound(rules.NOT_FOUND_MESSAGE)
     return session

@@ -6,10 +6,11 @@ Validation returns (clean values, errors) where errors maps field name -> a mess
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from portal.accounts.roles import Role, has_role
+from portal.core.validation import check_long_text, is_id, is_int, parse_aware_datetime, put
 from portal.training.models import SessionStatus
 
 TITLE_MAX = 200
@@ -18,7 +19,6 @@ DURATION_MIN, DURATION_MAX = 15, 480
 CAPACITY_MIN, CAPACITY_MAX = 1, 1000
 TAGS_MAX, TAG_MAX_LENGTH = 10, 30
 SCHEDULE_AHEAD = timedelta(days=365)
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 NOT_FOUND_MESSAGE = "Training session not found."  # the same answer whether it is missing or hidden
 
 BOOLEAN_FIELDS = ("recording_enabled", "chat_enabled", "is_public", "members_only")
@@ -77,28 +77,20 @@ def validate_session(
     }
     for key, check in checks.items():
         if key in raw and key not in errors:
-            _apply(clean, errors, key, check(raw[key]))
+            put(clean, errors, key, check(raw[key]))
     if "start_time" in raw and "start_time" not in errors:
-        _apply(clean, errors, "start_time", check_start_time(raw["start_time"], now, current_start))
+        put(clean, errors, "start_time", check_start_time(raw["start_time"], now, current_start))
     if "capacity" in raw:
-        _apply(clean, errors, "capacity", check_capacity(raw["capacity"], seats_taken))
+        put(clean, errors, "capacity", check_capacity(raw["capacity"], seats_taken))
     for key in BOOLEAN_FIELDS:
         if key in raw:
-            _apply(clean, errors, key, check_bool(raw[key]))
+            put(clean, errors, key, check_bool(raw[key]))
     if not partial:
         for key, default in BOOLEAN_DEFAULTS.items():
             clean.setdefault(key, default)
         clean.setdefault("description", "")
         clean.setdefault("tags", [])
     return clean, errors
-
-
-def _apply(clean: Clean, errors: Errors, key: str, result: tuple[Any, str | None]) -> None:
-    value, error = result
-    if error:
-        errors[key] = error
-    else:
-        clean[key] = value
 
 
 def check_title(value: Any) -> tuple[str | None, str | None]:
@@ -113,38 +105,13 @@ def check_title(value: Any) -> tuple[str | None, str | None]:
 
 
 def check_description(value: Any) -> tuple[str | None, str | None]:
-    if value is None:
-        return "", None
-    if not isinstance(value, str):
-        return None, "The description must be text."
-    if "\x00" in value:
-        return None, "The description contains a character that is not allowed."
-    if len(value) > DESCRIPTION_MAX:
-        return None, f"Keep the description to {DESCRIPTION_MAX} characters (it has {len(value)})."
-    return value.strip(), None
-
-
-def parse_start_time(value: Any) -> tuple[datetime | None, str | None]:
-    """An aware datetime from a datetime or an ISO 8601 string with an offset; a naive time is refused."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            return None, "Not a date and time; use ISO 8601, e.g. 2026-12-01T18:00:00+01:00."
-    if not isinstance(value, datetime):
-        return None, "Give the start as a date and time in ISO 8601 with a time zone offset."
-    if value.tzinfo is None or value.utcoffset() is None:
-        return None, "This time has no time zone; add an offset like +01:00 or Z."
-    return value.astimezone(UTC), None
+    return check_long_text(value, DESCRIPTION_MAX)
 
 
 def check_start_time(
     value: Any, now: datetime, current_start: datetime | None = None
 ) -> tuple[datetime | None, str | None]:
-    start, error = parse_start_time(value)
+    start, error = parse_aware_datetime(value)
     if error or start is None:
         return None, error
     if current_start is not None and start == current_start:
@@ -156,12 +123,8 @@ def check_start_time(
     return start, None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def check_duration(value: Any) -> tuple[int | None, str | None]:
-    if not _is_int(value):
+    if not is_int(value):
         return None, "Give the duration in whole minutes."
     if not DURATION_MIN <= value <= DURATION_MAX:
         return None, f"The duration must be between {DURATION_MIN} and {DURATION_MAX} minutes."
@@ -171,7 +134,7 @@ def check_duration(value: Any) -> tuple[int | None, str | None]:
 def check_capacity(value: Any, seats_taken: int = 0) -> tuple[int | None, str | None]:
     if value is None or value == "":
         return None, None
-    if not _is_int(value):
+    if not is_int(value):
         return None, "Give the capacity as a whole number, or leave it empty for no limit."
     if not CAPACITY_MIN <= value <= CAPACITY_MAX:
         return None, f"The capacity must be between {CAPACITY_MIN} and {CAPACITY_MAX}, or empty for no limit."
@@ -189,7 +152,7 @@ def check_bool(value: Any) -> tuple[bool | None, str | None]:
 def check_id(value: Any, *, required: bool) -> tuple[int | None, str | None]:
     if value is None or value == "":
         return (None, "This field is required.") if required else (None, None)
-    if not _is_int(value) or not 1 <= value <= MAX_ID:
+    if not is_id(value):
         return None, "Must be the id (a positive whole number) of an existing record."
     return value, None
 
@@ -309,3 +272,9 @@ def live_edit_error(changes: Clean, status: str) -> Errors:
     if status == SessionStatus.LIVE and "start_time" in changes:
         return {"start_time": "This session is live; its start can no longer be moved."}
     return {}
+
+
+# ------------------------------------------------------------------------------------------------ rooms
+def room_backoff(attempts: int) -> timedelta:
+    """Wait before provisioning again after `attempts` failures: 1, 2, 4 ... up to 30 minutes."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 30))

@@ -17,19 +17,26 @@ from portal.accounts.roles import ROLES, Role
 from portal.core.clock import now_utc
 from portal.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.forms import form_values as submitted_values
+from portal.core.signals import answers
 from portal.core.timezones import all_timezones, viewer_timezone
 from portal.events import queries as events
 from portal.events import rules as event_rules
 from portal.extensions import db
-from portal.seats import queries as seats
-from portal.training import forms, operations, queries, rules
+from portal.training import forms, operations, queries, rooms, rules, signals
 from portal.training.models import TrainingSession
-from portal.video import operations as video
 
 bp = Blueprint("training", __name__)
 
 
 # ------------------------------------------------------------------------------------------------ reading
+def _shown(sessions: list[TrainingSession]) -> dict[str, Any]:
+    """What the packages above training add to a page that lists `sessions` (their join panels)."""
+    context: dict[str, Any] = {"panels": {}}
+    for part in answers(signals.sessions_shown.send(sessions, viewer=current_user)):
+        context.update(part)
+    return context
+
+
 @bp.get("/", endpoint="home")
 def home():
     now = now_utc()
@@ -37,7 +44,7 @@ def home():
     return render_template(
         "home.html",
         sessions=sessions,
-        panels=seats.join_panels(sessions, current_user),
+        **_shown(sessions),
         events=events.upcoming(current_user, now=now, limit=6),
     )
 
@@ -47,9 +54,7 @@ def index():
     show_past = request.args.get("past") == "1"
     now = now_utc()
     sessions = queries.past(current_user, now=now) if show_past else queries.upcoming(current_user, now=now, limit=100)
-    return render_template(
-        "training/index.html", sessions=sessions, show_past=show_past, panels=seats.join_panels(sessions, current_user)
-    )
+    return render_template("training/index.html", sessions=sessions, show_past=show_past, **_shown(sessions))
 
 
 @bp.get("/sessions/<int:session_id>", endpoint="detail")
@@ -61,13 +66,12 @@ def detail(session_id: int):
 def _session_context(session: TrainingSession) -> dict[str, Any]:
     context: dict[str, Any] = {
         "session": session,
-        "panel": seats.join_panels([session], current_user)[session.id],
         "event": session.event if session.event and event_rules.can_view(session.event, current_user) else None,
-        "recording_link": video.recording_link(session),
+        "recording_link": rooms.recording_link(session),
         "may": rules.allowed_actions(session, current_user),
     }
-    if rules.can_see_attendance(session, current_user):
-        context["attendance_rows"] = seats.attendance_rows(session)
+    for part in answers(signals.session_page.send(session, viewer=current_user)):
+        context.update(part)
     return context
 
 

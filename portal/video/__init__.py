@@ -20,3 +20,7 @@ def get_provider():
 
             ext["portal.video"] = LocalProvider()
     return ext["portal.video"]
+
+
+def init_video(app) -> None:
+    """Provisional (the provider registry replaces it)."""

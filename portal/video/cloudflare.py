@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from portal.core.clock import now_utc
-from portal.training.models import RecordingStatus
+from portal.video.models import RecordingStatus
 from portal.video.port import Participant, ProviderError, Recording
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from portal.config import current_settings
 from portal.extensions import db
-from portal.training.models import RecordingStatus
-from portal.video.models import LocalRoom
+from portal.video.models import LocalRoom, RecordingStatus
 from portal.video.port import Participant, ProviderError, Recording
 
 TOKEN_MAX_AGE_SECONDS = 4 * 3600

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.core.clock import now_utc
 from portal.core.db import TimestampMixin
 from portal.extensions import db
+
+
+class RecordingStatus(StrEnum):
+    RECORDING = "recording"
+    UPLOADING = "uploading"
+    READY = "ready"
+    FAILED = "failed"
 
 
 class VideoParticipant(TimestampMixin, db.Model):

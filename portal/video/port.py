@@ -35,6 +35,17 @@ class Recording:
     download_url_expires_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class JoinGrant:
+    """Everything the meeting page needs for one person. The token is theirs alone: never cache or share it."""
+
+    provider: str
+    room_id: str
+    token: str
+    participant_id: str
+    is_host: bool
+
+
 class VideoProvider(Protocol):
     name: str
 

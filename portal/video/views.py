@@ -3,18 +3,12 @@ room page needs (`room_headers`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
-from flask_login import current_user
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from portal.config import current_settings
-from portal.core.errors import DomainError, NotFound, Unauthorized
-from portal.core.htmx import is_htmx
+from portal.core.errors import DomainError
 from portal.core.web import csrf_exempt, no_store
 from portal.extensions import db
-from portal.seats import queries as seats
-from portal.training.models import TrainingSession
-from portal.training.rules import MAX_ID, can_see_presence
-from portal.video import operations as video_ops
 from portal.video import webhooks
 
 bp = Blueprint("video", __name__)
@@ -82,7 +76,6 @@ def realtimekit_assets():
         "rtk_ui_loader_url": RTK_UI_LOADER_URL,
         "rtk_core_url": RTK_CORE_URL,
         "rtk_core_integrity": RTK_CORE_INTEGRITY,
-        "recording_link": video_ops.recording_link,
     }
 
 
@@ -121,18 +114,3 @@ def cloudflare_webhook():
     return jsonify(
         {"received": True, "duplicate": receipt.duplicate, "event": receipt.event, "outcome": receipt.outcome}
     )
-
-
-# --------------------------------------------------------------------------------------------- presence
-@bp.get("/sessions/<int:session_id>/room/presence")
-def presence(session_id: int):
-    """Who is in a development room now. Only for people who joined it, its instructor and board members."""
-    if not current_user.is_authenticated:
-        raise Unauthorized("Sign in to see who is in the room.", code="login_required")
-    session = db.session.get(TrainingSession, session_id) if 0 < session_id <= MAX_ID else None
-    if session is None or not can_see_presence(
-        session, current_user, has_joined=seats.has_joined(session, current_user)
-    ):
-        raise NotFound("No such room.")
-    template = "video/_presence.html" if is_htmx() else "video/presence.html"
-    return no_store(render_template(template, session=session, present=seats.present_in_room(session)), private=True)

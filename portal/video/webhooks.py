@@ -25,14 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import User
 from portal.core.clock import now_utc
 from portal.core.errors import BadRequest, DomainError, ServiceUnavailable
+from portal.core.signals import answers
 from portal.extensions import db
-from portal.training.models import FINAL_STATUSES, EndReason, RecordingStatus, SessionStatus, TrainingSession
-from portal.video import operations as video_ops
+from portal.video import signals
 from portal.video.cloudflare import parse_time
-from portal.video.models import WebhookDelivery
+from portal.video.models import RecordingStatus, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -203,64 +202,44 @@ def _meeting_id(payload: dict[str, Any]) -> str | None:
     return str(payload["meetingId"]) if payload.get("meetingId") else None
 
 
-def _session_for_meeting(meeting_id: str | None) -> TrainingSession | None:
-    if not meeting_id:
-        return None
-    return db.session.scalar(
-        select(TrainingSession)
-        .where(TrainingSession.room_id == meeting_id)
-        .order_by(TrainingSession.id.desc())
-        .limit(1)
-    )
+def _outcome(results: list, nobody: str) -> str:
+    """What the receivers of a signal did, in words; `nobody` when no receiver knew the room."""
+    said = answers(results)
+    return "; ".join(said) if said else nobody
 
 
 def _on_meeting_started(payload: dict[str, Any]) -> str:
-    session = _session_for_meeting(_meeting_id(payload))
-    if session is None:
-        return "no session has this meeting"
-    return f"meeting of session {session.id} started (session is {session.status})"
+    return f"meeting {_meeting_id(payload)} started"
 
 
 def _on_meeting_ended(payload: dict[str, Any]) -> str:
-    from portal.training import operations as training_ops
-
-    session = _session_for_meeting(_meeting_id(payload))
-    if session is None:
+    room_id = _meeting_id(payload)
+    if not room_id:
         return "no session has this meeting"
-    if session.status != SessionStatus.LIVE.value:
-        return f"session {session.id} is {session.status}: nothing to end"
-    training_ops.end_session(session, actor=None, reason=EndReason.PROVIDER)
-    return f"session {session.id} ended by the provider ({payload.get('reason') or 'no reason given'})"
+    results = signals.meeting_ended.send(room_id, reason=payload.get("reason"))
+    return _outcome(results, "no session has this meeting")
 
 
-def _participant(payload: dict[str, Any]) -> tuple[TrainingSession | None, User | None, dict[str, Any]]:
+def _participant(payload: dict[str, Any]) -> tuple[str | None, int | None, dict[str, Any]]:
     participant = payload.get("participant") if isinstance(payload.get("participant"), dict) else {}
-    session = _session_for_meeting(_meeting_id(payload))
     custom_id = str(participant.get("customParticipantId") or "")
-    user = db.session.get(User, int(custom_id)) if custom_id.isdigit() else None
-    return session, user, participant
+    return _meeting_id(payload), int(custom_id) if custom_id.isdigit() else None, participant
 
 
 def _on_participant_joined(payload: dict[str, Any]) -> str:
-    from portal.seats import operations as seats_ops
-
-    session, user, participant = _participant(payload)
-    if session is None or user is None:
+    room_id, user_id, participant = _participant(payload)
+    if room_id is None or user_id is None:
         return "unknown session or participant"
-    if session.status in FINAL_STATUSES:
-        return f"session {session.id} is {session.status}: join not recorded"
-    seats_ops.record_join(session, user, parse_time(participant.get("joinedAt")) or now_utc())
-    return f"user {user.id} joined session {session.id}"
+    at = parse_time(participant.get("joinedAt")) or now_utc()
+    return _outcome(signals.participant_joined.send(room_id, user_id=user_id, at=at), "unknown session or participant")
 
 
 def _on_participant_left(payload: dict[str, Any]) -> str:
-    from portal.seats import operations as seats_ops
-
-    session, user, participant = _participant(payload)
-    if session is None or user is None:
+    room_id, user_id, participant = _participant(payload)
+    if room_id is None or user_id is None:
         return "unknown session or participant"
-    seats_ops.record_leave(session, user, parse_time(participant.get("leftAt")) or now_utc())
-    return f"user {user.id} left session {session.id}"
+    at = parse_time(participant.get("leftAt")) or now_utc()
+    return _outcome(signals.participant_left.send(room_id, user_id=user_id, at=at), "unknown session or participant")
 
 
 def _on_recording_status(payload: dict[str, Any]) -> str:
@@ -269,20 +248,17 @@ def _on_recording_status(payload: dict[str, Any]) -> str:
     status = _WEBHOOK_RECORDING_STATUSES.get(str(recording.get("status") or "").upper())
     if not recording_id or status is None:
         return f"unreadable recording update ({recording.get('status')!r})"
-    session = db.session.scalar(select(TrainingSession).where(TrainingSession.recording_id == recording_id))
-    if session is None:
-        session = _session_for_meeting(_meeting_id(payload))
-        if session is None or session.recording_id or not session.recording_enabled:
-            return "no session records this recording"
-        session.recording_id = recording_id  # started by the provider itself (record on start, or the host)
     url = recording.get("downloadUrl") if status == RecordingStatus.READY.value else None
     if url and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
         url = None  # only a web link is ever rendered as one
-    if not video_ops.advance_recording(
-        session, status, url, parse_time(recording.get("downloadUrlExpiry")) if url else None
-    ):
-        return f"stale: recording of session {session.id} is already {session.recording_status}"
-    return f"recording of session {session.id} is {status}"
+    results = signals.recording_updated.send(
+        _meeting_id(payload),
+        recording_id=recording_id,
+        status=status,
+        url=url,
+        expires_at=parse_time(recording.get("downloadUrlExpiry")) if url else None,
+    )
+    return _outcome(results, "no session records this recording")
 
 
 _HANDLERS = {

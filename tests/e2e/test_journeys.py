@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from portal.core.clock import now_utc
 from portal.extensions import db
-from portal.training.models import Seat, SeatStatus, TrainingSession
+from portal.seats.models import Seat, SeatStatus
+from portal.training.models import TrainingSession
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from icalendar import Alarm, Calendar, Event
 
 from portal.core.clock import now_utc
-from portal.notifications.links import session_url
+from portal.training.links import session_url
 from portal.training.models import TrainingSession
 
 ALARM_BEFORE = timedelta(minutes=10)

@@ -1,34 +1,35 @@
-"""What the rest of the portal asks of video: rooms for sessions, join grants for people, recordings.
+"""A session's room, join grants and recording: the training side of the video provider.
 
-These take model objects, call the configured provider, store what comes back at once (so a retry never
-creates a second room or participant), flush, and raise DomainErrors. The caller commits.
+Rooms belong to sessions (their state is in the session's row: `room_*`, `recording_*`); the provider
+(portal.video) knows nothing of sessions. These functions call the configured provider, store what comes back
+at once (so a retry never creates a second room or participant), flush, and raise DomainErrors; the caller
+commits. `provision_room` is the job that gives a session its room ahead of time; `sweep_rooms` finds the
+sessions that still need one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.accounts.models import User
+from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.errors import Conflict, ServiceUnavailable
+from portal.core.queue import enqueue
 from portal.extensions import db
-from portal.training.models import RecordingStatus, RoomStatus, SessionStatus, TrainingSession
+from portal.training import queries
+from portal.training.models import FINAL_STATUSES, RoomStatus, SessionStatus, TrainingSession
+from portal.training.rules import room_backoff
 from portal.video import get_provider
-from portal.video.models import VideoParticipant
-from portal.video.port import ProviderError
+from portal.video.models import RecordingStatus, VideoParticipant
+from portal.video.port import JoinGrant, ProviderError
 
-
-@dataclass(frozen=True)
-class JoinGrant:
-    """Everything the meeting page needs for one person. The token is theirs alone: never cache or share it."""
-
-    provider: str
-    room_id: str
-    token: str
-    participant_id: str
-    is_host: bool
+log = logging.getLogger(__name__)
+PROVISION_TIMEOUT = 120  # seconds: the provider client retries inside one call
+PROVISION_LEASE = timedelta(minutes=5)  # longer than PROVISION_TIMEOUT: one attempt at a time per session
 
 
 def ensure_room(session: TrainingSession) -> str:
@@ -162,29 +163,6 @@ def advance_recording(session: TrainingSession, status: str, url: str | None = N
     return True
 
 
-def refresh_recording(session: TrainingSession) -> bool:
-    """Ask the provider how an unfinished recording is doing (for when no webhook came). True if it changed."""
-    if not session.recording_id or session.recording_status not in (
-        RecordingStatus.RECORDING.value,
-        RecordingStatus.UPLOADING.value,
-    ):
-        return False
-    before = (session.recording_status, session.recording_url)
-    try:
-        recording = get_provider().get_recording(session.recording_id)
-    except ProviderError as exc:
-        if exc.retryable:
-            raise ServiceUnavailable(
-                "The recording's status could not be fetched.", code="recording_unavailable"
-            ) from exc
-        recording = None  # the provider no longer knows it (files are kept 7 days): it is gone
-    if recording is None:
-        advance_recording(session, RecordingStatus.FAILED.value)
-    else:
-        advance_recording(session, recording.status, recording.download_url, recording.download_url_expires_at)
-    return (session.recording_status, session.recording_url) != before
-
-
 def recording_link(session: TrainingSession) -> str | None:
     """The recording's link while the provider's link is still valid."""
     if session.recording_status != RecordingStatus.READY.value or not session.recording_url:
@@ -192,3 +170,68 @@ def recording_link(session: TrainingSession) -> str | None:
     if session.recording_url_expires_at and session.recording_url_expires_at <= now_utc():
         return None
     return session.recording_url
+
+
+# ------------------------------------------------------------------------------------------------ rooms
+def provision_job_options(session: TrainingSession) -> dict:
+    return {
+        "job_id": f"provision-{session.id}-{session.room_attempts}",
+        "unique": True,
+        "job_timeout": PROVISION_TIMEOUT,
+        "result_ttl": 3600,
+    }
+
+
+def provision_room(session_id: int) -> str:
+    """Give the session a room if it still needs one. One attempt at a time per session (a lease in the row);
+    a provider failure is recorded (room_status=failed, room_error) with the time of the next attempt."""
+    if not _claim_provisioning(session_id):
+        db.session.rollback()
+        return "skipped: not needed, or another attempt is under way or backing off"
+    db.session.commit()
+    session = db.session.get(TrainingSession, session_id)
+    try:
+        room_id = ensure_room(session)
+    except ServiceUnavailable as exc:
+        session.room_next_attempt_at = now_utc() + room_backoff(session.room_attempts)
+        db.session.commit()
+        log.warning(
+            "room for session %s not created (attempt %s, next at %s): %s",
+            session_id,
+            session.room_attempts,
+            session.room_next_attempt_at,
+            session.room_error or exc,
+        )
+        return f"failed: {session.room_error}"
+    db.session.commit()
+    return room_id
+
+
+def _claim_provisioning(session_id: int) -> bool:
+    now = now_utc()
+    result = db.session.execute(
+        update(TrainingSession)
+        .where(
+            TrainingSession.id == session_id,
+            TrainingSession.status.not_in(FINAL_STATUSES),
+            queries.needs_room_attempt(now),
+        )
+        .values(room_next_attempt_at=now + PROVISION_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def sweep_rooms() -> int:
+    """Every minute: sessions starting within PROVISION_AHEAD_HOURS (or live) without a ready room, whose backoff
+    has run out, get a provisioning job. Catches enqueues lost while Redis was down."""
+    now = now_utc()
+    ahead = timedelta(hours=current_settings().PROVISION_AHEAD_HOURS)
+    sessions = db.session.scalars(
+        select(TrainingSession).where(
+            TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+            TrainingSession.start_time <= now + ahead,
+            queries.needs_room_attempt(now),
+        )
+    ).all()
+    return sum(enqueue(provision_room, s.id, **provision_job_options(s)) for s in sessions)

@@ -1,0 +1,23 @@
+"""What every package's commands share: running inside the app that the `portal` command builds."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask.cli import ScriptInfo
+
+
+def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command inside an app context of the app the `portal` group's ScriptInfo builds (portal/cli.py puts
+    it on the click context): always a fresh app from the environment, never one a caller happened to push."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            return ctx.invoke(func, *args, **kwargs)
+
+    return functools.update_wrapper(wrapper, func)
