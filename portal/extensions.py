@@ -4,6 +4,7 @@ from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
+import portal.core.sqlite  # noqa: F401  (the pragmas of every SQLite connection)
 from portal.core.db import Base
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

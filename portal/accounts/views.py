@@ -12,7 +12,6 @@ from portal.config import current_settings
 from portal.core.errors import ValidationFailed
 from portal.core.forms import render_invalid, safe_next
 from portal.core.timezones import all_timezones, browser_timezone
-from portal.extensions import db
 
 bp = Blueprint("accounts", __name__)
 
@@ -59,7 +58,6 @@ def signup_post():
         )
     except ValidationFailed as exc:
         return render_invalid("accounts/signup.html", exc.fields, timezones=all_timezones())
-    db.session.commit()
     login_user(user)
     flash("Your account is ready. An admin can make you a member.", "success")
     return redirect(url_for("training.home"))
@@ -85,7 +83,6 @@ def account_post():
         )
     except ValidationFailed as exc:
         return render_invalid("accounts/account.html", exc.fields, timezones=all_timezones())
-    db.session.commit()
     flash("Your settings are saved.", "success")
     return redirect(url_for("accounts.account"))
 
@@ -101,7 +98,6 @@ def users():
 @require_role(Role.ADMIN)
 def change_role(user_id: int):
     user = operations.change_role(user_id, request.form.get("role", ""), actor=current_user)
-    db.session.commit()
     flash(f"{user.name} is now {Role(user.role).label.lower()}.", "success")
     return redirect(url_for("accounts.users", q=request.args.get("q") or None))
 
@@ -111,7 +107,6 @@ def change_role(user_id: int):
 def change_active(user_id: int):
     is_active = request.form.get("is_active") == "true"
     user = operations.set_active(user_id, is_active, actor=current_user)
-    db.session.commit()
     flash(f"{user.name} is {'active' if is_active else 'deactivated'}.", "success")
     return redirect(url_for("accounts.users", q=request.args.get("q") or None))
 

@@ -1,8 +1,8 @@
-"""SQLite settings for a file shared by the web server and the workers (registered once per process)."""
+"""SQLite settings for a file shared by the web server and the workers: registered for every SQLite connection of
+the process when this module is imported (portal.extensions does)."""
 
 from __future__ import annotations
 
-from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -15,7 +15,3 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
-
-
-def init_sqlite(app: Flask) -> None:
-    """Nothing per app: the listener above applies to every SQLite connection."""

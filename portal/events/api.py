@@ -14,7 +14,6 @@ from portal.events import operations, queries
 from portal.events.models import Event
 from portal.events.serializers import event_json
 from portal.events.signals import event_json as event_json_parts
-from portal.extensions import db
 
 bp = Blueprint("events_api", __name__, url_prefix="/api")
 
@@ -31,7 +30,6 @@ def _full_json(event: Event, viewer, *, public_only: bool = False) -> dict[str, 
 @api_auth_required
 def create_event():
     event = operations.create_event(json_body(), actor=current_user)
-    db.session.commit()
     response = jsonify(_full_json(event, current_user))
     response.headers["Location"] = url_for("events_api.get_event", event_id=event.id)
     return response, 201
@@ -42,7 +40,6 @@ def create_event():
 def update_event(event_id: int):
     event = queries.get_visible(event_id, current_user)
     operations.update_event(event, json_body(), actor=current_user)
-    db.session.commit()
     return jsonify(_full_json(event, current_user))
 
 

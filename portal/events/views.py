@@ -69,7 +69,6 @@ def _save(event: Event | None):
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_form(event, submitted_values(), exc.fields, 422)
-    db.session.commit()
     flash(f"“{event.title}” is saved.", "success")
     return redirect(url_for("events.detail", event_id=event.id))
 

@@ -31,9 +31,8 @@ def join(session_id: int):
     session = visible_session(session_id)
     window = current_settings().join_window
     operations.prepare_join(session, current_user, window=window)
-    db.session.commit()
+    db.session.commit()  # the seat is kept; the provider calls below must not hold its row lock
     grant = operations.admit(session, current_user, window=window).grant
-    db.session.commit()
     return no_store(
         jsonify(
             {
@@ -57,7 +56,6 @@ def reserve(session_id: int):
     if not isinstance(waitlist, bool):
         raise ValidationFailed({"waitlist": "Must be true or false."})
     seat = operations.reserve(session, current_user, waitlist=waitlist)
-    db.session.commit()
     return _seat_json(session, seat.status), 201 if seat.status == SeatStatus.CONFIRMED.value else 202
 
 
@@ -66,7 +64,6 @@ def reserve(session_id: int):
 def cancel(session_id: int):
     session = visible_session(session_id)
     seat = operations.cancel_seat(session, current_user)
-    db.session.commit()
     return _seat_json(session, seat.status)
 
 

@@ -87,7 +87,6 @@ def reserve(session_id: int):
         seat = operations.reserve(session, current_user, waitlist=request.form.get("waitlist") == "1")
     except DomainError as exc:
         return _seat_refused(session, exc)
-    db.session.commit()
     if seat.status == SeatStatus.CONFIRMED.value:
         notice = "You have a seat."
     else:
@@ -104,7 +103,6 @@ def cancel_seat(session_id: int):
         operations.cancel_seat(session, current_user)
     except DomainError as exc:
         return _seat_refused(session, exc)
-    db.session.commit()
     was_waitlisted = held is not None and held.status == SeatStatus.WAITLISTED.value
     return _seat_done(session, "You left the waitlist." if was_waitlisted else "Your seat is released.")
 
@@ -151,11 +149,10 @@ def join(session_id: int):
             db.session.rollback()
             return redirect(login_url(url_for("seats.join_page", session_id=session_id)))
         raise
-    db.session.commit()
+    db.session.commit()  # the seat is kept; the provider calls below must not hold its row lock
     if session.status != SessionStatus.LIVE.value:  # the waiting room (GET, so a reload never posts again)
         return redirect(url_for("seats.join_page", session_id=session_id), code=303)
     admission = operations.admit(session, current_user, window=window)
-    db.session.commit()
     response = make_response(
         render_template("seats/join.html", session=session, panel=None, grant=admission.grant, user=current_user)
     )
@@ -184,7 +181,6 @@ def leave(session_id: int):
     session = db.session.get(TrainingSession, session_id) if is_id(session_id) else None
     if session is not None and current_user.is_authenticated:
         operations.record_leave(session, current_user)
-        db.session.commit()
     return Response(status=204)
 
 

@@ -10,7 +10,7 @@ from portal.core.api import bool_arg, int_arg, json_body
 from portal.core.clock import now_utc
 from portal.core.errors import BadRequest, ServiceUnavailable
 from portal.core.validation import MAX_ID
-from portal.extensions import db
+from portal.core.web import keep_work_before_error
 from portal.training import operations, queries
 from portal.training.models import EndReason, SessionStatus
 from portal.training.serializers import session_json
@@ -62,7 +62,6 @@ def list_sessions():
 @api_auth_required
 def create_session():
     session = operations.create_session(json_body(), actor=current_user)
-    db.session.commit()
     response = jsonify(session_json(session))
     response.headers["Location"] = url_for("training_api.get_session", session_id=session.id)
     return response, 201
@@ -79,7 +78,6 @@ def update_session(session_id: int):
     session = queries.get_visible(session_id, current_user)
     body = json_body()
     operations.update_session(session, body, actor=current_user)
-    db.session.commit()
     return jsonify(session_json(session))
 
 
@@ -89,7 +87,6 @@ def cancel_session(session_id: int):
     """Cancels the session (status `canceled`); the row is kept."""
     session = queries.get_visible(session_id, current_user)
     operations.cancel_session(session, actor=current_user)
-    db.session.commit()
     return jsonify(session_json(session))
 
 
@@ -100,9 +97,8 @@ def start_session(session_id: int):
     try:
         operations.start_session(session, actor=current_user)
     except ServiceUnavailable:
-        db.session.commit()  # keep the failed room attempt on record; the caller gets the 503
+        keep_work_before_error()  # the failed room attempt stays on record (shown to the instructor)
         raise
-    db.session.commit()
     return jsonify(session_json(session))
 
 
@@ -111,5 +107,4 @@ def start_session(session_id: int):
 def end_session(session_id: int):
     session = queries.get_visible(session_id, current_user)
     operations.end_session(session, actor=current_user, reason=EndReason.INSTRUCTOR)
-    db.session.commit()
     return jsonify(session_json(session))

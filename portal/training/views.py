@@ -130,7 +130,6 @@ def create():
         session = operations.create_session(data, actor=current_user)
     except ValidationFailed as exc:
         return _invalid("training/form.html", exc.fields, session=None)
-    db.session.commit()
     flash(f"“{session.title}” is scheduled. Its video room is being prepared.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
@@ -166,7 +165,6 @@ def update(session_id: int):
         operations.update_session(session, data, actor=current_user)
     except ValidationFailed as exc:
         return _invalid("training/form.html", exc.fields, session=session)
-    db.session.commit()
     flash("Your changes are saved.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
@@ -185,7 +183,6 @@ def confirm_cancel(session_id: int):
 def cancel(session_id: int):
     session = queries.get_visible(session_id, current_user)
     operations.cancel_session(session, actor=current_user)
-    db.session.commit()
     flash(f"“{session.title}” is canceled. Seat holders are told by email.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
@@ -197,10 +194,8 @@ def start(session_id: int):
     try:
         operations.start_session(session, actor=current_user)
     except ServiceUnavailable as exc:
-        db.session.commit()  # keep the failed attempt on record (room state shown to the instructor)
         flash(f"The session was not started: {exc.message}", "error")
         return redirect(url_for("training.detail", session_id=session.id))
-    db.session.commit()
     flash("The session is live. Members can join now.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
@@ -210,6 +205,5 @@ def start(session_id: int):
 def end(session_id: int):
     session = queries.get_visible(session_id, current_user)
     operations.end_session(session, actor=current_user)
-    db.session.commit()
     flash("The session has ended; the room is closed for everyone.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
