@@ -45,7 +45,9 @@ class Settings:
     BASE_URL: str = _setting("http://127.0.0.1:5000", "public address of the portal, used in emails and .ics files")
     DEFAULT_TIMEZONE: str = _setting("UTC", "time zone for visitors whose zone is not known yet")
 
-    VIDEO_PROVIDER: str = _setting("local", "local (rooms kept by the portal, for development) or cloudflare")
+    VIDEO_PROVIDER: str = _setting(
+        "local", "a registered video provider (portal/video; checked at start); local keeps rooms for development"
+    )
     CLOUDFLARE_ACCOUNT_ID: str | None = _setting(None, "Cloudflare account id (cloudflare provider)")
     CLOUDFLARE_API_TOKEN: str | None = _setting(None, "API token with the Realtime permission", secret=True)
     CLOUDFLARE_APP_ID: str | None = _setting(None, "RealtimeKit app id")
@@ -135,7 +137,6 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
 
 _ENUMS = {
     "ENV": {"development", "production", "test"},
-    "VIDEO_PROVIDER": {"local", "cloudflare"},
     "SMTP_TLS": {"starttls", "ssl", "none"},
 }
 _POSITIVE = {
@@ -149,7 +150,9 @@ _POSITIVE = {
     "SMTP_TIMEOUT_SECONDS",
     "WORKER_HEARTBEAT_SECONDS",
 }
-_CLOUDFLARE_REQUIRED = ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_APP_ID")
+# Each video provider's settings block: what it cannot run without, checked only when it is the one chosen. Which
+# names are providers at all is for portal.video's registry to say (init_video stops the app at an unknown one).
+_VIDEO_PROVIDER_REQUIRED = {"cloudflare": ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_APP_ID")}
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -187,10 +190,10 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         ZoneInfo(values["DEFAULT_TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"{ENV_PREFIX}DEFAULT_TIMEZONE: {values['DEFAULT_TIMEZONE']!r} is not a time zone")
-    if values["VIDEO_PROVIDER"] == "cloudflare":
-        missing = [ENV_PREFIX + name for name in _CLOUDFLARE_REQUIRED if not values[name]]
-        if missing:
-            problems.append(f"PORTAL_VIDEO_PROVIDER=cloudflare needs {', '.join(missing)}")
+    provider = values["VIDEO_PROVIDER"]
+    missing = [ENV_PREFIX + name for name in _VIDEO_PROVIDER_REQUIRED.get(provider, ()) if not values[name]]
+    if missing:
+        problems.append(f"PORTAL_VIDEO_PROVIDER={provider} needs {', '.join(missing)}")
     if not values["SECRET_KEY"]:
         if values["ENV"] == "development":
             values["SECRET_KEY"] = _development_secret(Path(values["INSTANCE_PATH"]))

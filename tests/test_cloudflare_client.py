@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from portal.config import ConfigError, load_settings
-from portal.video.cloudflare import (
+from portal.video.cloudflare.client import (
     RealtimeKitClient,
     error_message,
     map_recording_status,
-    meeting_title,
     retry_after_seconds,
 )
+from portal.video.cloudflare.provider import meeting_title
 from portal.video.port import ProviderError
-from tests.plugins.video import API_TOKEN
+from tests.plugins.realtimekit_fake import API_TOKEN
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from portal.core.errors import ServiceUnavailable
 from portal.extensions import db
 from portal.training import rooms
 from portal.video import get_provider
-from portal.video.cloudflare import CloudflareProvider
+from portal.video.cloudflare.provider import CloudflareProvider
 from portal.video.models import VideoParticipant
 
 

@@ -8,11 +8,13 @@ from datetime import timedelta
 import pytest
 from flask import render_template
 
+from portal.config import PROJECT_ROOT
 from portal.core.clock import now_utc
 from portal.extensions import db
 from portal.seats import operations as seats_ops
+from portal.video.cloudflare.room import REALTIME_HOSTS, UI_KIT_HOSTS, room_csp
 from portal.video.port import JoinGrant
-from portal.video.views import REALTIME_HOSTS, UI_KIT_HOSTS, cloudflare_csp, room_headers
+from portal.video.views import room_headers
 
 
 def _render(app, **context) -> str:
@@ -65,13 +67,11 @@ def test_the_cloudflare_csp_allows_exactly_the_realtimekit_hosts(app):
         assert f"https://{host}" in connect and f"wss://{host}" in connect
     allowed_hosts = {re.sub(r"^[a-z]+://", "", s) for d in policy.values() for s in d if "://" in s}
     assert allowed_hosts == set(REALTIME_HOSTS) | set(UI_KIT_HOSTS) | {"cdn.jsdelivr.net"}
-    assert "'unsafe-inline'" not in cloudflare_csp() and "'unsafe-eval'" not in cloudflare_csp()
+    assert "'unsafe-inline'" not in room_csp() and "'unsafe-eval'" not in room_csp()
     assert policy["frame-ancestors"] == ["'none'"]
 
 
 def test_the_room_script_has_no_token_and_no_host_of_its_own():
-    from portal.config import PROJECT_ROOT
-
     script = (PROJECT_ROOT / "static/js/room-rtk.js").read_text()
     assert "dataset.authToken" in script and "http" not in script
 

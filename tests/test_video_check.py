@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from portal.cli import main
-from tests.plugins.video import API_TOKEN
+from tests.plugins.realtimekit_fake import API_TOKEN
 
 
 @pytest.fixture
-def run_check(fake_rtk, base_config):
+def run_check(portal_command, fake_rtk):
     def run(**overrides: str):
         args = overrides.pop("args", ["video", "check"])
-        env = {
-            f"PORTAL_{k}": str(v)
-            for k, v in {
-                "ENV": "test",
-                "SECRET_KEY": base_config["SECRET_KEY"],
-                "DATABASE_URL": base_config["DATABASE_URL"],
-                "REDIS_URL": base_config["REDIS_URL"],
-                "INSTANCE_PATH": base_config["INSTANCE_PATH"],
-                "VIDEO_PROVIDER": "cloudflare",
-                "CLOUDFLARE_ACCOUNT_ID": fake_rtk.account_id,
-                "CLOUDFLARE_APP_ID": fake_rtk.app_id,
-                "CLOUDFLARE_API_TOKEN": API_TOKEN,
-                "CLOUDFLARE_API_BASE": fake_rtk.url,
-                "CLOUDFLARE_WEBHOOK_KEY_URL": fake_rtk.key_url,
-                "VIDEO_TIMEOUT_SECONDS": "2",
-                **overrides,
-            }.items()
+        settings = {
+            "VIDEO_PROVIDER": "cloudflare",
+            "CLOUDFLARE_ACCOUNT_ID": fake_rtk.account_id,
+            "CLOUDFLARE_APP_ID": fake_rtk.app_id,
+            "CLOUDFLARE_API_TOKEN": API_TOKEN,
+            "CLOUDFLARE_API_BASE": fake_rtk.url,
+            "CLOUDFLARE_WEBHOOK_KEY_URL": fake_rtk.key_url,
+            "VIDEO_TIMEOUT_SECONDS": "2",
         }
-        return CliRunner().invoke(main, args, env=env)
+        return portal_command(*args, **{**settings, **overrides})
 
     return run
 
@@ -106,3 +95,8 @@ def test_register_webhook_subscribes_the_portal_once(run_check, fake_rtk):
 def test_register_webhook_with_a_wrong_token_fails_plainly(run_check, fake_rtk):
     result = run_check(args=["video", "register-webhook"], CLOUDFLARE_API_TOKEN="nope")
     assert result.exit_code == 1 and "HTTP 401" in result.output and fake_rtk.webhooks == {}
+
+
+def test_an_unknown_provider_stops_the_command_naming_the_registered_ones(run_check):
+    result = run_check(VIDEO_PROVIDER="zoom")
+    assert result.exit_code != 0 and "'zoom'" in result.output and "cloudflare, local" in result.output

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
 from portal.core.clock import now_utc
 from portal.extensions import db
@@ -14,7 +16,8 @@ from portal.seats.models import Attendance
 from portal.training import rooms
 from portal.training.models import TrainingSession
 from portal.video.models import WebhookDelivery
-from tests.plugins.video import new_key
+from tests.plugins.realtimekit_webhooks import new_key
+from tests.plugins.video import cloudflare_settings
 
 
 @pytest.fixture
@@ -251,8 +254,6 @@ def test_bad_signatures_do_not_make_the_portal_hammer_the_key_url(client, fake_r
 
 
 def test_the_webhook_needs_no_csrf_token_but_other_posts_still_do(make_app, fake_rtk, db):
-    from tests.plugins.video import cloudflare_settings
-
     app = make_app(WTF_CSRF_ENABLED=True, **cloudflare_settings(fake_rtk))
     with app.app_context():
         test_client = app.test_client()
@@ -264,8 +265,6 @@ def test_the_webhook_needs_no_csrf_token_but_other_posts_still_do(make_app, fake
 
 
 def test_an_unreachable_key_url_answers_503_so_the_provider_retries(make_app, fake_rtk, db):
-    from tests.plugins.video import cloudflare_settings
-
     app = make_app(**cloudflare_settings(fake_rtk, CLOUDFLARE_WEBHOOK_KEY_URL="http://127.0.0.1:9/key.json"))
     with app.app_context():
         response = fake_rtk.send_webhook(app.test_client(), {"event": "meeting.started", "meeting": {"id": "x"}})
@@ -276,10 +275,6 @@ def test_an_unreachable_key_url_answers_503_so_the_provider_retries(make_app, fa
 
 
 def test_webhooks_are_delivered_over_http_to_a_running_portal(cloudflare_app, fake_rtk, live_session, make_user):
-    import threading
-
-    from werkzeug.serving import make_server
-
     member = make_user("member")
     server = make_server("127.0.0.1", 0, cloudflare_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

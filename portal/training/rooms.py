@@ -135,14 +135,6 @@ def stop_recording(session: TrainingSession) -> None:
     advance_recording(session, recording.status, recording.download_url, recording.download_url_expires_at)
 
 
-def apply_recording(session: TrainingSession, status: str, url: str | None = None, expires_at=None) -> None:
-    session.recording_status = status
-    if url:
-        session.recording_url = url
-        session.recording_url_expires_at = expires_at
-    db.session.flush()
-
-
 # recording -> uploading -> ready | failed; updates may arrive out of order and never move a recording back.
 _RECORDING_RANK = {
     RecordingStatus.RECORDING.value: 0,
@@ -159,7 +151,11 @@ def advance_recording(session: TrainingSession, status: str, url: str | None = N
         _RECORDING_RANK[status] < _RECORDING_RANK[current] or (_RECORDING_RANK[current] == 2 and status != current)
     ):
         return False
-    apply_recording(session, status, url, expires_at)
+    session.recording_status = status
+    if url:
+        session.recording_url = url
+        session.recording_url_expires_at = expires_at
+    db.session.flush()
     return True
 
 

@@ -1,17 +1,18 @@
-"""The `local` provider: rooms kept in the portal's own database. For development and tests; its meeting page
-says plainly that it is not a real video room."""
+"""The `local` provider: rooms kept in the portal's own database. For development and tests; its room partial
+says plainly that it is not a real video room. It needs no settings, sends no webhooks, and has nothing to check."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
 
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 
-from portal.config import current_settings
+from portal.config import Settings, current_settings
 from portal.extensions import db
 from portal.video.models import LocalRoom, RecordingStatus
-from portal.video.port import Participant, ProviderError, Recording
+from portal.video.port import Echo, Participant, ProviderError, ProviderKind, Recording
+from portal.video.registry import register
 
 TOKEN_MAX_AGE_SECONDS = 4 * 3600
 
@@ -64,7 +65,7 @@ class LocalProvider:
         """The token's claims if it is genuine and fresh, else None."""
         try:
             return _serializer().loads(token, max_age=TOKEN_MAX_AGE_SECONDS)
-        except Exception:  # itsdangerous raises several BadData subclasses
+        except BadData:  # a forged, garbled or expired token
             return None
 
     def start_recording(self, room_id: str) -> Recording:
@@ -77,5 +78,17 @@ class LocalProvider:
         # Local rooms record nothing real: the recording ends as "failed" with no file, and the page says so.
         return Recording(recording_id, RecordingStatus.FAILED.value)
 
-    def get_recording(self, recording_id: str) -> Recording:
-        return Recording(recording_id, RecordingStatus.FAILED.value)
+
+def check(settings: Settings, echo: Echo) -> bool:
+    echo("video provider: local (development rooms kept by the portal): there is nothing to check.")
+    return True
+
+
+register(
+    ProviderKind(
+        name=LocalProvider.name,
+        build=lambda settings: LocalProvider(),
+        room_template="video/_room_local.html",
+        check=check,
+    )
+)

@@ -1,14 +1,21 @@
 """The video provider port: what the portal needs from a provider of rooms, whatever it is.
 
-Implementations: `local.LocalProvider` (rooms kept by the portal, development and tests) and
-`cloudflare.CloudflareProvider` (Cloudflare RealtimeKit meetings). `get_provider()` picks one from settings.
+A provider brings two things. Its rooms: an object that satisfies `VideoProvider` (create a room, add people,
+record). Its edge, registered with `ProviderKind`: how to build that object from settings, the room partial and
+Content-Security-Policy of the room page, its webhooks, and its `portal video check`. Each provider module
+registers its kind when imported (portal.video.registry); `portal.video.get_provider()` builds the configured one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from portal.config import Settings
+
+Echo = Callable[[str], None]  # how a command tells the operator one line (click.echo)
 
 
 class ProviderError(Exception):
@@ -39,7 +46,7 @@ class Recording:
 class JoinGrant:
     """Everything the meeting page needs for one person. The token is theirs alone: never cache or share it."""
 
-    provider: str
+    provider: str  # the registered name of the provider that issued it: its room partial and CSP render the page
     room_id: str
     token: str
     participant_id: str
@@ -65,4 +72,38 @@ class VideoProvider(Protocol):
 
     def stop_recording(self, recording_id: str) -> Recording: ...
 
-    def get_recording(self, recording_id: str) -> Recording: ...
+
+# --------------------------------------------------------------------------------------------- the edge
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """The answer to one webhook delivery: an HTTP status and a JSON body (portal.video.webhooks builds both)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProviderWebhooks:
+    """How a provider tells the portal what happens in its rooms.
+
+    `receive(body, headers)` answers one delivery to `/webhooks/<name>`: verify it over the raw body, store it once
+    (portal.video.webhooks.receive), apply it by sending portal.video.signals. `headers` are the request's (read
+    case-insensitively); a DomainError it raises is answered as JSON with its status.
+    `subscribe(settings, url, echo)` has the provider post its events to `url` (`portal video register-webhook`),
+    saying what it did; False when it could not."""
+
+    receive: Callable[[bytes, Mapping[str, str]], WebhookAnswer]
+    subscribe: Callable[[Settings, str, Echo], bool]
+
+
+@dataclass(frozen=True)
+class ProviderKind:
+    """One kind of video provider, as its module registers it (portal.video.registry.register)."""
+
+    name: str  # the value of PORTAL_VIDEO_PROVIDER, JoinGrant.provider, and the <name> of /webhooks/<name>
+    build: Callable[[Settings], VideoProvider]  # the provider object; get_provider() builds one per app
+    room_template: str  # the room partial; it sees grant, session, user and `provider` (this kind)
+    check: Callable[[Settings, Echo], bool]  # `portal video check`: says what it checked; False if anything is wrong
+    room_csp: str | None = None  # the room page's Content-Security-Policy; None keeps the portal's default
+    room_assets: Mapping[str, str] = field(default_factory=dict)  # what the partial reads (pinned script URLs)
+    webhooks: ProviderWebhooks | None = None  # None: the provider sends none, and /webhooks/<name> answers 404

@@ -1,17 +1,14 @@
-"""The `cloudflare` provider: Cloudflare RealtimeKit meetings (see shared/reference/cloudflare-realtimekit.md).
+"""The RealtimeKit HTTP client (see shared/reference/cloudflare-realtimekit.md) and how its answers read.
 
 `RealtimeKitClient` speaks HTTP: one `requests.Session` (connection reuse), a timeout on every call, retries
 with exponential backoff and jitter on 429 / 5xx / network errors (honouring `Retry-After`), never on other
-4xx. `CloudflareProvider` maps the portal's VideoProvider port onto it.
-
-RealtimeKit has no idempotency key, so a create that may have gone through (a timeout, a 5xx after the
+4xx. RealtimeKit has no idempotency key, so a create that may have gone through (a timeout, a 5xx after the
 provider acted) is looked up before it is sent again: meetings carry a marker in their title, participants
 are found by `custom_participant_id` (our user id).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
@@ -22,9 +19,10 @@ from typing import Any
 
 import requests
 
+from portal.config import Settings
 from portal.core.clock import now_utc
 from portal.video.models import RecordingStatus
-from portal.video.port import Participant, ProviderError, Recording
+from portal.video.port import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +121,17 @@ class RealtimeKitClient:
             {"Authorization": f"Bearer {api_token}", "Accept": "application/json", "User-Agent": USER_AGENT}
         )
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RealtimeKitClient:
+        return cls(
+            base_url=settings.CLOUDFLARE_API_BASE,
+            account_id=settings.CLOUDFLARE_ACCOUNT_ID,
+            app_id=settings.CLOUDFLARE_APP_ID,
+            api_token=settings.CLOUDFLARE_API_TOKEN,
+            timeout=settings.VIDEO_TIMEOUT_SECONDS,
+            max_retries=settings.VIDEO_MAX_RETRIES,
+        )
+
     # ------------------------------------------------------------------------------------------ transport
     def request(
         self,
@@ -215,9 +224,6 @@ class RealtimeKitClient:
             ):
                 return meeting
         return None
-
-    def get_meeting(self, meeting_id: str) -> dict[str, Any]:
-        return self.request("GET", f"/meetings/{meeting_id}")
 
     def deactivate_meeting(self, meeting_id: str) -> dict[str, Any]:
         return self.request("PATCH", f"/meetings/{meeting_id}", json={"status": "INACTIVE"})
@@ -330,82 +336,3 @@ class _Retry(Exception):
         self.reason = reason
         self.status = status
         self.wait = wait
-
-
-def meeting_title(title: str, session_id: int, base_url: str) -> str:
-    """The meeting's title: the session title plus a marker unique to this portal and session, so a create that
-    may have gone through is found again instead of repeated (two portals on one app never share a marker)."""
-    portal = hashlib.sha256(base_url.encode()).hexdigest()[:8]
-    return f"{title[:150]} [tp-{portal}-s{session_id}]"
-
-
-def to_recording(data: dict[str, Any]) -> Recording:
-    if not isinstance(data, dict) or not data.get("id"):
-        raise ProviderError("RealtimeKit returned a recording without an id", retryable=True)
-    return Recording(
-        data["id"],
-        map_recording_status(data.get("status")),
-        data.get("download_url") or None,
-        parse_time(data.get("download_url_expiry")),
-    )
-
-
-class CloudflareProvider:
-    name = "cloudflare"
-
-    def __init__(self, client: RealtimeKitClient, *, host_preset: str, learner_preset: str, base_url: str):
-        self.client = client
-        self.host_preset = host_preset
-        self.learner_preset = learner_preset
-        self.base_url = base_url
-
-    @classmethod
-    def from_settings(cls, settings) -> CloudflareProvider:
-        client = RealtimeKitClient(
-            base_url=settings.CLOUDFLARE_API_BASE,
-            account_id=settings.CLOUDFLARE_ACCOUNT_ID,
-            app_id=settings.CLOUDFLARE_APP_ID,
-            api_token=settings.CLOUDFLARE_API_TOKEN,
-            timeout=settings.VIDEO_TIMEOUT_SECONDS,
-            max_retries=settings.VIDEO_MAX_RETRIES,
-        )
-        return cls(
-            client,
-            host_preset=settings.CLOUDFLARE_HOST_PRESET,
-            learner_preset=settings.CLOUDFLARE_LEARNER_PRESET,
-            base_url=settings.BASE_URL,
-        )
-
-    def create_room(self, *, title: str, session_id: int, record_on_start: bool = False) -> str:
-        meeting = self.client.create_meeting(
-            meeting_title(title, session_id, self.base_url), record_on_start=record_on_start
-        )
-        if not isinstance(meeting, dict) or not meeting.get("id"):
-            raise ProviderError("RealtimeKit created a meeting without an id", retryable=True)
-        return meeting["id"]
-
-    def deactivate_room(self, room_id: str, *, is_live: bool = False) -> None:
-        if is_live:
-            self.client.kick_all(room_id)
-        self.client.deactivate_meeting(room_id)
-
-    def add_participant(self, room_id: str, *, user_id: int, name: str, is_host: bool) -> Participant:
-        preset = self.host_preset if is_host else self.learner_preset
-        data = self.client.add_participant(
-            room_id, custom_participant_id=str(user_id), preset_name=preset, name=name[:100]
-        )
-        if not isinstance(data, dict) or not data.get("id") or not data.get("token"):
-            raise ProviderError("RealtimeKit added a participant without an id or token", retryable=True)
-        return Participant(data["id"], data["token"], data.get("preset_name") or preset)
-
-    def refresh_token(self, room_id: str, participant_id: str) -> str:
-        return self.client.refresh_token(room_id, participant_id)
-
-    def start_recording(self, room_id: str) -> Recording:
-        return to_recording(self.client.start_recording(room_id))
-
-    def stop_recording(self, recording_id: str) -> Recording:
-        return to_recording(self.client.stop_recording(recording_id))
-
-    def get_recording(self, recording_id: str) -> Recording:
-        return to_recording(self.client.get_recording(recording_id))
