@@ -131,7 +131,7 @@ def test_a_worker_killed_in_the_middle_of_sending_leaves_the_reminder_sent_once(
     import signal
 
     from portal.notifications import operations
-    from portal.notifications.jobs import enqueue_send
+    from portal.notifications.sending import enqueue_send
 
     session = make_session(start_in=timedelta(minutes=50), created_at=now_utc() - timedelta(days=2))
     operations.plan_reminders(session)

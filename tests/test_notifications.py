@@ -3,16 +3,19 @@ in the recipient's zone, link to the session page (never a token) and carry the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from icalendar import Calendar
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal.core.clock import now_utc
 from portal.core.queue import enqueue
 from portal.extensions import db
-from portal.notifications import operations
+from portal.notifications import channels, operations
 from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
 from portal.seats.models import Seat
@@ -87,6 +90,8 @@ def test_cancel_tells_seat_holders_and_drops_their_reminders(
     assert message["Subject"] == f"Canceled: {session.title}"
     ics = next(p for p in message.iter_attachments() if p.get_content_type() == "text/calendar")
     assert b"STATUS:CANCELLED" in ics.get_payload(decode=True)
+    for body in ("plain", "html"):  # both bodies say what the attached file does
+        assert "(.ics) removes the entry from your calendar" in message.get_body((body,)).get_content()
     clock.at(session.start_time - timedelta(minutes=59))
     enqueue(sweep_reminders)
     run_jobs()
@@ -205,3 +210,203 @@ def test_notice_lost_to_a_redis_outage_is_sent_by_the_sweep(
     enqueue(sweep_reminders)
     run_jobs()
     assert [m["Subject"] for m in smtp_sink.messages] == [f"Canceled: {session.title}"]
+
+
+# --------------------------------------------------------------------------------------------- channels
+@dataclass
+class PagerChannel:
+    """A second channel, registered by the test: it composes a one-line page and keeps what it delivered."""
+
+    name: str = "pager"
+    composed: list[int] = field(default_factory=list)  # row ids
+    delivered: list[str] = field(default_factory=list)
+    failures: int = 0  # refuse this many deliveries first
+    switched_on: bool = True
+
+    def enabled(self, settings) -> bool:
+        return self.switched_on
+
+    def compose(self, notification, user, session, settings) -> str:
+        self.composed.append(notification.id)
+        return f"{user.email} | {notification.kind} | {session.title}"
+
+    def deliver(self, message: str, settings) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("pager gateway down")
+        self.delivered.append(message)
+        return f"pager #{len(self.delivered)}"
+
+    def describe(self, settings) -> str:
+        return "kept by the test"
+
+
+@pytest.fixture
+def pager(monkeypatch):
+    monkeypatch.setattr(channels, "CHANNELS", dict(channels.CHANNELS))  # the registry is restored after the test
+    return channels.register(PagerChannel())
+
+
+def _by_channel(**where):
+    rows = db.session.scalars(select(Notification).filter_by(**where).order_by(Notification.id)).all()
+    return {name: [r for r in rows if r.channel == name] for name in {r.channel for r in rows}}
+
+
+def test_email_is_the_first_channel_and_the_start_up_line_says_where_each_channel_goes(app, pager):
+    settings = app.extensions["portal.settings"]
+    assert list(channels.CHANNELS) == ["email", "pager"]
+    assert channels.enabled_channels(settings) == ["email", "pager"]
+    assert channels.describe_transport(settings).endswith("; pager: kept by the test")
+    assert channels.describe_transport(settings).startswith("email: ")
+    with pytest.raises(ValueError, match="registered already"):
+        channels.register(PagerChannel())
+    with pytest.raises(ValueError, match="1 to 20 characters"):
+        channels.register(PagerChannel(name="a-pager-with-a-long-name"))
+
+
+@pytest.mark.usefixtures("mail_app")
+def test_the_rows_channel_decides_who_composes_and_delivers_it_once(
+    make_session, make_user, make_seat, run_jobs, smtp_sink, clock, pager
+):
+    session = make_session(start_in=timedelta(hours=5))
+    member = make_user("member")
+    make_seat(session, member)
+    operations.plan_reminders(session)
+    db.session.commit()
+    rows = _by_channel(session_id=session.id)
+    assert sorted(rows) == ["email", "pager"]
+    assert sorted((r.key, r.status) for r in rows["email"]) == sorted((r.key, r.status) for r in rows["pager"])
+
+    clock.at(session.start_time - timedelta(minutes=59))
+    for _ in range(2):  # a second sweep sends nothing more on either channel
+        enqueue(sweep_reminders)
+        run_jobs()
+    assert _to(smtp_sink.messages) == sorted([session.instructor.email, member.email])
+    assert sorted(pager.delivered) == sorted(
+        f"{person.email} | reminder_1h | {session.title}" for person in (session.instructor, member)
+    )
+    sent = _by_channel(session_id=session.id, status="sent")
+    assert sorted(pager.composed) == sorted(r.id for r in sent["pager"])  # only its own rows, each once
+    assert all(r.attempts == 1 and r.kind == "reminder_1h" for rs in sent.values() for r in rs)
+    email_ids = {m["Message-ID"] for m in smtp_sink.messages}
+    assert email_ids == {f"<notification-{r.id}@portal.test>" for r in sent["email"]}
+
+
+@pytest.mark.usefixtures("mail_app")
+def test_a_channel_that_fails_is_retried_through_the_same_claims_and_the_other_channel_is_not_sent_again(
+    make_session, make_user, make_seat, run_jobs, smtp_sink, clock, pager
+):
+    session = make_session(start_in=timedelta(days=2))
+    member = make_user("member")
+    seat = make_seat(session, member)
+    pager.failures = 1
+    operations.notify_promoted(seat)
+    db.session.commit()
+    result = run_jobs()
+    assert result.names("failed") == ["send_notification"]
+    rows = _by_channel(user_id=member.id)
+    [email], [page] = rows["email"], rows["pager"]
+    assert email.key == page.key
+    assert (email.status, page.status, page.attempts) == ("sent", "pending", 1)
+    assert page.last_error == "ConnectionError: pager gateway down"
+
+    clock.shift(timedelta(minutes=1, seconds=1))  # past the backoff of one failed attempt
+    enqueue(sweep_reminders)
+    run_jobs()
+    db.session.refresh(page)
+    assert (page.status, page.attempts) == ("sent", 2)
+    assert pager.delivered == [f"{member.email} | promoted | {session.title}"]
+    assert [m["Subject"] for m in smtp_sink.messages] == [f"You have a seat: {session.title}"]
+
+
+@pytest.mark.usefixtures("mail_app")
+def test_a_row_whose_channel_is_not_registered_is_kept_and_retried(
+    make_session, make_user, make_seat, run_jobs, clock, pager
+):
+    session = make_session(start_in=timedelta(days=2))
+    seat = make_seat(session, make_user("member"))
+    operations.notify_promoted(seat)
+    db.session.commit()
+    del channels.CHANNELS["pager"]  # e.g. a worker started without the channel's module
+    run_jobs()
+    [page] = _by_channel(user_id=seat.user_id)["pager"]
+    assert (page.status, page.attempts) == ("pending", 1)
+    assert page.last_error.startswith("LookupError: no notification channel named 'pager'")
+
+
+def test_a_channel_switched_off_gets_no_new_rows_but_its_unsent_ones_follow_a_reschedule(
+    app, make_session, make_user, make_seat, pager
+):
+    session = make_session(start_in=timedelta(days=3))
+    operations.plan_reminders(session)
+    db.session.commit()
+    pager.switched_on = False
+    assert channels.enabled_channels(app.extensions["portal.settings"]) == ["email"]
+    member = make_user("member")
+    make_seat(session, member)
+    old = session.start_time
+    session.set_schedule(old + timedelta(hours=5), 60)
+    operations.notify_rescheduled(session, old)
+    db.session.commit()
+    rows = _by_channel(session_id=session.id)
+    assert {(r.user_id, r.kind) for r in rows["pager"]} == {
+        (session.instructor_id, kind) for kind in ("reminder_24h", "reminder_1h", "reminder_10m")
+    }
+    assert {r.user_id for r in rows["email"]} == {session.instructor_id, member.id}
+    assert sorted(r.due_at for r in rows["pager"]) == sorted(
+        session.start_time - lead for lead in (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10))
+    )
+
+
+def test_the_same_key_on_two_channels_is_two_rows(make_session, make_user, make_seat, pager):
+    session = make_session(start_in=timedelta(days=2))
+    seat = make_seat(session, make_user("member"))
+    operations.notify_promoted(seat)
+    operations.notify_promoted(seat)  # again: still one row per channel
+    db.session.commit()
+    rows = _by_channel(user_id=seat.user_id)
+    assert {name: [r.kind for r in rs] for name, rs in rows.items()} == {"email": ["promoted"], "pager": ["promoted"]}
+    assert rows["email"][0].key == rows["pager"][0].key
+
+    duplicate = {f: getattr(rows["pager"][0], f) for f in ("channel", "key", "kind", "user_id", "due_at", "status")}
+    db.session.add(Notification(**duplicate))
+    with pytest.raises(IntegrityError):  # (channel, key) is unique in the database, whoever writes
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_the_migration_puts_every_existing_row_on_the_email_channel(make_user, app):
+    from alembic import command
+
+    from portal.core import migrate
+
+    user = make_user("member")
+    before_channels = "34eb5b54883d"  # the revision before notifications had a channel
+    db.session.remove()
+    config = migrate.alembic_config()
+    command.downgrade(config, before_channels)
+    try:
+        legacy = sa.table(
+            "notifications",
+            *(sa.column(c.name, c.type) for c in Notification.__table__.columns if c.name not in ("id", "channel")),
+        )
+        now = now_utc()
+        common = {"user_id": user.id, "due_at": now, "status": "sent", "attempts": 1, "context": {}}
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.insert(legacy),
+                [
+                    {**common, "key": key, "kind": kind, "created_at": now, "updated_at": now}
+                    for key, kind in [("promoted:1:2:3", "promoted"), ("reminder_1h:1:2", "reminder_1h")]
+                ],
+            )
+    finally:
+        command.upgrade(config, "head")
+    rows = db.session.scalars(select(Notification).order_by(Notification.key)).all()
+    assert [(r.channel, r.key, r.status) for r in rows] == [
+        ("email", "promoted:1:2:3", "sent"),
+        ("email", "reminder_1h:1:2", "sent"),
+    ]
+    db.session.add(Notification(**{**common, "channel": "pager", "key": "promoted:1:2:3", "kind": "promoted"}))
+    db.session.commit()  # the same key on another channel: a row of its own
+    assert db.session.query(Notification).filter_by(key="promoted:1:2:3").count() == 2

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.core.queue import enqueue
 from portal.extensions import db
-from portal.notifications import operations
+from portal.notifications import operations, sending
 from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
 
@@ -171,7 +171,7 @@ def test_a_claim_left_by_a_dead_worker_is_recovered_and_sent_once(make_session, 
     db.session.commit()
     clock.at(session.start_time - timedelta(minutes=59))
     row = _rows(session)[(session.instructor_id, "reminder_1h")]
-    assert operations.claim(row.id)  # a worker claimed it ... and was killed before sending
+    assert sending.claim(row.id)  # a worker claimed it ... and was killed before sending
     db.session.commit()
     sweep()
     assert smtp_sink.messages == []  # a fresh claim may still be at work: left alone
@@ -184,15 +184,13 @@ def test_a_claim_left_by_a_dead_worker_is_recovered_and_sent_once(make_session, 
 
 
 def test_a_claimed_row_is_not_sent_by_a_second_job(make_session, run_jobs, smtp_sink, clock):
-    from portal.notifications.jobs import send_notification
-
     session = make_session(start_in=timedelta(hours=5))
     operations.plan_reminders(session)
     db.session.commit()
     clock.at(session.start_time - timedelta(minutes=59))
     row = _rows(session)[(session.instructor_id, "reminder_1h")]
-    enqueue(send_notification, row.id)
-    enqueue(send_notification, row.id)  # a duplicate job (another scheduler): the claim stops it
+    enqueue(sending.send_notification, row.id)
+    enqueue(sending.send_notification, row.id)  # a duplicate job (another scheduler): the claim stops it
     run_jobs()
     assert len(smtp_sink.messages) == 1
 
@@ -228,7 +226,7 @@ def test_skipping_rows_records_each_rows_own_reason(make_session, make_user, mak
     db.session.commit()
     rows = _rows(session)
     a, b, c = rows[(member.id, "reminder_24h")], rows[(member.id, "reminder_1h")], rows[(member.id, "reminder_10m")]
-    operations.skip({a.id: "first reason", b.id: "second reason", c.id: "first reason"})
+    sending.skip({a.id: "first reason", b.id: "second reason", c.id: "first reason"})
     db.session.commit()
     db.session.expire_all()
     assert [(r.status, r.last_error) for r in (a, b, c)] == [

@@ -1,4 +1,5 @@
-"""What one notification says: subject, text and HTML bodies, the .ics attachment, in the recipient's zone."""
+"""What one notification says by email (the email channel's compose step): subject, text and HTML bodies, the
+.ics attachment, in the recipient's zone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Sending one email: stdlib smtplib with the SMTP_* settings, or a file outbox when no SMTP host is set.
+"""The email channel's transport: stdlib smtplib with the SMTP_* settings, or a file outbox when no SMTP host
+is set.
 
 A message has a text and an HTML body and optional attachments (the session's .ics). Its Message-ID is
 derived from the notification row, so in the rare case a worker dies after the server accepted a message
@@ -7,21 +8,17 @@ but before the row was marked sent, the re-sent copy carries the same id and mai
 
 from __future__ import annotations
 
-import logging
 import os
 import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from portal.config import Settings
 from portal.core.clock import now_utc
-
-log = logging.getLogger(__name__)
-_announced: set[str] = set()
 
 
 class MailError(Exception):
@@ -43,8 +40,8 @@ class Mail:
     subject: str
     text: str
     html: str
+    message_key: str  # the Message-ID's stable part, e.g. "notification-42": a re-sent copy folds with the first
     attachments: tuple[Attachment, ...] = ()
-    message_key: str | None = None  # stable id source, e.g. "notification-42"
 
 
 def build_message(mail: Mail, settings: Settings) -> EmailMessage:
@@ -54,7 +51,7 @@ def build_message(mail: Mail, settings: Settings) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Date"] = formatdate(now_utc().timestamp(), localtime=False)
     domain = urlsplit(settings.BASE_URL).hostname or "portal.local"
-    message["Message-ID"] = f"<{mail.message_key}@{domain}>" if mail.message_key else make_msgid(domain=domain)
+    message["Message-ID"] = f"<{mail.message_key}@{domain}>"
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     for item in mail.attachments:
@@ -71,15 +68,7 @@ def outbox_path(settings: Settings) -> Path:
 def describe_transport(settings: Settings) -> str:
     if settings.SMTP_HOST:
         return f"SMTP {settings.SMTP_HOST}:{settings.SMTP_PORT} ({settings.SMTP_TLS})"
-    return f"no PORTAL_SMTP_HOST: mail is written to {outbox_path(settings)}/*.eml"
-
-
-def announce_transport(settings: Settings) -> None:
-    """Say once per process where mail goes."""
-    text = describe_transport(settings)
-    if text not in _announced:
-        _announced.add(text)
-        log.info("mail: %s", text)
+    return f"written to {outbox_path(settings)}/*.eml (no PORTAL_SMTP_HOST)"
 
 
 def deliver(message: EmailMessage, settings: Settings) -> str:

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.core.db import TimestampMixin
 from portal.extensions import db
 
+CHANNEL_NAME_LENGTH = 20  # the width of Notification.channel: a channel with a longer name cannot register
+
 
 class NotificationStatus(StrEnum):
     PENDING = "pending"
@@ -20,13 +22,18 @@ class NotificationStatus(StrEnum):
 
 
 class Notification(TimestampMixin, db.Model):
-    """One email to one person. `key` is unique: a reminder is (session, person, kind), so it is sent once."""
+    """One message to one person on one channel (portal.notifications.channels). (channel, key) is unique: a
+    reminder's key is (kind, session, person), so each channel sends it once."""
 
     __tablename__ = "notifications"
-    __table_args__ = (sa.Index("ix_notifications_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "key"),
+        sa.Index("ix_notifications_status_due_at", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    channel: Mapped[str] = mapped_column(sa.String(CHANNEL_NAME_LENGTH))  # the channel composing and delivering it
+    key: Mapped[str] = mapped_column(sa.String(120))
     kind: Mapped[str] = mapped_column(sa.String(30))  # reminder_24h, reminder_1h, reminder_10m, rescheduled, ...
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("training_sessions.id"), index=True)

@@ -1,16 +1,16 @@
-"""What to tell whom. Rows in `notifications` are the source of truth; jobs send them (portal.notifications.jobs).
+"""What to tell whom. Rows in `notifications` are the source of truth; portal.notifications.sending sends them.
 
-Called by training and seats operations inside their transaction; they flush, the caller commits. Notices
-(reschedule, cancel, promotion) are also pushed to the queue after the commit; the reminders sweep sends
-anything the queue missed.
+Called by the receivers of training and seats signals inside the sender's transaction; they flush, the caller
+commits. Each notification is planned once per enabled channel. Notices (reschedule, cancel, promotion) are also
+pushed to the queue after the commit; the reminders sweep sends anything the queue missed.
 
-Exactly once: a row is unique per (kind, session, person); the sender claims it with one conditional UPDATE
-(pending -> sending) and only the claimer sends.
+Exactly once: a row is unique per (channel, key), its key naming (kind, session, person); the sender claims it with
+one conditional UPDATE (pending -> sending) and only the claimer sends.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +20,13 @@ from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.db import upsert_insert
 from portal.extensions import db
-from portal.notifications.models import Notification, NotificationStatus
+from portal.notifications.channels import enabled_channels
+from portal.notifications.models import Notification
 from portal.notifications.queries import reminder_recipients_for, seat_holder_ids, unsent_reminders
-from portal.notifications.rules import MAX_SEND_ATTEMPTS, REMINDER_PREFIX, is_owed, reminder_key, reminder_kind
+from portal.notifications.rules import REMINDER_PREFIX, is_owed, reminder_key, reminder_kind
+from portal.notifications.sending import ID_BATCH, PENDING, SKIPPED, enqueue_send
 from portal.seats.models import Seat
 from portal.training.models import TrainingSession
-
-PENDING, SENDING, SENT, SKIPPED, FAILED = (s.value for s in NotificationStatus)
-ID_BATCH = 1000  # ids per UPDATE ... IN: well below SQLite's cap on the bound values of one statement
 
 
 def plan_reminders(session: TrainingSession, *, entitled_since: datetime | None = None) -> None:
@@ -38,59 +37,74 @@ def plan_reminders(session: TrainingSession, *, entitled_since: datetime | None 
 
 
 def plan_reminders_many(sessions: list[TrainingSession], *, entitled_since: datetime | None = None) -> None:
-    """`plan_reminders` for many sessions at once: two reads (plus one loading the rows to re-time, if any),
-    one insert of the missing rows, one flush."""
+    """`plan_reminders` for many sessions at once, on every enabled channel: two reads (plus one loading the rows
+    to re-time, if any), one insert of the missing rows, one flush."""
     if not sessions:
         return
     if any(s.id is None for s in sessions):
         db.session.flush()
     now = now_utc()
-    offsets = current_settings().REMINDER_OFFSETS
-    existing = {row.key: row for row in unsent_reminders([s.id for s in sessions])}
+    settings = current_settings()
+    kinds = [(offset, reminder_kind(offset)) for offset in settings.REMINDER_OFFSETS]
+    enabled = enabled_channels(settings)
+    unsent: dict[str, dict[str, Any]] = {channel: {} for channel in enabled}  # channel -> key -> row
+    for row in unsent_reminders([s.id for s in sessions]):
+        unsent.setdefault(row.channel, {})[row.key] = row  # also a channel no longer enabled: its rows re-time
     retimed: dict[int, datetime] = {}
-    recipients = reminder_recipients_for(sessions)
     rows: list[dict[str, Any]] = []
-    for session in sessions:
-        for recipient in recipients.get(session.id, []):
-            since = [t for t in (recipient.entitled_at, entitled_since) if t is not None]
-            entitled_at = max(since) if since else now
-            for offset in offsets:
-                kind = reminder_kind(offset)
-                key = reminder_key(session.id, recipient.user_id, kind)
-                due_at = session.start_time - offset
+    for session, user_id, entitled_at in _recipients(sessions, entitled_since, now):
+        for offset, kind in kinds:
+            key = reminder_key(session.id, user_id, kind)
+            due_at = session.start_time - offset
+            for channel, existing in unsent.items():
                 row = existing.get(key)
-                if row is not None:
-                    if row.due_at != due_at:  # rescheduled: re-time what was not sent
-                        retimed[row.id] = due_at
-                    continue
-                owed = is_owed(due_at, entitled_at)
-                rows.append(
-                    {
-                        "key": key,
-                        "kind": kind,
-                        "user_id": recipient.user_id,
-                        "session_id": session.id,
-                        "due_at": due_at,
-                        "status": PENDING if owed else SKIPPED,
-                        "last_error": None if owed else "its moment had passed when it was planned",
-                    }
-                )
-    ids = list(retimed)
-    for start in range(0, len(ids), ID_BATCH):
-        for notification in db.session.scalars(
-            select(Notification).where(Notification.id.in_(ids[start : start + ID_BATCH]))
-        ).all():
-            _retime(notification, retimed[notification.id], now)
+                if row is not None and row.due_at != due_at:  # rescheduled: re-time what was not sent
+                    retimed[row.id] = due_at
+                elif row is None and channel in enabled:
+                    owed = is_owed(due_at, entitled_at)
+                    rows.append(_reminder_row(channel, key, kind, user_id, session.id, due_at, owed))
+    _retime(retimed, now)
     _insert_missing(rows)
     db.session.flush()
 
 
-def _retime(row: Notification, due_at: datetime, now: datetime) -> None:
-    row.due_at = due_at  # attempts stay: they name the send jobs (send-<id>-<attempts>), which must not repeat
-    if due_at > now:
-        row.status, row.last_error = PENDING, None
-    else:
-        row.status, row.last_error = SKIPPED, "its moment had passed when the session was rescheduled"
+def _recipients(
+    sessions: list[TrainingSession], entitled_since: datetime | None, now: datetime
+) -> Iterator[tuple[TrainingSession, int, datetime]]:
+    """(session, person, since when they are owed its reminders) for everyone who gets these sessions' reminders."""
+    recipients = reminder_recipients_for(sessions)
+    for session in sessions:
+        for recipient in recipients.get(session.id, []):
+            since = [t for t in (recipient.entitled_at, entitled_since) if t is not None]
+            yield session, recipient.user_id, max(since) if since else now
+
+
+def _reminder_row(
+    channel: str, key: str, kind: str, user_id: int, session_id: int, due_at: datetime, owed: bool
+) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "key": key,
+        "kind": kind,
+        "user_id": user_id,
+        "session_id": session_id,
+        "due_at": due_at,
+        "status": PENDING if owed else SKIPPED,
+        "last_error": None if owed else "its moment had passed when it was planned",
+    }
+
+
+def _retime(due_by_id: dict[int, datetime], now: datetime) -> None:
+    """Move unsent reminders to their new moment: pending again if it is still ahead, else skipped."""
+    ids = list(due_by_id)
+    for start in range(0, len(ids), ID_BATCH):
+        batch = select(Notification).where(Notification.id.in_(ids[start : start + ID_BATCH]))
+        for row in db.session.scalars(batch).all():
+            row.due_at = due_by_id[row.id]  # attempts stay: they name the send jobs, which must not repeat
+            if row.due_at > now:
+                row.status, row.last_error = PENDING, None
+            else:
+                row.status, row.last_error = SKIPPED, "its moment had passed when the session was rescheduled"
 
 
 def notify_rescheduled(session: TrainingSession, old_start_time: datetime) -> None:
@@ -129,9 +143,12 @@ def notify_promoted(seat: Seat) -> None:
 
 
 def _notify(session: TrainingSession, user_ids: list[int], kind: str, key_for, context: dict | None = None) -> None:
+    """One row per person and enabled channel, due now; each pending one is pushed to the queue after the commit."""
     now = now_utc()
+    channels = enabled_channels(current_settings())
     rows = [
         {
+            "channel": channel,
             "key": key_for(uid),
             "kind": kind,
             "user_id": uid,
@@ -141,22 +158,23 @@ def _notify(session: TrainingSession, user_ids: list[int], kind: str, key_for, c
             "context": context or {},
         }
         for uid in user_ids
+        for channel in channels
     ]
     _insert_missing(rows)
     db.session.flush()
     keys = [row["key"] for row in rows]
     if not keys:
         return
-    from portal.notifications.jobs import enqueue_send
-
     for row in db.session.scalars(
-        select(Notification).where(Notification.key.in_(keys), Notification.status == PENDING)
+        select(Notification).where(
+            Notification.channel.in_(channels), Notification.key.in_(keys), Notification.status == PENDING
+        )
     ).all():
         enqueue_send(row, after_commit=True)
 
 
 def _insert_missing(rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT (key) DO NOTHING: two processes planning at once both succeed, one row each."""
+    """INSERT ... ON CONFLICT (channel, key) DO NOTHING: two processes planning at once both succeed, one row each."""
     if not rows:
         return
     now = now_utc()
@@ -165,57 +183,5 @@ def _insert_missing(rows: list[dict[str, Any]]) -> None:
         row.setdefault("attempts", 0)
         row["created_at"] = row["updated_at"] = now
     # executemany form: one compiled statement, batched by the driver layer (no cap on the rows of one call)
-    db.session.execute(upsert_insert(Notification, db.session).on_conflict_do_nothing(index_elements=["key"]), rows)
-
-
-# ------------------------------------------------------------------------------------------------ sending states
-def claim(notification_id: int) -> bool:
-    """pending -> sending, atomically; True only for the one caller that won."""
-    result = db.session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.status == PENDING)
-        .values(status=SENDING, claimed_at=now_utc(), attempts=Notification.attempts + 1, updated_at=now_utc())
-    )
-    return result.rowcount == 1
-
-
-def mark_sent(notification_id: int) -> None:
-    db.session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.status == SENDING)
-        .values(status=SENT, sent_at=now_utc(), last_error=None, updated_at=now_utc())
-    )
-
-
-def release_after_failure(notification: Notification, error: str) -> None:
-    """The send failed before the server accepted the message: try again later, or give up."""
-    notification.status = PENDING if notification.attempts < MAX_SEND_ATTEMPTS else FAILED
-    notification.last_error = error[:500]
-
-
-def skip(notification_ids: list[int] | dict[int, str], reason: str | None = None) -> None:
-    """Pending rows -> skipped with their reason: one UPDATE per distinct reason."""
-    reasons = notification_ids if isinstance(notification_ids, dict) else dict.fromkeys(notification_ids, reason)
-    by_reason: dict[str | None, list[int]] = defaultdict(list)
-    for notification_id, why in reasons.items():
-        by_reason[why].append(notification_id)
-    now = now_utc()
-    for why, ids in by_reason.items():
-        for start in range(0, len(ids), ID_BATCH):
-            db.session.execute(
-                update(Notification)
-                .where(Notification.id.in_(ids[start : start + ID_BATCH]), Notification.status == PENDING)
-                .values(status=SKIPPED, last_error=why, updated_at=now)
-            )
-
-
-def recover_stale_claims(ids: list[int]) -> int:
-    """Claims left 'sending' by a worker that died: back to pending (the message was not confirmed sent)."""
-    if not ids:
-        return 0
-    result = db.session.execute(
-        update(Notification)
-        .where(Notification.id.in_(ids), Notification.status == SENDING)
-        .values(status=PENDING, last_error="the worker stopped while sending; retried", updated_at=now_utc())
-    )
-    return result.rowcount
+    statement = upsert_insert(Notification, db.session).on_conflict_do_nothing(index_elements=["channel", "key"])
+    db.session.execute(statement, rows)

@@ -39,11 +39,11 @@ def reminder_recipients_for(sessions: list[TrainingSession]) -> dict[int, list[R
     return {session_id: list(people.values()) for session_id, people in recipients.items()}
 
 
-def seat_holder_ids(
-    session_id: int, statuses: tuple[str, ...] = (SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value)
-) -> list[int]:
+def seat_holder_ids(session_id: int) -> list[int]:
+    """Who holds a place in the session: a confirmed seat or a waitlist place."""
+    holding = (SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value)
     return list(
-        db.session.scalars(select(Seat.user_id).where(Seat.session_id == session_id, Seat.status.in_(statuses))).all()
+        db.session.scalars(select(Seat.user_id).where(Seat.session_id == session_id, Seat.status.in_(holding))).all()
     )
 
 
@@ -85,6 +85,14 @@ def sessions_to_plan(now: datetime, horizon: timedelta) -> list[TrainingSession]
     )
 
 
+def sessions_by_id(ids: set[int | None]) -> dict[int, TrainingSession]:
+    """The sessions with these ids (None, a notice without a session, is ignored), in one query."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {s.id: s for s in db.session.scalars(select(TrainingSession).where(TrainingSession.id.in_(ids))).all()}
+
+
 def pending_due(now: datetime) -> list[Notification]:
     """Pending rows whose moment has come, oldest first."""
     return list(
@@ -113,13 +121,13 @@ def stale_claims(now: datetime, older_than: timedelta) -> list[int]:
 
 
 def unsent_reminders(session_ids: list[int]) -> list[sa.Row]:
-    """(id, key, due_at) of these sessions' reminders not sent (pending or skipped): what planning may re-time.
-    Plain rows, not ORM objects: the every-minute sweep reads thousands and re-times almost none."""
+    """(id, channel, key, due_at) of these sessions' unsent reminders (pending or skipped): what planning may
+    re-time. Plain rows, not ORM objects: the every-minute sweep reads thousands and re-times almost none."""
     if not session_ids:
         return []
     return list(
         db.session.execute(
-            select(Notification.id, Notification.key, Notification.due_at).where(
+            select(Notification.id, Notification.channel, Notification.key, Notification.due_at).where(
                 Notification.session_id.in_(session_ids),
                 Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
                 Notification.status.in_([NotificationStatus.PENDING.value, NotificationStatus.SKIPPED.value]),

@@ -23,7 +23,7 @@ from portal.app import create_app
 from portal.config import load_settings
 from portal.core import migrate
 from portal.core.redis import redis_url_for_children, stop_embedded
-from portal.notifications.mailer import describe_transport
+from portal.notifications.channels import describe_transport
 
 log = logging.getLogger("portal.run")
 CHILDREN = {"worker": "portal.ops.worker", "cron": "portal.ops.cron"}

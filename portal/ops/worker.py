@@ -14,7 +14,7 @@ from portal.app import create_app
 from portal.core.queue import get_queue
 from portal.core.redis import release_embedded
 from portal.extensions import db
-from portal.notifications.mailer import announce_transport
+from portal.notifications.channels import announce_transport
 from portal.ops.heartbeat import beat, process_name
 
 log = logging.getLogger("portal.worker")

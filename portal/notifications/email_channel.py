@@ -1,0 +1,31 @@
+"""The email channel: composed by `emails` (subject, text and HTML bodies, the .ics), delivered by `mailer`
+(SMTP, or the outbox folder when no SMTP host is set). Always enabled: mail always goes somewhere."""
+
+from __future__ import annotations
+
+from portal.accounts.models import User
+from portal.config import Settings
+from portal.notifications import emails, mailer
+from portal.notifications.channels import register
+from portal.notifications.mailer import Mail
+from portal.notifications.models import Notification
+from portal.training.models import TrainingSession
+
+
+class EmailChannel:
+    name = "email"
+
+    def enabled(self, settings: Settings) -> bool:
+        return True
+
+    def compose(self, notification: Notification, user: User, session: TrainingSession, settings: Settings) -> Mail:
+        return emails.compose(notification, user, session, settings)
+
+    def deliver(self, message: Mail, settings: Settings) -> str:
+        return mailer.deliver(mailer.build_message(message, settings), settings)
+
+    def describe(self, settings: Settings) -> str:
+        return mailer.describe_transport(settings)
+
+
+register(EmailChannel())
