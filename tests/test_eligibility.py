@@ -10,7 +10,22 @@ from flask_login import AnonymousUserMixin
 
 from portal.core.clock import now_utc
 from portal.seats.models import SeatStatus
-from portal.seats.rules import Reason, eligibility, poll_seconds
+from portal.seats.operations import refusal_error
+from portal.seats.rules import (
+    GIVING_UP,
+    JOINING,
+    MESSAGES,
+    RESERVING,
+    Attempt,
+    Reason,
+    SeatAction,
+    eligibility,
+    explain,
+    first_refusal,
+    poll_seconds,
+    reserve_refusal,
+    seat_action,
+)
 
 WINDOW = timedelta(minutes=10)
 
@@ -191,3 +206,78 @@ def test_polling_stops_for_final_sessions_and_slows_while_live(clock):
     assert poll_seconds("ended", now, now) is None
     assert poll_seconds("canceled", now, now) is None
     assert poll_seconds("live", now - timedelta(minutes=20), now) == 10
+
+
+# ------------------------------------------------------------------------------------------------ one ladder
+@pytest.mark.parametrize(
+    ("fields", "who", "reason"),
+    [
+        ({"is_public": False}, "anonymous", Reason.NOT_FOUND),
+        ({"is_public": False}, "public", Reason.NOT_FOUND),
+        ({"is_public": True, "status": "canceled"}, "anonymous", Reason.CANCELED),
+        ({"status": "canceled"}, "member", Reason.CANCELED),
+        ({"status": "ended"}, "member", Reason.ENDED),
+        ({"is_public": True, "members_only": False}, "anonymous", Reason.LOGIN_REQUIRED),
+        ({"is_public": True, "members_only": True}, "public", Reason.MEMBERS_ONLY),
+    ],
+)
+def test_reserving_and_joining_refuse_with_the_same_reason_for_the_same_state(
+    make_session, make_user, anonymous, clock, fields, who, reason
+):
+    """Checks 1-4 of SPEC "Joining" are one list of checks that both ladders start with."""
+    session = make_session(start_in=timedelta(minutes=5), **fields)
+    person = anonymous if who == "anonymous" else make_user(who)
+    joining = check(session, person)
+    assert (joining.reason, reserve_refusal(session, person)) == (reason, reason)
+    assert seat_action(session, person, seat_status=None) is None
+    if reason != Reason.NOT_FOUND:
+        assert joining.message == explain(reason) == MESSAGES[reason]
+
+
+def test_the_ladders_share_checks_one_to_four_in_spec_order():
+    assert JOINING[:5] == RESERVING[:5]
+    assert len(JOINING) == 7 and len(RESERVING) == 7  # 1-4 (visible, canceled, ended, signed in, members only) + 2
+
+
+def test_reserving_adds_seats_are_for_members_and_hosts_need_no_seat(make_session, make_user, clock):
+    instructor = make_user("instructor")
+    session = make_session(instructor=instructor, is_public=True, members_only=False, capacity=1, seats_taken=1)
+    assert reserve_refusal(session, make_user("public")) == Reason.MEMBERS_REQUIRED
+    assert check(session, make_user("public")).reason == Reason.TOO_EARLY  # joining asks no member role here
+    assert reserve_refusal(session, instructor) == Reason.SEAT_NOT_NEEDED
+    assert reserve_refusal(session, make_user("admin")) == Reason.SEAT_NOT_NEEDED
+    assert reserve_refusal(session, make_user("member")) is None  # full: the waitlist is still open to them
+    assert seat_action(session, make_user("member"), seat_status=None) == SeatAction.WAITLIST
+
+
+def test_giving_up_needs_a_session_whose_seats_still_change_and_a_place(make_session, make_user, clock):
+    member = make_user("member")
+    ended = make_session(status="ended")
+    assert first_refusal(GIVING_UP, Attempt(ended, member, SeatStatus.CONFIRMED)) == Reason.WRONG_STATE
+    assert explain(Reason.WRONG_STATE, Attempt(ended, member)) == (
+        "This session is ended; its seats can no longer change."
+    )
+    open_session = make_session()
+    for status in (None, SeatStatus.CANCELED):
+        assert first_refusal(GIVING_UP, Attempt(open_session, member, status)) == Reason.NO_SEAT
+    for status in (SeatStatus.CONFIRMED, SeatStatus.WAITLISTED):
+        assert first_refusal(GIVING_UP, Attempt(open_session, member, status)) is None
+
+
+def test_a_too_early_message_names_the_time_to_go():
+    assert explain(Reason.TOO_EARLY, Attempt(None, None, seconds_until_open=125)) == "Joining opens in 2 min 05 s."
+
+
+STATUS_OF_REASON = {
+    Reason.NOT_FOUND: 404,
+    Reason.LOGIN_REQUIRED: 401,
+    Reason.MEMBERS_ONLY: 403,
+    Reason.MEMBERS_REQUIRED: 403,
+}
+
+
+@pytest.mark.parametrize("reason", list(Reason))
+def test_every_reason_has_one_message_and_one_http_status(reason):
+    error = refusal_error(reason)
+    assert (error.status, error.code) == (STATUS_OF_REASON.get(reason, 409), reason.value)
+    assert error.message == explain(reason) and error.message

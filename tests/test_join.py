@@ -261,6 +261,28 @@ def test_the_api_refuses_joins_with_the_reason_and_no_token(api_client, make_ses
     assert seats_of(session) == []
 
 
+@pytest.mark.parametrize(
+    ("fields", "role", "status", "code"),
+    [
+        ({"status": "canceled"}, "member", 409, "canceled"),
+        ({"status": "ended"}, "member", 409, "ended"),
+        ({"is_public": True, "members_only": True}, "public", 403, "members_only"),
+        ({"is_public": False}, "public", 404, "not_found"),
+        ({"is_public": True, "members_only": False}, "anonymous", 401, "login_required"),
+    ],
+)
+def test_reserving_and_joining_refuse_the_same_state_with_the_same_status_and_code(
+    client, api_client, make_session, fields, role, status, code
+):
+    session = make_session(**{"start_in": timedelta(minutes=-5), "status": "live", **fields})
+    caller = client if role == "anonymous" else api_client(role)[0]
+    joined = caller.post(f"/api/training/sessions/{session.id}/join")
+    reserved = caller.post(f"/api/training/sessions/{session.id}/seat")
+    for response in (joined, reserved):
+        assert (response.status_code, response.get_json()["error"]["code"]) == (status, code)
+    assert seats_of(session) == []
+
+
 def test_the_api_says_when_a_too_early_join_opens(api_client, make_session, clock):
     session = make_session(start_in=timedelta(minutes=25))
     client, _ = api_client("member")

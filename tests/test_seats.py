@@ -113,6 +113,13 @@ def test_the_instructor_and_public_users_cannot_reserve(make_session, make_user)
         operations.reserve(session, make_user("public"))
 
 
+def test_a_public_user_reserving_in_a_members_only_session_hears_what_joining_says(make_session, make_user):
+    session = make_session(capacity=5, is_public=True, members_only=True)
+    with pytest.raises(Forbidden) as exc:
+        operations.reserve(session, make_user("public"))
+    assert (exc.value.code, exc.value.message) == ("members_only", "This session is for members only.")
+
+
 @pytest.mark.parametrize("status", ["canceled", "ended"])
 def test_final_sessions_take_no_reservations(make_session, make_user, status):
     session = make_session(capacity=5, status=status)
@@ -191,6 +198,19 @@ def test_canceling_without_a_seat_is_refused(make_session, make_user):
     with pytest.raises(Conflict) as exc:
         operations.cancel_seat(session, make_user("member"))
     assert exc.value.code == "no_seat"
+
+
+@pytest.mark.parametrize("status", ["canceled", "ended"])
+def test_seats_of_a_final_session_can_no_longer_be_given_up(make_session, make_user, make_seat, status):
+    session = make_session(capacity=2)
+    member = make_user("member")
+    make_seat(session, member)
+    session.status = status
+    db.session.commit()
+    with pytest.raises(Conflict) as exc:
+        operations.cancel_seat(session, member)
+    assert (exc.value.status, exc.value.code) == (409, "wrong_state")
+    assert exc.value.message == f"This session is {status}; its seats can no longer change."
 
 
 def test_a_canceled_seat_can_be_reserved_again(make_session, make_user):

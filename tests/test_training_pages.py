@@ -7,11 +7,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import template_rendered
+from flask_login import AnonymousUserMixin
 from sqlalchemy import func, select
 
+from portal.events import rules as event_rules
 from portal.extensions import db
+from portal.training import rules as training_rules
 from portal.training.models import TrainingSession
-from tests.conftest import csrf_token
+from tests.conftest import ALL_ROLES, csrf_token
 
 
 def post_form(client, url, data, **kwargs):
@@ -309,3 +313,46 @@ def test_members_events_are_hidden_from_anonymous_visitors(client, make_event):
     event = make_event(visibility="members", title="Grading")
     assert client.get(f"/events/{event.id}").status_code == 404
     assert "Grading" not in text(client.get("/events"))
+
+
+# ------------------------------------------------------------------------------------------------ what a role may
+@pytest.fixture
+def rendered(app):
+    """The context of every template rendered while the test runs: [(template name, context)]."""
+    seen: list[tuple[str, dict]] = []
+
+    def remember(sender, template, context, **extra):
+        seen.append((template.name, context))
+
+    template_rendered.connect(remember, app)
+    yield seen
+    template_rendered.disconnect(remember, app)
+
+
+@pytest.mark.parametrize("role", ["anonymous", *ALL_ROLES])
+def test_the_schedule_and_event_buttons_are_what_the_rules_say(clock, client, login_as, make_event, rendered, role):
+    """The pages ask training.rules.can_create and events.rules.can_manage (as `may_sessions` / `may_events`),
+    never a role string of their own."""
+    viewer = AnonymousUserMixin() if role == "anonymous" else login_as(role)
+    event = make_event(visibility="public")
+    schedules, manages = training_rules.can_create(viewer), event_rules.can_manage(viewer)
+    home = client.get("/").get_data(as_text=True)
+    sessions = client.get("/sessions").get_data(as_text=True)
+    events = client.get("/events").get_data(as_text=True)
+    detail = client.get(f"/events/{event.id}").get_data(as_text=True)
+    for page in (home, sessions):
+        assert ('href="/sessions/new"' in page) is schedules
+    assert ('href="/events/new"' in events) is manages
+    assert (f'href="/sessions/new?event_id={event.id}"' in detail) is schedules
+    assert (f'href="/events/{event.id}/edit"' in detail) is manages
+    pages = [context for name, context in rendered if name in ("home.html", "events/detail.html")]
+    assert pages and all(c["may_sessions"] == training_rules.may_sessions(viewer) for c in pages)
+    assert all(c["may_events"] == event_rules.may_events(viewer) for c in pages)
+
+
+@pytest.mark.parametrize("role", ["anonymous", *ALL_ROLES])
+def test_what_a_viewer_may_names_the_role_each_check_needs(make_user, role):
+    viewer = AnonymousUserMixin() if role == "anonymous" else make_user(role)
+    rank = -1 if role == "anonymous" else ALL_ROLES.index(role)
+    assert training_rules.may_sessions(viewer) == {"schedule": rank >= 2, "see_all": rank >= 1}
+    assert event_rules.may_events(viewer) == {"manage": rank >= 3, "see_all": rank >= 1}

@@ -30,9 +30,7 @@ def init_auth(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
-    @app.context_processor
-    def role_helpers():
-        return {"Role": Role, "has_role": lambda minimum: has_role(current_user, Role(minimum))}
+    app.jinja_env.globals["Role"] = Role  # its labels; what a role may do reaches templates as `may` dicts
 
     @login_manager.user_loader
     def load_user(user_id: str):

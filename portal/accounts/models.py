@@ -27,12 +27,5 @@ class User(UserMixin, TimestampMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
-
-    def has_role(self, minimum: Role) -> bool:
-        return Role(self.role).at_least(minimum)
-
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

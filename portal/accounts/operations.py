@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts import signals
 from portal.accounts.models import User
-from portal.accounts.roles import Role
+from portal.accounts.roles import Role, has_role
 from portal.accounts.rules import check_role, normalise_email, validate_account
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from portal.extensions import db
@@ -27,7 +27,6 @@ def create_user(
     *,
     role: str = Role.PUBLIC.value,
     timezone: str = "UTC",
-    actor: User | None = None,
 ) -> User:
     errors = validate_account(email, name, password, timezone, role)
     if not errors.get("email") and find_by_email(email) is not None:
@@ -38,7 +37,7 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    signals.user_changed.send(user, action="user.create", actor=actor, changes={"email": user.email, "role": role})
+    signals.user_changed.send(user, action="user.create", actor=None, changes={"email": user.email, "role": role})
     return user
 
 
@@ -66,7 +65,7 @@ def update_profile(user: User, *, name: str, timezone: str, password: str | None
 
 
 def change_role(user_id: int, role: str, *, actor: User) -> User:
-    if not actor.has_role(Role.ADMIN):
+    if not has_role(actor, Role.ADMIN):
         raise Forbidden("Only admins change roles.")
     user = db.session.get(User, user_id)
     if user is None:
@@ -83,7 +82,7 @@ def change_role(user_id: int, role: str, *, actor: User) -> User:
 
 
 def set_active(user_id: int, is_active: bool, *, actor: User) -> User:
-    if not actor.has_role(Role.ADMIN):
+    if not has_role(actor, Role.ADMIN):
         raise Forbidden("Only admins deactivate accounts.")
     user = db.session.get(User, user_id)
     if user is None:

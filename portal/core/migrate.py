@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from portal.config import PROJECT_ROOT
-from portal.extensions import db
 
 
 def alembic_config() -> Config:
@@ -22,16 +19,6 @@ def upgrade(revision: str = "head") -> None:
     command.upgrade(alembic_config(), revision)
 
 
-def downgrade(revision: str) -> None:
-    command.downgrade(alembic_config(), revision)
-
-
 def revision(message: str) -> None:
     """Autogenerate a migration from the models (developers only)."""
     command.revision(alembic_config(), message=message, autogenerate=True)
-
-
-def is_up_to_date() -> bool:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with db.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head

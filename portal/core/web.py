@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, make_response, request
+from flask import Blueprint, Flask, Response, make_response, request
 from flask_login import current_user
 
 from portal.core import timezones
@@ -21,6 +21,12 @@ def no_store(response, *, private: bool = False) -> Response:
     response = make_response(response)
     response.headers["Cache-Control"] = "no-store, private" if private else "no-store"
     return response
+
+
+def expose_to_templates(blueprint: Blueprint, *names: type) -> None:
+    """Give every template `names` (enums, by their class name) once `blueprint` is registered, so templates
+    compare with `SessionStatus.LIVE`, never with the string "live". Each package exposes its own."""
+    blueprint.record_once(lambda state: state.app.jinja_env.globals.update({name.__name__: name for name in names}))
 
 
 def keep_work_before_error() -> None:

@@ -7,7 +7,6 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from portal.accounts.roles import Role, has_role
 from portal.core.errors import NotFound
 from portal.core.validation import is_id
 from portal.events import rules
@@ -16,7 +15,8 @@ from portal.extensions import db
 
 
 def visible_to(viewer) -> sa.ColumnElement[bool]:
-    if has_role(viewer, Role.MEMBER):
+    """The WHERE clause for events `viewer` may see (rules.can_view, as SQL)."""
+    if rules.can_view_all(viewer):
         return sa.true()
     return Event.visibility == Visibility.PUBLIC.value
 

@@ -66,11 +66,21 @@ def _text(value: Any, limit: int, label: str, *, required: bool) -> tuple[str | 
     return text, None
 
 
+def can_view_all(user) -> bool:
+    """Members and above see every event; anonymous and `public` users only the public ones."""
+    return has_role(user, Role.MEMBER)
+
+
 def can_view(event, user) -> bool:
-    """Public events are for everyone; members' events for members and above."""
-    return event.is_public or has_role(user, Role.MEMBER)
+    return event.is_public or can_view_all(user)
 
 
 def can_manage(user) -> bool:
     """Board members and admins create and edit events."""
     return has_role(user, Role.BOARD_MEMBER)
+
+
+def may_events(user) -> dict[str, bool]:
+    """What every page offers `user` about events (the templates' `may_events`): the "Create an event" and "Edit"
+    buttons, and whether the lists they see are all events or only the public ones."""
+    return {"manage": can_manage(user), "see_all": can_view_all(user)}

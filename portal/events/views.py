@@ -14,12 +14,18 @@ from portal.core.errors import ValidationFailed
 from portal.core.forms import form_values as submitted_values
 from portal.core.signals import answers
 from portal.core.timezones import all_timezones, viewer_timezone
-from portal.events import forms, operations, queries
+from portal.events import forms, operations, queries, rules
 from portal.events.models import Event
 from portal.events.signals import event_page
 from portal.extensions import db
 
 bp = Blueprint("events", __name__)
+
+
+@bp.app_context_processor
+def viewer_may_with_events():
+    """Every page's `may_events` (the event list and the event page offer creating and editing)."""
+    return {"may_events": rules.may_events(current_user)}
 
 
 @bp.get("/events", endpoint="index")

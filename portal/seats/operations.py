@@ -29,28 +29,31 @@ CONFIRMED, WAITLISTED, CANCELED = SeatStatus.CONFIRMED.value, SeatStatus.WAITLIS
 
 
 # ------------------------------------------------------------------------------------------------ refusals
-_ERROR_OF_REASON: dict[str, type[DomainError]] = {
-    Reason.NOT_FOUND.value: NotFound,
-    Reason.LOGIN_REQUIRED.value: Unauthorized,
-    Reason.MEMBERS_ONLY.value: Forbidden,
-    "members_required": Forbidden,
+# The one mapping from a refusal's reason to its HTTP answer: 404, 401, 403, and 409 for every other reason (the
+# session's or the seat's state).
+_ERROR_OF_REASON: dict[Reason, type[DomainError]] = {
+    Reason.NOT_FOUND: NotFound,
+    Reason.LOGIN_REQUIRED: Unauthorized,
+    Reason.MEMBERS_ONLY: Forbidden,
+    Reason.MEMBERS_REQUIRED: Forbidden,
 }
 
 
-def reason_error(code: str, message: str, *, extra: dict | None = None) -> DomainError:
-    """The DomainError for a refusal's reason code: 404, 401, 403, or 409 for every other (wrong state) reason."""
-    return _ERROR_OF_REASON.get(code, Conflict)(message, code=code, extra=extra)
+def refusal_error(reason: Reason, message: str | None = None, *, extra: dict | None = None) -> DomainError:
+    """The DomainError of a refusal: its status, `reason` as the code, and its message (MESSAGES unless given)."""
+    return _ERROR_OF_REASON.get(reason, Conflict)(message or rules.explain(reason), code=reason.value, extra=extra)
 
 
-def refusal_error(elig: Eligibility) -> DomainError:
-    """The DomainError (HTTP status + reason code + message) for a refused eligibility."""
-    extra = {"reason": elig.reason}
+def join_refusal_error(elig: Eligibility) -> DomainError:
+    """A refused join: the error body also names the reason and, when too early, when the window opens."""
+    assert elig.reason is not None
+    extra = {"reason": elig.reason.value}
     if elig.reason == Reason.TOO_EARLY:
         extra |= {
             "opens_at": elig.opens_at.isoformat() if elig.opens_at else None,
             "seconds_until_open": elig.seconds_until_open,
         }
-    return reason_error(Reason(elig.reason).value, elig.message, extra=extra)
+    return refusal_error(elig.reason, elig.message, extra=extra)
 
 
 # ------------------------------------------------------------------------------------------------ seat rows
@@ -154,15 +157,15 @@ def _waitlist_row(session: TrainingSession, user, seat: Seat | None, now: dateti
 
 
 # ------------------------------------------------------------------------------------------------ reserve / cancel
-def reserve(session: TrainingSession, user, *, waitlist: bool = True, now: datetime | None = None) -> Seat:
+def reserve(session: TrainingSession, user, *, waitlist: bool = True) -> Seat:
     """A confirmed seat if one is free; else a waitlist place (when `waitlist`), else Conflict `full`.
 
     Returns the person's Seat: its status says which happened. Holding a seat already changes nothing.
     """
-    now = now or now_utc()
-    code, message = rules.reserve_refusal(session, user)
-    if code is not None:
-        raise reason_error(code, message or "")
+    now = now_utc()
+    reason = rules.reserve_refusal(session, user)
+    if reason is not None:
+        raise refusal_error(reason)
     seat = seat_of(session, user)
     if seat is not None and seat.status == CONFIRMED:
         return seat
@@ -174,20 +177,21 @@ def reserve(session: TrainingSession, user, *, waitlist: bool = True, now: datet
     if seat is not None and seat.status == WAITLISTED:
         return seat
     if not waitlist:
-        raise Conflict(rules.MESSAGES[Reason.FULL], code=Reason.FULL.value)
+        raise refusal_error(Reason.FULL)
     seat = _waitlist_row(session, user, seat_of(session, user), now)
     db.session.flush()
     return seat
 
 
-def cancel_seat(session: TrainingSession, user, *, now: datetime | None = None) -> Seat:
+def cancel_seat(session: TrainingSession, user) -> Seat:
     """Give up a seat or a waitlist place. A released seat goes to the first person on the waitlist."""
-    now = now or now_utc()
-    if session.status in (SessionStatus.ENDED.value, SessionStatus.CANCELED.value):
-        raise Conflict(f"This session is {session.status}; its seats can no longer change.", code="wrong_state")
+    now = now_utc()
     seat = seat_of(session, user)
-    if seat is None or seat.status == CANCELED:
-        raise Conflict("You hold no seat or waitlist place in this session.", code="no_seat")
+    attempt = rules.Attempt(session, user, seat.status if seat else None)
+    reason = rules.first_refusal(rules.GIVING_UP, attempt)
+    if reason is not None:
+        raise refusal_error(reason, rules.explain(reason, attempt))
+    assert seat is not None
     was_confirmed = seat.status == CONFIRMED
     changed = db.session.execute(
         update(Seat)
@@ -271,37 +275,35 @@ def _require_eligible(
     seat = seat_of(session, user)
     elig = rules.eligibility(session, user, seat_status=seat.status if seat else None, now=now, window=window)
     if not elig.can_join:
-        raise refusal_error(elig)
+        raise join_refusal_error(elig)
     return elig, seat
 
 
-def prepare_join(
-    session: TrainingSession, user, *, window: timedelta, now: datetime | None = None
-) -> tuple[Eligibility, Seat | None]:
+def prepare_join(session: TrainingSession, user, *, window: timedelta) -> tuple[Eligibility, Seat | None]:
     """Re-check eligibility (raising its refusal) and take a free seat when the person needs one."""
-    now = now or now_utc()
+    now = now_utc()
     elig, seat = _require_eligible(session, user, window=window, now=now)
     if elig.needs_seat:
         seat = claim_seat(session, user, now=now)
-        if seat is None:
-            raise Conflict(rules.MESSAGES[Reason.FULL], code=Reason.FULL.value, extra={"reason": Reason.FULL.value})
+        if seat is None:  # the last seat went to someone else since the check
+            raise refusal_error(Reason.FULL, extra={"reason": Reason.FULL.value})
         signals.seat_taken.send(session, seat=seat)
         db.session.flush()
     return elig, seat
 
 
-def admit(session: TrainingSession, user, *, window: timedelta, now: datetime | None = None) -> Admission:
+def admit(session: TrainingSession, user, *, window: timedelta) -> Admission:
     """Ensure the room and issue `user`'s own token; a live session records that they joined.
 
     Eligibility is checked again (the session may have ended since `prepare_join` committed).
     """
-    now = now or now_utc()
+    now = now_utc()
     elig, _seat = _require_eligible(session, user, window=window, now=now)
     if elig.needs_seat:
-        raise Conflict("Take a seat first.", code="seat_required")
+        raise refusal_error(Reason.SEAT_REQUIRED)
     rooms.ensure_room(session)
     grant = rooms.issue_join_grant(session, user)
-    attendance = record_join(session, user, now) if session.status == SessionStatus.LIVE.value else None
+    attendance = record_join(session, user, now) if session.status == SessionStatus.LIVE else None
     db.session.flush()
     return Admission(grant, attendance)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -34,26 +34,14 @@ class JoinPanel:
     def seconds_until_start(self) -> int:
         return max(int((self.session.start_time - self.now).total_seconds()), 0)
 
-    @property
-    def is_final(self) -> bool:
-        return self.session.is_final
 
-
-def join_panels(
-    sessions: Sequence[TrainingSession],
-    viewer,
-    *,
-    now: datetime | None = None,
-    window: timedelta | None = None,
-    with_waitlist: bool = True,
-) -> dict[int, JoinPanel]:
+def join_panels(sessions: Sequence[TrainingSession], viewer, *, with_waitlist: bool = True) -> dict[int, JoinPanel]:
     """One join panel per session for `viewer` (a User or the anonymous user), in at most two queries.
 
     `with_waitlist=False` skips counting waitlists (every `waitlist_count` is 0), for callers that never show it.
     """
-    if window is None:
-        window = current_settings().join_window
-    now = now or now_utc()
+    window = current_settings().join_window
+    now = now_utc()
     ids = [s.id for s in sessions]
     seats = viewer_seat_statuses(ids, viewer)
     waiting = waitlist_counts(ids) if with_waitlist else {}
@@ -146,9 +134,9 @@ class AttendanceRow:
     is_present: bool
 
 
-def attendance_rows(session: TrainingSession, *, now: datetime | None = None) -> list[AttendanceRow]:
+def attendance_rows(session: TrainingSession) -> list[AttendanceRow]:
     """Everyone who joined, earliest first (one query)."""
-    now = now or now_utc()
+    now = now_utc()
     rows = db.session.scalars(
         select(Attendance)
         .where(Attendance.session_id == session.id)

@@ -1,12 +1,16 @@
-"""Who may join a session now, and what the join panel offers: pure functions of plain values and `now`.
+"""Who may join a session now, reserve a seat in it or give one up, and what the join panel offers: pure functions
+of plain values and `now`.
 
-`eligibility()` is the ONE answer to "may this person join this session now?". The can-join API, the join
-panel, the join endpoints and the join page all call it, so they can never disagree.
+One ladder of checks answers all three. `JOINING` is SPEC "Joining" (checks 1-6, in its order); `RESERVING` shares
+its checks 1-4 and adds its own two; `GIVING_UP` is what a seat or waitlist place needs to be released. Each check
+refuses with one `Reason`, and each reason has one message, so the can-join API, the join panel, the join
+endpoints, the seat buttons and the seat endpoints can never disagree about why.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,15 +30,20 @@ IMMINENT = timedelta(minutes=1)
 
 
 class Reason(StrEnum):
-    """Why someone may not join, in the order the checks run (SPEC "Joining")."""
+    """Why someone may not join, reserve or give up a seat: the reason code clients see, in ladder order."""
 
     NOT_FOUND = "not_found"
     CANCELED = "canceled"
     ENDED = "ended"
     LOGIN_REQUIRED = "login_required"
     MEMBERS_ONLY = "members_only"
-    TOO_EARLY = "too_early"
+    TOO_EARLY = "too_early"  # joining
     FULL = "full"
+    MEMBERS_REQUIRED = "members_required"  # reserving
+    SEAT_NOT_NEEDED = "seat_not_needed"
+    SEAT_REQUIRED = "seat_required"  # entering the room without the seat the first step of joining took
+    WRONG_STATE = "wrong_state"  # giving up a seat
+    NO_SEAT = "no_seat"
 
 
 MESSAGES = {
@@ -43,14 +52,131 @@ MESSAGES = {
     Reason.ENDED: "This session has ended.",
     Reason.LOGIN_REQUIRED: "Sign in to join this session.",
     Reason.MEMBERS_ONLY: "This session is for members only.",
+    Reason.TOO_EARLY: "Joining opens in {opens_in}.",
     Reason.FULL: "This session is full. You can join the waitlist.",
+    Reason.MEMBERS_REQUIRED: "Reserving seats is for members.",
+    Reason.SEAT_NOT_NEEDED: "You host this session; hosts join without a seat.",
+    Reason.SEAT_REQUIRED: "Take a seat first.",
+    Reason.WRONG_STATE: "This session is {status}; its seats can no longer change.",
+    Reason.NO_SEAT: "You hold no seat or waitlist place in this session.",
 }
 
 
+# ------------------------------------------------------------------------------------------------ the ladder
+@dataclass(frozen=True)
+class Attempt:
+    """What the checks look at: one person (a User, the anonymous user or None) and one session (None if there is
+    none) at one moment."""
+
+    session: Any
+    person: Any
+    seat_status: str | None = None  # the person's Seat.status for the session; None without a seat row
+    seconds_until_open: int = 0  # until the join window opens; 0 once open (reserving never looks)
+
+    @property
+    def is_host(self) -> bool:
+        return is_host(self.session, self.person)
+
+    @property
+    def holds_seat(self) -> bool:
+        return self.seat_status == SeatStatus.CONFIRMED
+
+
+Check = Callable[[Attempt], Reason | None]
+
+
+def _visible(a: Attempt) -> Reason | None:
+    return None if a.session is not None and can_view(a.session, a.person) else Reason.NOT_FOUND
+
+
+def _not_canceled(a: Attempt) -> Reason | None:
+    return Reason.CANCELED if a.session.status == SessionStatus.CANCELED else None
+
+
+def _not_ended(a: Attempt) -> Reason | None:
+    return Reason.ENDED if a.session.status == SessionStatus.ENDED else None
+
+
+def _signed_in(a: Attempt) -> Reason | None:
+    return None if is_signed_in(a.person) else Reason.LOGIN_REQUIRED
+
+
+def _member_if_members_only(a: Attempt) -> Reason | None:
+    return Reason.MEMBERS_ONLY if a.session.members_only and not has_role(a.person, Role.MEMBER) else None
+
+
+def _window_open(a: Attempt) -> Reason | None:
+    """Hosts may enter before the window."""
+    return Reason.TOO_EARLY if a.seconds_until_open > 0 and not a.is_host else None
+
+
+def _seat_free(a: Attempt) -> Reason | None:
+    """A seat they hold, or a free one to take now. Hosts need none."""
+    if a.is_host or a.holds_seat or a.session.capacity is None:
+        return None
+    return Reason.FULL if a.session.seats_taken >= a.session.capacity else None
+
+
+def _member_for_seats(a: Attempt) -> Reason | None:
+    return None if has_role(a.person, Role.MEMBER) else Reason.MEMBERS_REQUIRED
+
+
+def _not_host(a: Attempt) -> Reason | None:
+    return Reason.SEAT_NOT_NEEDED if a.is_host else None
+
+
+def _seats_still_change(a: Attempt) -> Reason | None:
+    return Reason.WRONG_STATE if SessionStatus(a.session.status).is_final else None
+
+
+def _holds_a_place(a: Attempt) -> Reason | None:
+    return None if a.seat_status in (SeatStatus.CONFIRMED, SeatStatus.WAITLISTED) else Reason.NO_SEAT
+
+
+# SPEC "Joining" checks 1-4 (check 2 is two: canceled, then ended), where joining and reserving agree.
+OPEN_TO_THEM: tuple[Check, ...] = (_visible, _not_canceled, _not_ended, _signed_in, _member_if_members_only)
+JOINING: tuple[Check, ...] = (*OPEN_TO_THEM, _window_open, _seat_free)  # SPEC "Joining" 1-6
+RESERVING: tuple[Check, ...] = (*OPEN_TO_THEM, _member_for_seats, _not_host)  # 1-4, then seats are for members
+GIVING_UP: tuple[Check, ...] = (_seats_still_change, _holds_a_place)
+
+
+def first_refusal(ladder: tuple[Check, ...], attempt: Attempt) -> Reason | None:
+    """The reason of the first check of `ladder` that refuses `attempt`; None when every check passes."""
+    for check in ladder:
+        reason = check(attempt)
+        if reason is not None:
+            return reason
+    return None
+
+
+def explain(reason: Reason, attempt: Attempt | None = None) -> str:
+    """The one message of `reason`, with what it names filled in (the time until the window opens, the status)."""
+    status = attempt.session.status if attempt is not None and attempt.session is not None else ""
+    opens_in = format_duration(attempt.seconds_until_open if attempt is not None else 0)
+    return MESSAGES[reason].format(opens_in=opens_in, status=status)
+
+
+def reserve_refusal(session, person) -> Reason | None:
+    """Why `person` may not reserve a seat or a waitlist place in `session` (None: they may)."""
+    return first_refusal(RESERVING, Attempt(session, person))
+
+
+def is_signed_in(person) -> bool:
+    return bool(getattr(person, "is_authenticated", False))
+
+
+def is_host(session, person) -> bool:
+    """The session's own instructor, or an admin: never needs a seat and may enter before the window."""
+    if session is None or not is_signed_in(person):
+        return False
+    return session.instructor_id == person.id or has_role(person, Role.ADMIN)
+
+
+# ------------------------------------------------------------------------------------------------ joining
 @dataclass(frozen=True)
 class Eligibility:
     can_join: bool
-    reason: str | None  # a Reason value, None when can_join
+    reason: Reason | None  # None when can_join
     message: str
     status: str | None  # the session's status (None when not found)
     opens_at: datetime | None  # start_time - join window
@@ -70,16 +196,12 @@ class Eligibility:
         return data
 
 
-def is_host(session, person) -> bool:
-    """The session's own instructor, or an admin: never needs a seat and may enter before the window."""
-    if not getattr(person, "is_authenticated", False):
-        return False
-    return session.instructor_id == person.id or has_role(person, Role.ADMIN)
+_NOT_FOUND = Eligibility(False, Reason.NOT_FOUND, MESSAGES[Reason.NOT_FOUND], None, None, 0, 0, None, None)
 
 
 def poll_seconds(status: str | None, opens_at: datetime | None, now: datetime) -> int | None:
     """How soon the panel asks again: 60 s far out, 10 s within 15 min, 2 s in the last minute and while waiting."""
-    if status is None or status in (SessionStatus.ENDED, SessionStatus.CANCELED):
+    if status is None or SessionStatus(status).is_final:
         return None
     if status == SessionStatus.LIVE:
         return POLL_NEAR_SECONDS
@@ -95,57 +217,34 @@ def poll_seconds(status: str | None, opens_at: datetime | None, now: datetime) -
 
 
 def eligibility(session, person, *, seat_status: str | None, now: datetime, window: timedelta) -> Eligibility:
-    """May `person` (a User, the anonymous user or None) join `session` (or None) at `now`?
+    """May `person` (a User, the anonymous user or None) join `session` (or None) at `now`? The JOINING ladder.
 
     `seat_status`: the person's Seat.status for this session (None if they have no seat row).
     """
-    if session is None or not can_view(session, person):
-        return Eligibility(False, Reason.NOT_FOUND.value, MESSAGES[Reason.NOT_FOUND], None, None, 0, 0, None, None)
+    if session is None:
+        return _NOT_FOUND
     opens_at = session.start_time - window
-    seconds = max(math.ceil((opens_at - now).total_seconds()), 0)
-    host = is_host(session, person)
-    holds = seat_status == SeatStatus.CONFIRMED.value
+    attempt = Attempt(session, person, seat_status, max(math.ceil((opens_at - now).total_seconds()), 0))
+    reason = first_refusal(JOINING, attempt)
+    if reason == Reason.NOT_FOUND:
+        return _NOT_FOUND  # nothing about a session they may not see
+    host = attempt.is_host
     base = {
         "status": session.status,
         "opens_at": opens_at,
-        "seconds_until_open": seconds,
+        "seconds_until_open": attempt.seconds_until_open,
         "seats_taken": session.seats_taken,
         "capacity": session.capacity,
         "poll_seconds": poll_seconds(session.status, opens_at, now),
         "is_host": host,
-        "holds_seat": holds,
-        "is_waitlisted": seat_status == SeatStatus.WAITLISTED.value,
+        "holds_seat": attempt.holds_seat,
+        "is_waitlisted": seat_status == SeatStatus.WAITLISTED,
     }
-    reason = _refusal(session, person, host=host, holds=holds, seconds=seconds)
     if reason is not None:
-        return Eligibility(False, reason.value, _message(reason, seconds), **base)
+        return Eligibility(False, reason, explain(reason, attempt), **base)
     waiting = session.status == SessionStatus.SCHEDULED
     message = "Waiting for the instructor to start." if waiting else "The session is live. Join now."
-    return Eligibility(True, None, message, needs_seat=not host and not holds, is_waiting=waiting, **base)
-
-
-def _refusal(session, person, *, host: bool, holds: bool, seconds: int) -> Reason | None:
-    if session.status == SessionStatus.CANCELED:
-        return Reason.CANCELED
-    if session.status == SessionStatus.ENDED:
-        return Reason.ENDED
-    if not getattr(person, "is_authenticated", False):
-        return Reason.LOGIN_REQUIRED
-    if session.members_only and not has_role(person, Role.MEMBER):
-        return Reason.MEMBERS_ONLY
-    if host:
-        return None
-    if seconds > 0:
-        return Reason.TOO_EARLY
-    if not holds and session.capacity is not None and session.seats_taken >= session.capacity:
-        return Reason.FULL
-    return None
-
-
-def _message(reason: Reason, seconds: int) -> str:
-    if reason == Reason.TOO_EARLY:
-        return f"Joining opens in {format_duration(seconds)}."
-    return MESSAGES[reason]
+    return Eligibility(True, None, message, needs_seat=not host and not attempt.holds_seat, is_waiting=waiting, **base)
 
 
 # ------------------------------------------------------------------------------------------------ seats
@@ -155,35 +254,23 @@ class SeatAction(StrEnum):
     CANCEL = "cancel"
     LEAVE_WAITLIST = "leave_waitlist"
 
+    @property
+    def gives_up(self) -> bool:
+        """Cancel a seat or leave the waitlist: the button posts to the cancel endpoint."""
+        return self in (SeatAction.CANCEL, SeatAction.LEAVE_WAITLIST)
+
 
 def seat_action(session, person, *, seat_status: str | None) -> SeatAction | None:
     """The one seat button the panel shows this person, if any: none where reserving is refused."""
-    if reserve_refusal(session, person)[0] is not None:
+    if reserve_refusal(session, person) is not None:
         return None
-    if seat_status == SeatStatus.CONFIRMED.value:
+    if seat_status == SeatStatus.CONFIRMED:
         return SeatAction.CANCEL
-    if seat_status == SeatStatus.WAITLISTED.value:
+    if seat_status == SeatStatus.WAITLISTED:
         return SeatAction.LEAVE_WAITLIST
     if session.capacity is None or session.seats_taken < session.capacity:
         return SeatAction.RESERVE
     return SeatAction.WAITLIST
-
-
-def reserve_refusal(session, person) -> tuple[str | None, str | None]:
-    """Why `person` may not reserve a seat or a waitlist place (checks 1-4 of joining, plus the member role)."""
-    if session is None or not can_view(session, person):
-        return Reason.NOT_FOUND.value, MESSAGES[Reason.NOT_FOUND]
-    if session.status == SessionStatus.CANCELED:
-        return Reason.CANCELED.value, MESSAGES[Reason.CANCELED]
-    if session.status == SessionStatus.ENDED:
-        return Reason.ENDED.value, MESSAGES[Reason.ENDED]
-    if not getattr(person, "is_authenticated", False):
-        return Reason.LOGIN_REQUIRED.value, "Sign in to reserve a seat."
-    if not has_role(person, Role.MEMBER):
-        return "members_required", "Reserving seats is for members."
-    if is_host(session, person):
-        return "seat_not_needed", "You host this session; hosts join without a seat."
-    return None, None
 
 
 def watch_seconds_between(joined_at: datetime, left_at: datetime) -> int:

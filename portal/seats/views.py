@@ -18,11 +18,11 @@ from portal.core.errors import DomainError, Forbidden, NotFound, Unauthorized
 from portal.core.forms import safe_next
 from portal.core.htmx import is_htmx
 from portal.core.validation import is_id
-from portal.core.web import no_store
+from portal.core.web import expose_to_templates, no_store
 from portal.extensions import db
 from portal.seats import operations, queries
 from portal.seats.models import SeatStatus
-from portal.seats.rules import Reason
+from portal.seats.rules import Reason, SeatAction
 from portal.training import queries as training_queries
 from portal.training.ics import session_ics
 from portal.training.models import SessionStatus, TrainingSession
@@ -30,6 +30,7 @@ from portal.training.rules import NOT_FOUND_MESSAGE, allowed_actions, can_see_at
 from portal.video.views import room_headers
 
 bp = Blueprint("seats", __name__)
+expose_to_templates(bp, SeatStatus, Reason, SeatAction)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -150,7 +151,7 @@ def join(session_id: int):
             return redirect(login_url(url_for("seats.join_page", session_id=session_id)))
         raise
     db.session.commit()  # the seat is kept; the provider calls below must not hold its row lock
-    if session.status != SessionStatus.LIVE.value:  # the waiting room (GET, so a reload never posts again)
+    if session.status != SessionStatus.LIVE:  # the waiting room (GET, so a reload never posts again)
         return redirect(url_for("seats.join_page", session_id=session_id), code=303)
     admission = operations.admit(session, current_user, window=window)
     response = make_response(

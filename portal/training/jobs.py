@@ -22,7 +22,6 @@ from portal.training.operations import end_session
 
 log = logging.getLogger(__name__)
 AUTO_END_TIMEOUT = 60
-CLEANUP_TIMEOUT = 900
 
 
 # ------------------------------------------------------------------------------------------------ auto-end

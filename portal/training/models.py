@@ -22,10 +22,12 @@ class SessionStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
+        """Ended or canceled: the session can no longer change, be joined, or take seats. The one definition."""
         return self in (SessionStatus.ENDED, SessionStatus.CANCELED)
 
 
-FINAL_STATUSES = (SessionStatus.ENDED.value, SessionStatus.CANCELED.value)
+# SessionStatus.is_final as a list of values, for SQL (`status IN` / `NOT IN`).
+FINAL_STATUSES = tuple(status.value for status in SessionStatus if status.is_final)
 
 
 class RoomStatus(StrEnum):
@@ -91,16 +93,8 @@ class TrainingSession(TimestampMixin, db.Model):
         self.end_time = start_time + timedelta(minutes=duration_minutes)
 
     @property
-    def status_enum(self) -> SessionStatus:
-        return SessionStatus(self.status)
-
-    @property
     def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-    @property
-    def seats_free(self) -> int | None:
-        return None if self.capacity is None else max(self.capacity - self.seats_taken, 0)
+        return SessionStatus(self.status).is_final
 
     def __repr__(self) -> str:
         return f"<TrainingSession {self.id} {self.title!r} {self.status}>"

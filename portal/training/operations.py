@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.accounts.models import User
-from portal.accounts.roles import Role
+from portal.accounts.roles import Role, has_role
 from portal.audit.operations import diff, record
 from portal.core.clock import now_utc
 from portal.core.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
@@ -69,7 +69,7 @@ def _instructor_errors(instructor_id: int, actor: User, session: TrainingSession
     if not rules.can_assign_instructor(actor):
         raise Forbidden("Only board members and admins may name another instructor.")
     instructor = db.session.get(User, instructor_id)
-    if instructor is None or not instructor.is_active or not instructor.has_role(Role.INSTRUCTOR):
+    if instructor is None or not instructor.is_active or not has_role(instructor, Role.INSTRUCTOR):
         return {"instructor_id": "Choose an active instructor."}
     return {}
 
@@ -115,7 +115,7 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
     session.set_schedule(
         clean.get("start_time", session.start_time), clean.get("duration_minutes", session.duration_minutes)
     )
-    _flush_capacity(session)
+    _flush_capacity()
     changes = diff(before, _snapshot(session))
     stale = [relation for relation in ("instructor", "event") if f"{relation}_id" in changes]
     if stale:
@@ -126,7 +126,7 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
     return session
 
 
-def _flush_capacity(session: TrainingSession) -> None:
+def _flush_capacity() -> None:
     """A seat taken between the check and this write trips the database's own capacity constraint."""
     try:
         db.session.flush()
@@ -190,7 +190,7 @@ def end_session(
     reason = EndReason(reason)
     if actor is not None and not rules.can_end(session, actor):
         raise Forbidden("Only the session's own instructor can end it.")
-    error = rules.end_transition_error(session.status, by_system=actor is None, reason=reason.value)
+    error = rules.end_transition_error(session.status, by_system=actor is None, reason=reason)
     if error:
         raise Conflict(error)
     old_status = session.status

@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from portal.accounts.roles import Role, has_role
 from portal.core.errors import NotFound
 from portal.core.validation import is_id
 from portal.extensions import db
 from portal.training import rules
-from portal.training.models import RoomStatus, SessionStatus, TrainingSession
+from portal.training.models import FINAL_STATUSES, RoomStatus, SessionStatus, TrainingSession
 
 SORT_COLUMNS = {
     "start_time": TrainingSession.start_time,
@@ -45,7 +44,7 @@ class Page:
 
 def visible_to(viewer) -> sa.ColumnElement[bool]:
     """The WHERE clause for sessions `viewer` may see (rules.can_view, as SQL)."""
-    if has_role(viewer, Role.MEMBER):
+    if rules.can_view_all(viewer):
         return sa.true()
     return TrainingSession.is_public.is_(True)
 
@@ -84,7 +83,7 @@ def upcoming(viewer, *, now: datetime, limit: int = 20, instructor_id: int | Non
         .where(
             visible_to(viewer),
             TrainingSession.archived_at.is_(None),
-            TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+            TrainingSession.status.not_in(FINAL_STATUSES),
             TrainingSession.end_time > now,
         )
         .order_by(TrainingSession.start_time, TrainingSession.id)
@@ -103,7 +102,7 @@ def past(viewer, *, now: datetime, limit: int = 100) -> list[TrainingSession]:
             visible_to(viewer),
             TrainingSession.archived_at.is_(None),
             sa.or_(
-                TrainingSession.status.in_([SessionStatus.ENDED.value, SessionStatus.CANCELED.value]),
+                TrainingSession.status.in_(FINAL_STATUSES),
                 TrainingSession.end_time <= now,
             ),
         )
@@ -147,7 +146,7 @@ def overdue_session_ids(now: datetime, grace: timedelta) -> list[int]:
     return list(
         db.session.scalars(
             select(TrainingSession.id).where(
-                TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+                TrainingSession.status.not_in(FINAL_STATUSES),
                 TrainingSession.end_time <= now - grace,
             )
         ).all()

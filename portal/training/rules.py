@@ -11,7 +11,7 @@ from typing import Any
 
 from portal.accounts.roles import Role, has_role
 from portal.core.validation import check_long_text, is_id, is_int, parse_aware_datetime, put
-from portal.training.models import SessionStatus
+from portal.training.models import EndReason, SessionStatus
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
@@ -179,12 +179,14 @@ def split_tags(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ access
-def can_view(session, user, *, event_is_public: bool | None = None) -> bool:
-    """Anonymous and `public` users see public sessions; members and above see all."""
-    del event_is_public  # a public session is visible on its own, whatever its event's visibility
-    if has_role(user, Role.MEMBER):
-        return True
-    return bool(session.is_public)
+def can_view_all(user) -> bool:
+    """Members and above see every session; anonymous and `public` users only the public ones."""
+    return has_role(user, Role.MEMBER)
+
+
+def can_view(session, user) -> bool:
+    """A public session is visible on its own, whatever its event's visibility."""
+    return can_view_all(user) or bool(session.is_public)
 
 
 def is_own(session, user) -> bool:
@@ -228,6 +230,12 @@ def can_see_presence(session, user, *, has_joined: bool) -> bool:
     return is_own(session, user) or has_role(user, Role.BOARD_MEMBER) or has_joined
 
 
+def may_sessions(user) -> dict[str, bool]:
+    """What every page offers `user` about sessions in general (the templates' `may_sessions`): the "Schedule a
+    session" buttons, and whether the lists they see are all sessions or only the public ones."""
+    return {"schedule": can_create(user), "see_all": can_view_all(user)}
+
+
 def allowed_actions(session, user) -> dict[str, bool]:
     """What the session page offers `user` now: the role check and the state check of each action, together."""
     status = session.status
@@ -251,7 +259,7 @@ def transition_error(status: str, action: str) -> str | None:
     }[action]
     if status in allowed:
         return None
-    if status in (SessionStatus.ENDED, SessionStatus.CANCELED):
+    if SessionStatus(status).is_final:
         return f"This session is {status}; it can no longer be changed."
     if action == "end":
         return "Only a live session can be ended; start it first."
@@ -260,9 +268,9 @@ def transition_error(status: str, action: str) -> str | None:
     return f"A {status} session cannot be changed this way."
 
 
-def end_transition_error(status: str, *, by_system: bool, reason: str) -> str | None:
+def end_transition_error(status: str, *, by_system: bool, reason: EndReason | str) -> str | None:
     """The worker may end a session that never started (reason not_started); everyone else needs `live`."""
-    if by_system and reason == "not_started" and status == SessionStatus.SCHEDULED:
+    if by_system and reason == EndReason.NOT_STARTED and status == SessionStatus.SCHEDULED:
         return None
     return transition_error(status, "end")
 

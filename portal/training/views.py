@@ -19,13 +19,22 @@ from portal.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.forms import form_values as submitted_values
 from portal.core.signals import answers
 from portal.core.timezones import all_timezones, viewer_timezone
+from portal.core.web import expose_to_templates
 from portal.events import queries as events
 from portal.events import rules as event_rules
 from portal.extensions import db
 from portal.training import forms, operations, queries, rooms, rules, signals
-from portal.training.models import TrainingSession
+from portal.training.models import RoomStatus, SessionStatus, TrainingSession
+from portal.video.models import RecordingStatus
 
 bp = Blueprint("training", __name__)
+expose_to_templates(bp, SessionStatus, RoomStatus, RecordingStatus)
+
+
+@bp.app_context_processor
+def viewer_may_with_sessions():
+    """Every page's `may_sessions` (the home, the lists and the event page offer scheduling)."""
+    return {"may_sessions": rules.may_sessions(current_user)}
 
 
 # ------------------------------------------------------------------------------------------------ reading
