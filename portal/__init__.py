@@ -14,7 +14,7 @@ __all__ = ["create_app"]
 def __getattr__(name: str) -> Any:
     if name == "create_app":
         # Lazy on purpose (see above): `portal:create_app` (waitress --call) and `from portal import create_app`.
-        from portal.app import create_app  # noqa: PLC0415
+        from portal.app import create_app  # noqa: PLC0415  (loaded on first use: see the docstring)
 
         return create_app
     raise AttributeError(f"module 'portal' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""What every package's commands share: running inside the app that the `portal` command builds."""
+"""What every package's commands share (running inside the app that the `portal` command builds), and `portal db`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 from flask.cli import ScriptInfo
+
+from portal.core import migrate
 
 
 def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -21,3 +23,22 @@ def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
             return ctx.invoke(func, *args, **kwargs)
 
     return functools.update_wrapper(wrapper, func)
+
+
+@click.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command(help="Apply every migration (creates the database on first run).")
+@with_app
+def upgrade() -> None:
+    migrate.upgrade()
+    click.echo("database is up to date")
+
+
+@db.command(help="Autogenerate a migration from the models (for developers).")
+@click.option("-m", "--message", required=True)
+@with_app
+def revision(message: str) -> None:
+    migrate.revision(message)

@@ -25,17 +25,7 @@ from portal.training.models import EndReason, RoomStatus, SessionStatus, Trainin
 
 log = logging.getLogger(__name__)
 ENTITY = "training_session"
-AUDITED_FIELDS = (
-    "title",
-    "description",
-    "start_time",
-    "duration_minutes",
-    "capacity",
-    "event_id",
-    "instructor_id",
-    "tags",
-    *rules.BOOLEAN_FIELDS,
-)
+AUDITED_FIELDS = tuple(sorted(rules.WRITABLE_FIELDS))  # every field a person may set is audited
 
 
 # ------------------------------------------------------------------------------------------------ validation
