@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from portal.audit.models import AuditEntry
 from portal.core.clock import now_utc
-from portal.core.queue import enqueue
+from portal.core.queue import enqueue, get_queue
 from portal.extensions import db
 from portal.training import jobs, rooms
 from portal.video.models import LocalRoom
@@ -20,6 +22,23 @@ from tests.conftest import sign_in
 def _refresh(*rows):
     for row in rows:
         db.session.refresh(row)
+
+
+def _database_outage() -> OperationalError:
+    return OperationalError("UPDATE training_sessions ...", {}, ConnectionError("server closed the connection"))
+
+
+def _failing_first(real, times: int = 1):
+    """`real`, except that its first `times` calls meet a database outage (before the job wrote anything)."""
+    left = {"failures": times}
+
+    def call(*args, **kwargs):
+        if left["failures"]:
+            left["failures"] -= 1
+            raise _database_outage()
+        return real(*args, **kwargs)
+
+    return call
 
 
 # ------------------------------------------------------------------------------------------------ rooms
@@ -49,6 +68,25 @@ def test_sweep_provisions_sessions_starting_soon_that_lack_a_room(make_session, 
     run_jobs()
     _refresh(soon, later, canceled)
     assert (soon.room_status, later.room_status, canceled.room_status) == ("ready", "pending", "none")
+
+
+def test_a_room_job_that_failed_before_its_first_write_is_run_again_by_the_next_sweep(
+    make_session, run_jobs, clock, monkeypatch
+):
+    session = make_session(start_in=timedelta(minutes=90), room_status="pending")
+    monkeypatch.setattr(rooms, "_claim_provisioning", _failing_first(rooms._claim_provisioning))
+    enqueue(rooms.sweep_rooms)
+    assert run_jobs().names("failed") == ["provision_room"]
+    _refresh(session)
+    assert (session.room_status, session.room_attempts) == ("pending", 0)  # the job id did not move on
+
+    clock.shift(timedelta(minutes=1))
+    enqueue(rooms.sweep_rooms)  # the next minute's sweep: the failed job's id does not refuse it
+    result = run_jobs()
+    assert result.names() == ["sweep_rooms", "provision_room"]
+    _refresh(session)
+    assert session.room_status == "ready" and session.room_attempts == 1
+    assert db.session.scalar(select(func.count()).select_from(LocalRoom)) == 1
 
 
 @pytest.fixture
@@ -146,6 +184,33 @@ def test_auto_end_ends_overdue_live_and_never_started_sessions_once(make_session
     run_jobs()
     _refresh(in_grace)
     assert (in_grace.status, in_grace.end_reason) == ("ended", "overdue")
+
+
+def test_an_auto_end_job_that_failed_for_good_is_run_again_by_the_next_sweep(
+    make_session, run_jobs, clock, monkeypatch
+):
+    live = make_session(
+        start_in=timedelta(minutes=-120),
+        duration_minutes=60,
+        status="live",
+        started_at=now_utc() - timedelta(minutes=120),
+    )
+    real_locked = jobs._locked
+    monkeypatch.setattr(jobs, "_locked", _failing_first(real_locked, times=4))  # an outage longer than rq's retries
+    enqueue(jobs.sweep_auto_end)
+    run_jobs()
+    for retry_after in (30, 60, 120):
+        clock.shift(timedelta(seconds=retry_after + 1))
+        run_jobs()
+    assert f"auto-end-{live.id}" in FailedJobRegistry(queue=get_queue()).get_job_ids()  # given up by rq
+    _refresh(live)
+    assert live.status == "live"
+
+    enqueue(jobs.sweep_auto_end)  # the database is back: the next sweep's job is not refused by the failed one
+    result = run_jobs()
+    assert result.names() == ["sweep_auto_end", "end_overdue_session"]
+    _refresh(live)
+    assert (live.status, live.end_reason) == ("ended", "overdue")
 
 
 # ------------------------------------------------------------------------------------------------ cleanup

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from portal.notifications.mailer import Attachment, Mail, MailError, build_message, deliver
+from portal.notifications.mailer import Attachment, Mail, MailError, build_message, deliver, single_line
 
 
 @pytest.fixture
@@ -76,3 +76,25 @@ def test_without_smtp_host_the_message_is_written_whole_to_the_outbox(app, mail,
     files = list((tmp_path / "outbox").iterdir())
     assert [str(f) for f in files] == [where] and where.endswith("-notification-7.eml")
     assert b"Subject: Hello" in files[0].read_bytes()
+
+
+@pytest.mark.parametrize(
+    "char", ["\r", "\n", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1e", "\x00", "\x7f", "\t"]
+)
+def test_headers_are_one_line_whatever_the_subject_and_name_hold_and_the_message_is_sent(app, smtp_sink, mail, char):
+    settings = _settings(app, **smtp_sink.settings)
+    odd = dataclasses.replace(mail, to=f"Ann{char}Lee <ann@example.org>", subject=f"Judo{char} basics{char}")
+    deliver(build_message(odd, settings), settings)
+    [message] = smtp_sink.messages
+    assert str(message["Subject"]) == "Judo basics"
+    assert (message["To"].addresses[0].display_name, message["To"].addresses[0].addr_spec) == (
+        "Ann Lee",
+        "ann@example.org",
+    )
+
+
+def test_single_line_keeps_the_words_and_drops_only_what_breaks_a_line():
+    assert single_line("Judo\r\n\r\nbasics") == "Judo basics"
+    assert single_line(" Bo <staff>\u2028\u2013 Kata\u2029 ") == "Bo <staff> \u2013 Kata"
+    assert single_line("Zoë\u00a0Ünal \U0001f94b") == "Zoë\u00a0Ünal \U0001f94b"  # letters, no-break space, emoji
+    assert single_line("\x00\x07\x1b[31m") == "[31m"

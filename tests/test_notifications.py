@@ -26,6 +26,28 @@ def _to(messages):
     return sorted(m["To"].addresses[0].addr_spec for m in messages)
 
 
+# Characters that break a header line (or are not allowed in one), as people type or paste them into a title or
+# a name: each must leave the email's headers on one line and the email sent.
+LINE_BREAKERS = {
+    "CR": "\r",
+    "LF": "\n",
+    "CRLF": "\r\n",
+    "LINE SEPARATOR": "\u2028",
+    "PARAGRAPH SEPARATOR": "\u2029",
+    "NEXT LINE": "\x85",
+    "VT": "\x0b",
+    "FF": "\x0c",
+    "FS": "\x1c",
+    "GS": "\x1d",
+    "RS": "\x1e",
+    "US": "\x1f",
+    "TAB": "\t",
+    "BEL": "\x07",
+    "DEL": "\x7f",
+    "NUL": "\x00",
+}
+
+
 @pytest.mark.usefixtures("mail_app")
 def test_reschedule_tells_seat_holders_and_re_times_unsent_reminders(
     make_session, make_user, make_seat, run_jobs, smtp_sink, clock
@@ -172,6 +194,60 @@ def test_reminder_email_has_local_time_with_zone_link_no_token_html_text_and_ics
     assert event.decoded("dtstart") == session.start_time and str(event["url"]) == link
 
 
+@pytest.mark.usefixtures("mail_app")
+@pytest.mark.parametrize("char", LINE_BREAKERS.values(), ids=LINE_BREAKERS.keys())
+def test_a_title_and_a_name_with_a_line_breaking_character_still_send_with_one_line_headers(
+    char, make_session, make_user, make_seat, run_jobs, smtp_sink, clock
+):
+    if char == "\x00" and db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL text holds no NUL: such a title or name is refused when it is typed")
+    session = make_session(start_in=timedelta(hours=5), title=f"Judo{char}basics")
+    member = make_user("member", name=f"Ann{char}Lee")
+    make_seat(session, member)
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    enqueue(sweep_reminders)
+    result = run_jobs()
+    assert result.names("failed") == []
+    assert _to(smtp_sink.messages) == sorted([session.instructor.email, member.email])  # one message each
+    message = next(m for m in smtp_sink.messages if m["To"].addresses[0].addr_spec == member.email)
+    assert str(message["Subject"]) == "Reminder: Judo basics starts in 1 hour"
+    assert str(message["To"]) == f"Ann Lee <{member.email}>"
+    text = message.get_body(("plain",)).get_content()
+    assert "Judo" in text and "basics" in text
+    if char not in ("\r", "\n", "\r\n"):  # line ends are the body's own business; anything else is kept
+        assert f"Judo{char}basics" in text
+    ics = next(p for p in message.iter_attachments() if p.get_content_type() == "text/calendar")
+    event = Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")[0]
+    assert str(event["summary"]).startswith("Judo") and str(event["summary"]).endswith("basics")
+    rows = db.session.scalars(select(Notification).where(Notification.kind == "reminder_1h")).all()
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("sent", 1)]
+
+
+@pytest.mark.usefixtures("mail_app")
+def test_every_cancel_notice_arrives_whatever_the_title_and_names_hold(
+    make_session, make_user, make_seat, run_jobs, smtp_sink, clock
+):
+    session = make_session(start_in=timedelta(days=1), title="Randori\u2028night\r\n")
+    names = ["Bo\r\nKim", "Cy\u2028Lu", "Di\u2029Mo", "Ed\x85No", "Fa\x0bOh", "Gil Pe"]
+    seats = [make_seat(session, make_user("member", name=name)) for name in names]
+    session.status = "canceled"
+    operations.notify_canceled(session, seats)
+    db.session.commit()
+    result = run_jobs()
+    assert result.names("failed") == []
+    assert sorted(m["To"].addresses[0].display_name for m in smtp_sink.messages) == [
+        "Bo Kim",
+        "Cy Lu",
+        "Di Mo",
+        "Ed No",
+        "Fa Oh",
+        "Gil Pe",
+    ]
+    assert {str(m["Subject"]) for m in smtp_sink.messages} == {"Canceled: Randori night"}
+
+
 def test_without_smtp_host_mail_goes_to_the_outbox_folder(make_session, run_jobs, app, clock, tmp_path):
     import dataclasses
 
@@ -289,7 +365,7 @@ def test_the_rows_channel_decides_who_composes_and_delivers_it_once(
     assert sorted(pager.composed) == sorted(r.id for r in sent["pager"])  # only its own rows, each once
     assert all(r.attempts == 1 and r.kind == "reminder_1h" for rs in sent.values() for r in rs)
     email_ids = {m["Message-ID"] for m in smtp_sink.messages}
-    assert email_ids == {f"<notification-{r.id}@portal.test>" for r in sent["email"]}
+    assert email_ids == {f"<notification-{r.id}-{r.due_at:%Y%m%dT%H%M%SZ}@portal.test>" for r in sent["email"]}
 
 
 @pytest.mark.usefixtures("mail_app")

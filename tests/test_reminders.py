@@ -3,16 +3,19 @@ and a real SMTP server, once per person and kind."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+from portal.core.clock import now_utc
 from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications import operations, sending
 from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
+from portal.notifications.rules import DueReminder, decide_due, reminder_kind, reminder_not_due, reminder_offset
 
 pytestmark = pytest.mark.usefixtures("mail_app")
 
@@ -165,6 +168,35 @@ def test_smtp_server_gone_reminder_is_sent_once_it_comes_back(make_session, swee
     assert len(smtp_sink.messages) == 1
 
 
+def test_a_send_job_that_failed_before_its_first_write_is_run_again_by_the_next_sweep(
+    make_session, sweep, smtp_sink, clock, monkeypatch
+):
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    real_claim, outage = sending.claim, {"failures": 1}
+
+    def claim_during_a_database_outage(*args, **kwargs):
+        if outage["failures"]:
+            outage["failures"] -= 1
+            raise OperationalError("UPDATE notifications ...", {}, ConnectionError("server closed the connection"))
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(sending, "claim", claim_during_a_database_outage)
+    assert sweep().names("failed") == ["send_notification"]
+    row = _rows(session)[(session.instructor_id, "reminder_1h")]
+    assert (row.status, row.attempts) == ("pending", 0)  # the counter never moved: the next job has the same id
+    assert smtp_sink.messages == []
+
+    clock.shift(timedelta(minutes=1))
+    sweep()  # the failed job's id does not refuse the next sweep's job
+    sweep()
+    assert [m["Subject"] for m in smtp_sink.messages] == [f"Reminder: {session.title} starts in 1 hour"]
+    db.session.refresh(row)
+    assert (row.status, row.attempts) == ("sent", 1)
+
+
 def test_a_claim_left_by_a_dead_worker_is_recovered_and_sent_once(make_session, sweep, smtp_sink, clock):
     session = make_session(start_in=timedelta(hours=5))
     operations.plan_reminders(session)
@@ -234,3 +266,149 @@ def test_skipping_rows_records_each_rows_own_reason(make_session, make_user, mak
         ("skipped", "second reason"),
         ("skipped", "first reason"),
     ]
+
+
+# ------------------------------------------------------------------------------------------------ reschedules
+def _reschedule(session, new_start):
+    """Through the training operation (its signal re-times the reminders and tells seat holders), committed."""
+    from portal.training.operations import update_session
+
+    update_session(session, {"start_time": new_start.isoformat()}, actor=session.instructor)
+    db.session.commit()
+
+
+def _reminders_sent(sink, lead):
+    return sorted(m["To"].addresses[0].addr_spec for m in sink.messages if m["Subject"].endswith(f"starts in {lead}"))
+
+
+def test_a_queued_reminder_follows_a_reschedule_and_goes_out_once_at_the_new_time(
+    make_session, make_user, make_seat, run_jobs, queued_job_ids, sweep, smtp_sink, clock
+):
+    session = make_session(start_in=timedelta(hours=5))
+    member = make_user("member")
+    make_seat(session, member)
+    operations.plan_reminders(session)
+    db.session.commit()
+    old_start = session.start_time
+    clock.at(old_start - timedelta(minutes=59))
+    assert sweep_reminders()["enqueued"] == 2  # the 1 h reminders are queued; no worker has taken them yet
+    assert len(queued_job_ids()) == 2
+
+    new_start = old_start + timedelta(hours=24)
+    _reschedule(session, new_start)
+    result = run_jobs()
+    assert sorted(job.return_value() for job in result.finished if job.id.startswith("send-")) == [
+        "not now: its moment is still ahead",
+        "not now: its moment is still ahead",
+        "sent: smtp:127.0.0.1",  # the member's "New time" notice
+    ]
+    assert [m["Subject"] for m in smtp_sink.messages] == [f"New time: {session.title}"]
+    rows = _rows(session)
+    assert rows[(member.id, "reminder_1h")].status == "pending"
+    assert rows[(member.id, "reminder_1h")].due_at == new_start - timedelta(hours=1)
+
+    everyone = sorted([session.instructor.email, member.email])
+    clock.at(new_start - timedelta(minutes=59, seconds=40))
+    sweep()
+    sweep()  # a second sweep sends nothing more
+    assert _reminders_sent(smtp_sink, "1 hour") == everyone
+    assert _reminders_sent(smtp_sink, "24 hours") == []  # its new moment had come too, but the 1 h one is later
+    clock.at(new_start - timedelta(minutes=9))
+    sweep()
+    assert _reminders_sent(smtp_sink, "1 hour") == everyone
+    assert _reminders_sent(smtp_sink, "10 minutes") == everyone
+
+
+def test_a_reminder_sent_for_the_old_time_is_due_again_for_the_new_time(
+    make_session, make_user, make_seat, run_jobs, sweep, smtp_sink, clock
+):
+    session = make_session(start_in=timedelta(hours=5))
+    member = make_user("member")
+    make_seat(session, member)
+    operations.plan_reminders(session)
+    db.session.commit()
+    old_start = session.start_time
+    clock.at(old_start - timedelta(minutes=59))
+    sweep()
+    first = {m["Message-ID"] for m in smtp_sink.messages}
+    assert _reminders_sent(smtp_sink, "1 hour") == sorted([session.instructor.email, member.email])
+
+    new_start = old_start + timedelta(days=2)
+    _reschedule(session, new_start)
+    run_jobs()
+    row = _rows(session)[(member.id, "reminder_1h")]
+    assert (row.status, row.due_at, row.sent_at) == ("pending", new_start - timedelta(hours=1), None)
+    sweep()
+    assert len(_reminders_sent(smtp_sink, "1 hour")) == 2  # not again before its new moment
+
+    clock.at(new_start - timedelta(minutes=59))
+    sweep()
+    sweep()
+    assert _reminders_sent(smtp_sink, "1 hour") == sorted([session.instructor.email, member.email] * 2)
+    assert {m["Message-ID"] for m in smtp_sink.messages[-2:]}.isdisjoint(
+        first
+    )  # a new message: clients must not fold it away
+    db.session.refresh(row)
+    assert row.status == "sent"
+
+
+def test_a_reminder_sent_whose_new_moment_has_passed_stays_sent(make_session, sweep, smtp_sink, clock):
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(minutes=59))
+    sweep()
+    _reschedule(session, now_utc() + timedelta(minutes=30))  # earlier: the new 1 h moment is already past
+    sweep()
+    rows = {kind: row for (_, kind), row in _rows(session).items()}
+    assert (rows["reminder_1h"].status, rows["reminder_1h"].due_at) == ("sent", session.start_time - timedelta(hours=1))
+    assert rows["reminder_10m"].status == "pending"
+    assert len(smtp_sink.messages) == 1  # no late second "1 hour" reminder
+    clock.at(session.start_time - timedelta(minutes=9))
+    sweep()
+    assert [m["Subject"] for m in smtp_sink.messages][1:] == [f"Reminder: {session.title} starts in 10 minutes"]
+
+
+def test_a_row_re_timed_after_the_senders_checks_is_not_claimed(make_session, clock):
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    row = _rows(session)[(session.instructor_id, "reminder_1h")]
+    checked_due_at = row.due_at  # what the send job checked ...
+    session.set_schedule(session.start_time + timedelta(hours=3), 60)
+    operations.notify_rescheduled(session, session.start_time - timedelta(hours=3))
+    db.session.commit()  # ... before a reschedule committed
+    assert sending.claim(row.id, due_at=checked_due_at) is False
+    assert sending.claim(row.id, due_at=row.due_at) is True
+    db.session.rollback()
+
+
+def test_a_reminder_still_at_an_older_start_times_moment_is_neither_sent_nor_skipped_but_re_timed(
+    make_session, sweep, smtp_sink, clock
+):
+    session = make_session(start_in=timedelta(hours=5))
+    operations.plan_reminders(session)
+    db.session.commit()
+    session.set_schedule(session.start_time + timedelta(days=3), 60)  # moved without its signal (e.g. by hand)
+    db.session.commit()
+    clock.at(session.start_time - timedelta(days=3, minutes=59))  # the old 1 h moment
+    sweep()
+    assert smtp_sink.messages == []
+    row = _rows(session)[(session.instructor_id, "reminder_1h")]
+    assert (row.status, row.due_at) == ("pending", session.start_time - timedelta(hours=1))
+
+
+def test_reminder_rules_know_the_moment_of_each_kind():
+    for offset in (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10), timedelta(seconds=90)):
+        assert reminder_offset(reminder_kind(offset)) == offset
+    start, now = datetime(2026, 12, 5, 18, 0, tzinfo=UTC), datetime(2026, 12, 5, 17, 0, 30, tzinfo=UTC)
+    assert reminder_not_due("reminder_1h", start - timedelta(hours=1), start_time=start, now=now) is None
+    later = start + timedelta(hours=1)
+    assert reminder_not_due("reminder_1h", start, start_time=later, now=now) == "its moment is still ahead"
+    old_moment = start - timedelta(hours=1)
+    assert reminder_not_due("reminder_1h", old_moment, start_time=later, now=now).startswith("planned for another")
+    assert reminder_not_due("reminder_10m", start - timedelta(minutes=10), start_time=start, now=now) is not None
+    old = DueReminder(1, "reminder_1h", start - timedelta(hours=25))  # planned for a start 24 h earlier
+    current = DueReminder(2, "reminder_24h", start - timedelta(hours=24))
+    decision = decide_due([old, current], now=now, start_time=start, session_status="scheduled", is_recipient=True)
+    assert (decision.send, decision.skip, decision.stale) == ([2], {}, [1])

@@ -3,6 +3,12 @@
 `enqueue_after_commit` parks a job on the database session and pushes it to Redis only once that session's
 transaction commits (a rollback drops it). If Redis is unreachable the job is logged and dropped: every job
 has a sweep that finds its work again from the database.
+
+A unique job id (`unique=True`) deduplicates concurrent enqueues: while a job of that id waits or runs (queued,
+scheduled, deferred, started), another enqueue of the id is refused. Once that job is over (finished, failed,
+stopped, canceled) its id refuses nothing: rq keeps an ended job's hash for days (a failed one for its
+failure_ttl), and a sweep whose job died before its first write (a database error on its first query, a worker
+killed just after taking it) must be able to enqueue the same id again, or the work never happens.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from typing import Any
 import redis
 from flask import Flask, current_app
 from rq import Queue
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -24,6 +31,10 @@ from portal.core import redis as portal_redis
 log = logging.getLogger(__name__)
 QUEUE_NAME = "portal"
 _PENDING_KEY = "portal.pending_jobs"
+# A job in one of these states is over: its id no longer deduplicates anything (see the module docstring).
+ENDED_STATUSES = frozenset(
+    s.value for s in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+)
 
 
 @dataclass
@@ -50,15 +61,60 @@ def get_queue() -> Queue:
 
 
 def enqueue(func: Callable[..., Any], *args: Any, **options: Any) -> bool:
-    """Push a job now. Returns False (and logs) when Redis is down or an identical unique job is queued."""
+    """Push a job now. Returns False (and logs) when Redis is down, or when a job with the same unique id still
+    waits or runs. A unique id whose job is over is taken back: that job is removed and this one enqueued."""
     try:
-        get_queue().enqueue(func, *args, **options)
+        queue = get_queue()
+        if options.get("unique"):
+            return _enqueue_unique(queue, func, args, options)
+        queue.enqueue(func, *args, **options)
         return True
-    except DuplicateJobError:
-        return False
     except (redis.RedisError, OSError, RuntimeError) as exc:
         log.warning("could not enqueue %s%r: %s (the sweep will catch up)", func.__name__, args, exc)
         return False
+
+
+def _enqueue_unique(queue: Queue, func: Callable[..., Any], args: tuple[Any, ...], options: dict[str, Any]) -> bool:
+    """rq's unique enqueue refuses an id while its job hash exists, ended or not: remove an ended one and try
+    again. Two processes doing this at once: at most one of them enqueues (rq's check-and-save is one script)."""
+    try:
+        queue.enqueue(func, *args, **options)
+        return True
+    except DuplicateJobError:
+        pass
+    if not remove_ended_job(queue.connection, options["job_id"]):
+        return False  # still waiting or running: a true duplicate
+    try:
+        queue.enqueue(func, *args, **options)
+        return True
+    except DuplicateJobError:
+        return False  # another process enqueued it first
+
+
+def remove_ended_job(connection: redis.Redis, job_id: str) -> bool:
+    """Remove the job of this id (hash, registry entry, results) if it is over. False while it waits or runs (a
+    true duplicate); True when a new enqueue of the id may be tried (rq's unique enqueue then decides).
+
+    The job's hash is WATCHed from the status read to the removal, so a live job is never removed: if another
+    process changes the hash meanwhile (it removed the ended job and enqueued its own first), this transaction
+    fails and removes nothing."""
+    key = Job.key_for(job_id)
+    with connection.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            status = pipe.hget(key, "status")
+            if status is not None and status.decode() not in ENDED_STATUSES:
+                return False
+            if status is None and pipe.exists(key):
+                return False  # a hash without a status, being written: not ours to judge
+            if status is not None:
+                job = Job.fetch(job_id, connection=connection)
+                pipe.multi()
+                job.delete(pipeline=pipe)
+                pipe.execute()
+        except (redis.WatchError, NoSuchJobError, InvalidJobOperation):
+            pass  # changed by another process meanwhile: nothing removed here
+    return True
 
 
 def enqueue_after_commit(session: Session, func: Callable[..., Any], *args: Any, **options: Any) -> None:

@@ -12,7 +12,7 @@ from flask import current_app
 from portal.accounts.models import User
 from portal.config import Settings
 from portal.core.timezones import format_local, is_valid_timezone
-from portal.notifications.mailer import Attachment, Mail
+from portal.notifications.mailer import Attachment, Mail, single_line
 from portal.notifications.models import Notification
 from portal.notifications.rules import is_reminder
 from portal.training.ics import session_ics
@@ -66,10 +66,16 @@ def compose(notification: Notification, user: User, session: TrainingSession, se
         {"method": "CANCEL" if canceled else "PUBLISH"},
     )
     return Mail(
-        to=formataddr((user.name, user.email)),
+        to=formataddr((single_line(user.name), user.email)),  # cleaned before formataddr may encode it (RFC 2047)
         subject=subject,
         text=text,
         html=html,
         attachments=(ics,),
-        message_key=f"notification-{notification.id}",
+        message_key=message_key(notification),
     )
+
+
+def message_key(notification: Notification) -> str:
+    """The row and its moment: the same for a re-sent copy, new for a reminder due again after a reschedule
+    (clients drop a message whose Message-ID they already have)."""
+    return f"notification-{notification.id}-{notification.due_at:%Y%m%dT%H%M%SZ}"

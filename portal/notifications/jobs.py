@@ -14,13 +14,15 @@ from portal.notifications.channels import announce_transport
 from portal.notifications.models import Notification
 from portal.notifications.rules import STALE_CLAIM_AFTER, DueReminder, decide_due, is_reminder, is_reminder_recipient
 from portal.notifications.sending import enqueue_send, recover_stale_claims, skip
+from portal.training.models import TrainingSession
 
 PLAN_MARGIN_HOURS = 1  # reminders exist this long before their moment
 
 
 def sweep_reminders() -> dict[str, int]:
     """Every minute: recover dead claims, plan reminders for sessions coming up, decide which due rows go
-    out (only the latest due per person and channel; none after the start) and enqueue one send job per row."""
+    out (only the latest due per person and channel; none after the start; none still at the moment of an older
+    start time) and enqueue one send job per row."""
     settings = current_settings()
     announce_transport(settings)
     now = now_utc()
@@ -30,8 +32,9 @@ def sweep_reminders() -> dict[str, int]:
     db.session.commit()
 
     due = queries.pending_due(now)
-    to_send, skipped = _decide(due, now)
+    to_send, skipped, stale_sessions = _decide(due, now)
     skip(skipped)
+    operations.plan_reminders_many(stale_sessions)  # re-timed now, sent (or skipped) at their own moment
     db.session.commit()
     by_id = {row.id: row for row in due}
     sent = [by_id[i] for i in to_send if queries.ready_to_try(by_id[i], now)]
@@ -40,10 +43,12 @@ def sweep_reminders() -> dict[str, int]:
     return {"recovered": recovered, "enqueued": len(sent), "skipped": len(skipped)}
 
 
-def _decide(due: list[Notification], now: datetime) -> tuple[list[int], dict[int, str]]:
-    """Notices all go; reminders are decided per person, session and channel (each channel sends its latest)."""
+def _decide(due: list[Notification], now: datetime) -> tuple[list[int], dict[int, str], list[TrainingSession]]:
+    """Notices all go; reminders are decided per person, session and channel (each channel sends its latest).
+    Also returns the sessions whose reminders are still at an older start time's moment (to plan again)."""
     to_send: list[int] = []
     skipped: dict[int, str] = {}
+    stale_sessions: dict[int, TrainingSession] = {}
     groups: dict[tuple[str, int | None, int], list[Notification]] = defaultdict(list)
     for row in due:
         if is_reminder(row.kind):
@@ -61,7 +66,7 @@ def _decide(due: list[Notification], now: datetime) -> tuple[list[int], dict[int
             user_id, instructor_id=session.instructor_id, holds_confirmed_seat=(session_id, user_id) in seated
         )
         decision = decide_due(
-            [DueReminder(r.id, r.due_at) for r in rows],
+            [DueReminder(r.id, r.kind, r.due_at) for r in rows],
             now=now,
             start_time=session.start_time,
             session_status=session.status,
@@ -69,4 +74,6 @@ def _decide(due: list[Notification], now: datetime) -> tuple[list[int], dict[int
         )
         to_send.extend(decision.send)
         skipped.update(decision.skip)
-    return to_send, skipped
+        if decision.stale:
+            stale_sessions[session.id] = session
+    return to_send, skipped, list(stale_sessions.values())

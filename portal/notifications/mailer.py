@@ -2,13 +2,19 @@
 is set.
 
 A message has a text and an HTML body and optional attachments (the session's .ics). Its Message-ID is
-derived from the notification row, so in the rare case a worker dies after the server accepted a message
-but before the row was marked sent, the re-sent copy carries the same id and mail clients fold it.
+derived from the notification row and its moment, so in the rare case a worker dies after the server accepted a
+message but before the row was marked sent, the re-sent copy carries the same id and mail clients fold it (while
+a reminder due again after a reschedule is a new message).
+
+Headers take one line: what comes from people (a session's title in the Subject, a name in To) may hold line
+breaks, line or paragraph separators (U+2028, U+2029, U+0085) or control characters, which the email package
+refuses in a header; they become spaces there (`single_line`). The bodies keep the text as it is.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -19,6 +25,16 @@ from urllib.parse import urlsplit
 
 from portal.config import Settings
 from portal.core.clock import now_utc
+
+# Control characters (C0, DEL, C1: U+0085 included) and the line and paragraph separators.
+_NOT_IN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SPACES = re.compile(" {2,}")
+
+
+def single_line(text: str) -> str:
+    """The text as one header line: each control character or line/paragraph separator becomes a space, runs of
+    spaces one space, no space at either end: "Judo", CR, LF, "basics" -> "Judo basics"."""
+    return _SPACES.sub(" ", _NOT_IN_ONE_LINE.sub(" ", text)).strip(" ")
 
 
 class MailError(Exception):
@@ -40,15 +56,16 @@ class Mail:
     subject: str
     text: str
     html: str
-    message_key: str  # the Message-ID's stable part, e.g. "notification-42": a re-sent copy folds with the first
+    # The Message-ID's stable part, e.g. "notification-42-20261205T170000Z": a re-sent copy folds with the first
+    message_key: str
     attachments: tuple[Attachment, ...] = ()
 
 
 def build_message(mail: Mail, settings: Settings) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.MAIL_FROM
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
+    message["To"] = single_line(mail.to)
+    message["Subject"] = single_line(mail.subject)
     message["Date"] = formatdate(now_utc().timestamp(), localtime=False)
     domain = urlsplit(settings.BASE_URL).hostname or "portal.local"
     message["Message-ID"] = f"<{mail.message_key}@{domain}>"

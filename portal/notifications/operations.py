@@ -22,9 +22,9 @@ from portal.core.db import upsert_insert
 from portal.extensions import db
 from portal.notifications.channels import enabled_channels
 from portal.notifications.models import Notification
-from portal.notifications.queries import reminder_recipients_for, seat_holder_ids, unsent_reminders
+from portal.notifications.queries import reminder_recipients_for, retimable_reminders, seat_holder_ids
 from portal.notifications.rules import REMINDER_PREFIX, is_owed, reminder_key, reminder_kind
-from portal.notifications.sending import ID_BATCH, PENDING, SKIPPED, enqueue_send
+from portal.notifications.sending import ID_BATCH, PENDING, SENT, SKIPPED, enqueue_send
 from portal.seats.models import Seat
 from portal.training.models import TrainingSession
 
@@ -32,7 +32,8 @@ from portal.training.models import TrainingSession
 def plan_reminders(session: TrainingSession, *, entitled_since: datetime | None = None) -> None:
     """Create or re-time the reminders (24 h, 1 h, 10 min before start) for the instructor and seat holders.
     A reminder whose moment had passed when the person became entitled to it is stored as skipped (no late
-    24 h reminder for a session created 3 h ahead). Safe to call any number of times, from any process."""
+    24 h reminder for a session created 3 h ahead). After a reschedule, each reminder follows the new time, one
+    already sent for the old time included. Safe to call any number of times, from any process."""
     plan_reminders_many([session], entitled_since=entitled_since)
 
 
@@ -47,18 +48,18 @@ def plan_reminders_many(sessions: list[TrainingSession], *, entitled_since: date
     settings = current_settings()
     kinds = [(offset, reminder_kind(offset)) for offset in settings.REMINDER_OFFSETS]
     enabled = enabled_channels(settings)
-    unsent: dict[str, dict[str, Any]] = {channel: {} for channel in enabled}  # channel -> key -> row
-    for row in unsent_reminders([s.id for s in sessions]):
-        unsent.setdefault(row.channel, {})[row.key] = row  # also a channel no longer enabled: its rows re-time
+    planned: dict[str, dict[str, Any]] = {channel: {} for channel in enabled}  # channel -> key -> row
+    for row in retimable_reminders([s.id for s in sessions]):
+        planned.setdefault(row.channel, {})[row.key] = row  # also a channel no longer enabled: its rows re-time
     retimed: dict[int, datetime] = {}
     rows: list[dict[str, Any]] = []
     for session, user_id, entitled_at in _recipients(sessions, entitled_since, now):
         for offset, kind in kinds:
             key = reminder_key(session.id, user_id, kind)
             due_at = session.start_time - offset
-            for channel, existing in unsent.items():
+            for channel, existing in planned.items():
                 row = existing.get(key)
-                if row is not None and row.due_at != due_at:  # rescheduled: re-time what was not sent
+                if row is not None and row.due_at != due_at:  # rescheduled: re-time it
                     retimed[row.id] = due_at
                 elif row is None and channel in enabled:
                     owed = is_owed(due_at, entitled_at)
@@ -95,20 +96,23 @@ def _reminder_row(
 
 
 def _retime(due_by_id: dict[int, datetime], now: datetime) -> None:
-    """Move unsent reminders to their new moment: pending again if it is still ahead, else skipped."""
+    """Move reminders to their new moment: pending again if it is still ahead (one sent for the old time too: it
+    is due again for the new time), else skipped (one already sent stays sent: no late reminder)."""
     ids = list(due_by_id)
     for start in range(0, len(ids), ID_BATCH):
-        batch = select(Notification).where(Notification.id.in_(ids[start : start + ID_BATCH]))
+        batch = select(Notification).where(
+            Notification.id.in_(ids[start : start + ID_BATCH]), Notification.status.in_([PENDING, SKIPPED, SENT])
+        )
         for row in db.session.scalars(batch).all():
-            row.due_at = due_by_id[row.id]  # attempts stay: they name the send jobs, which must not repeat
+            row.due_at = due_by_id[row.id]  # attempts stay: they name the send jobs
             if row.due_at > now:
-                row.status, row.last_error = PENDING, None
-            else:
+                row.status, row.last_error, row.sent_at = PENDING, None, None
+            elif row.status != SENT:
                 row.status, row.last_error = SKIPPED, "its moment had passed when the session was rescheduled"
 
 
 def notify_rescheduled(session: TrainingSession, old_start_time: datetime) -> None:
-    """Tell seat holders the session moved; re-time their unsent reminders."""
+    """Tell seat holders the session moved; re-time its reminders (one sent for the old time is due again)."""
     plan_reminders(session, entitled_since=now_utc())
     stamp = int(session.start_time.timestamp())
     _notify(

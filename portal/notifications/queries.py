@@ -120,17 +120,20 @@ def stale_claims(now: datetime, older_than: timedelta) -> list[int]:
     )
 
 
-def unsent_reminders(session_ids: list[int]) -> list[sa.Row]:
-    """(id, channel, key, due_at) of these sessions' unsent reminders (pending or skipped): what planning may
-    re-time. Plain rows, not ORM objects: the every-minute sweep reads thousands and re-times almost none."""
+def retimable_reminders(session_ids: list[int]) -> list[sa.Row]:
+    """(id, channel, key, due_at) of these sessions' reminders that planning may re-time: pending, skipped, and
+    sent (after a reschedule, a reminder sent for the old time is due again for the new one). Not those being
+    sent or given up. Plain rows, not ORM objects: the every-minute sweep reads thousands and re-times almost
+    none."""
     if not session_ids:
         return []
+    retimable = [NotificationStatus.PENDING.value, NotificationStatus.SKIPPED.value, NotificationStatus.SENT.value]
     return list(
         db.session.execute(
             select(Notification.id, Notification.channel, Notification.key, Notification.due_at).where(
                 Notification.session_id.in_(session_ids),
                 Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
-                Notification.status.in_([NotificationStatus.PENDING.value, NotificationStatus.SKIPPED.value]),
+                Notification.status.in_(retimable),
             )
         ).all()
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 REMINDER_PREFIX = "reminder_"
+_UNITS = {"h": "hours", "m": "minutes", "s": "seconds"}  # the last letter of a reminder's kind
 MAX_SEND_ATTEMPTS = 8
 # A claim older than this belongs to a worker that died: the send job's timeout is far shorter.
 STALE_CLAIM_AFTER = timedelta(minutes=5)
@@ -19,6 +20,12 @@ def reminder_kind(offset: timedelta) -> str:
     if seconds % 60 == 0:
         return f"{REMINDER_PREFIX}{seconds // 60}m"
     return f"{REMINDER_PREFIX}{seconds}s"
+
+
+def reminder_offset(kind: str) -> timedelta:
+    """'reminder_24h' -> 24 h, 'reminder_10m' -> 10 min: the inverse of reminder_kind."""
+    amount, unit = kind[len(REMINDER_PREFIX) : -1], kind[-1]
+    return timedelta(**{_UNITS[unit]: int(amount)})
 
 
 def is_reminder(kind: str) -> bool:
@@ -41,6 +48,21 @@ def is_reminder_recipient(user_id: int, *, instructor_id: int, holds_confirmed_s
     return user_id == instructor_id or holds_confirmed_seat
 
 
+def is_planned_for(kind: str, due_at: datetime, start_time: datetime) -> bool:
+    """Whether a reminder's moment is the one of this start time. A reminder planned before a reschedule keeps
+    the old moment until planning re-times it: it must not go out meanwhile ("starts in 1 hour", 25 h ahead)."""
+    return due_at == start_time - reminder_offset(kind)
+
+
+def reminder_not_due(kind: str, due_at: datetime, *, start_time: datetime, now: datetime) -> str | None:
+    """Why a pending reminder must not go out at this moment (it stays pending), or None when it is due now."""
+    if not is_planned_for(kind, due_at, start_time):
+        return "planned for another start time (re-timed by planning)"
+    if due_at > now:
+        return "its moment is still ahead"
+    return None
+
+
 def reminder_not_owed(*, session_status: str, start_time: datetime, now: datetime, is_recipient: bool) -> str | None:
     """Why a planned reminder must no longer go out, or None while it is still owed."""
     if session_status != "scheduled":
@@ -55,6 +77,7 @@ def reminder_not_owed(*, session_status: str, start_time: datetime, now: datetim
 @dataclass(frozen=True)
 class DueReminder:
     id: int
+    kind: str
     due_at: datetime
 
 
@@ -62,23 +85,26 @@ class DueReminder:
 class Decision:
     send: list[int]
     skip: dict[int, str]  # id -> why
+    stale: list[int] = field(default_factory=list)  # planned for another start time: neither sent nor skipped
 
 
 def decide_due(
     reminders: list[DueReminder], *, now: datetime, start_time: datetime, session_status: str, is_recipient: bool
 ) -> Decision:
     """For one person and session: of the reminders already due, send only the latest; none after the start,
-    none for a session that is no longer scheduled, none to someone who no longer holds a seat."""
+    none for a session that is no longer scheduled, none to someone who no longer holds a seat. A reminder still
+    at the moment of an older start time is left for planning to re-time (`stale`)."""
     why_not = reminder_not_owed(
         session_status=session_status, start_time=start_time, now=now, is_recipient=is_recipient
     )
     if why_not:
         return Decision([], dict.fromkeys((r.id for r in reminders), why_not))
-    due = sorted((r for r in reminders if r.due_at <= now), key=lambda r: (r.due_at, r.id))
+    stale = [r.id for r in reminders if not is_planned_for(r.kind, r.due_at, start_time)]
+    due = sorted((r for r in reminders if r.due_at <= now and r.id not in stale), key=lambda r: (r.due_at, r.id))
     if not due:
-        return Decision([], {})
+        return Decision([], {}, stale)
     latest = due[-1]
-    return Decision([latest.id], {r.id: "a later reminder was already due" for r in due[:-1]})
+    return Decision([latest.id], {r.id: "a later reminder was already due" for r in due[:-1]}, stale)
 
 
 def send_backoff(attempts: int) -> timedelta:

@@ -7,6 +7,11 @@ before the channel accepted the message puts it back to pending (retried with ba
 MAX_SEND_ATTEMPTS). A worker killed while holding a claim leaves it 'sending'; after STALE_CLAIM_AFTER the sweep
 puts it back to pending. That is at-least-once only for a kill in the instant between the channel's "accepted"
 (an SMTP server's 250) and our commit of 'sent'; a re-sent email has the same Message-ID. Everywhere else: once.
+
+A send job may wait in the queue while its session is rescheduled: right before claiming, it re-checks that a
+reminder is due now for the session's current start time, and the claim holds only if the row still has the
+moment that was checked. A re-timed row stays pending and the sweep sends it at its new moment (with the same job
+id if its counter did not move: core.queue lets an ended job's id be enqueued again).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,7 +32,13 @@ from portal.extensions import db
 from portal.notifications import queries
 from portal.notifications.channels import channel_named
 from portal.notifications.models import Notification, NotificationStatus
-from portal.notifications.rules import MAX_SEND_ATTEMPTS, is_reminder, is_reminder_recipient, reminder_not_owed
+from portal.notifications.rules import (
+    MAX_SEND_ATTEMPTS,
+    is_reminder,
+    is_reminder_recipient,
+    reminder_not_due,
+    reminder_not_owed,
+)
 from portal.training.models import TrainingSession
 
 log = logging.getLogger(__name__)
@@ -56,7 +68,9 @@ def enqueue_send(notification: Notification, *, after_commit: bool = False) -> N
 
 
 def send_notification(notification_id: int) -> str:
-    """Send one row, once, on its channel. Re-checks that it is still wanted; safe to run twice or concurrently."""
+    """Send one row, once, on its channel. Re-checks, right before sending, that it is still wanted and due for
+    its session's current time (a reschedule after the job was queued re-times the row: it waits for its new
+    moment). Safe to run twice or concurrently."""
     row = db.session.get(Notification, notification_id)
     if row is None or row.status != PENDING:
         return f"nothing to do ({row.status if row else 'gone'})"
@@ -67,9 +81,13 @@ def send_notification(notification_id: int) -> str:
         skip([row.id], why_not)
         db.session.commit()
         return f"skipped: {why_not}"
-    if not claim(row.id):
+    not_now = _not_now(row, session)
+    if not_now:
         db.session.rollback()
-        return "claimed by another worker"
+        return f"not now: {not_now}"
+    if not claim(row.id, due_at=row.due_at):
+        db.session.rollback()
+        return "claimed by another worker, or re-timed meanwhile"
     db.session.commit()
     settings = current_settings()
     try:
@@ -126,12 +144,23 @@ def _why_not(row: Notification, session: TrainingSession | None, user: User | No
     return None
 
 
+def _not_now(row: Notification, session: TrainingSession) -> str | None:
+    """Why a wanted row must wait (it stays pending): a reminder whose moment is not this one of its session."""
+    if not is_reminder(row.kind):
+        return None
+    return reminder_not_due(row.kind, row.due_at, start_time=session.start_time, now=now_utc())
+
+
 # ------------------------------------------------------------------------------------------------ sending states
-def claim(notification_id: int) -> bool:
-    """pending -> sending, atomically; True only for the one caller that won."""
+def claim(notification_id: int, *, due_at: datetime | None = None) -> bool:
+    """pending -> sending, atomically; True only for the one caller that won. With `due_at`, only if the row
+    still has that moment: a reschedule committed since the caller's checks re-timed it, and it waits."""
+    conditions = [Notification.id == notification_id, Notification.status == PENDING]
+    if due_at is not None:
+        conditions.append(Notification.due_at == due_at)
     result = db.session.execute(
         update(Notification)
-        .where(Notification.id == notification_id, Notification.status == PENDING)
+        .where(*conditions)
         .values(status=SENDING, claimed_at=now_utc(), attempts=Notification.attempts + 1, updated_at=now_utc())
     )
     return result.rowcount == 1
