@@ -46,3 +46,11 @@ def test_canceled_session_ics_says_cancelled_and_has_no_alarm(make_session, cloc
     assert str(event["status"]) == "CANCELLED"
     assert event.walk("VALARM") == []
     assert b"METHOD:CANCEL" in data
+
+
+def test_a_title_with_line_breaks_or_control_characters_is_one_clean_summary_line(make_session):
+    session = make_session(title="Judo\r\nbasics\u2028for\x0bkids")
+    calendar = Calendar.from_ical(session_ics(session, base_url="http://portal.test"))
+    event = next(iter(calendar.walk("VEVENT")))
+    assert str(event["SUMMARY"]) == "Judo basics for kids"
+    assert str(next(iter(event.walk("VALARM")))["DESCRIPTION"]) == "Judo basics for kids starts in 10 minutes"

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from portal.notifications.mailer import Attachment, Mail, MailError, build_message, deliver, single_line
+from portal.core.text import single_line
+from portal.notifications.mailer import Attachment, Mail, MailError, build_message, deliver
 
 
 @pytest.fixture

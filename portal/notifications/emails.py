@@ -11,8 +11,9 @@ from flask import current_app
 
 from portal.accounts.models import User
 from portal.config import Settings
+from portal.core.text import single_line
 from portal.core.timezones import format_local, is_valid_timezone
-from portal.notifications.mailer import Attachment, Mail, single_line
+from portal.notifications.mailer import Attachment, Mail
 from portal.notifications.models import Notification
 from portal.notifications.rules import is_reminder
 from portal.training.ics import session_ics

@@ -14,7 +14,6 @@ refuses in a header; they become spaces there (`single_line`). The bodies keep t
 from __future__ import annotations
 
 import os
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -25,16 +24,7 @@ from urllib.parse import urlsplit
 
 from portal.config import Settings
 from portal.core.clock import now_utc
-
-# Control characters (C0, DEL, C1: U+0085 included) and the line and paragraph separators.
-_NOT_IN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_SPACES = re.compile(" {2,}")
-
-
-def single_line(text: str) -> str:
-    """The text as one header line: each control character or line/paragraph separator becomes a space, runs of
-    spaces one space, no space at either end: "Judo", CR, LF, "basics" -> "Judo basics"."""
-    return _SPACES.sub(" ", _NOT_IN_ONE_LINE.sub(" ", text)).strip(" ")
+from portal.core.text import single_line
 
 
 class MailError(Exception):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from icalendar import Alarm, Calendar, Event
 
 from portal.core.clock import now_utc
+from portal.core.text import single_line
 from portal.training.links import session_url
 from portal.training.models import TrainingSession
 
@@ -33,7 +34,7 @@ def session_ics(session: TrainingSession, *, base_url: str, canceled: bool = Fal
     event.add("dtstamp", now_utc())
     event.add("dtstart", session.start_time)
     event.add("dtend", session.end_time)
-    event.add("summary", session.title)
+    event.add("summary", single_line(session.title))  # calendars take one line; control characters are refused
     event.add("url", url)
     event.add("description", f"Join from the session page: {url}")
     # A reschedule must win over the copy already in someone's calendar.
@@ -43,7 +44,7 @@ def session_ics(session: TrainingSession, *, base_url: str, canceled: bool = Fal
     else:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", f"{session.title} starts in 10 minutes")
+        alarm.add("description", f"{single_line(session.title)} starts in 10 minutes")
         alarm.add("trigger", -ALARM_BEFORE)
         event.add_component(alarm)
     calendar.add_component(event)
