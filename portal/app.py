@@ -72,7 +72,7 @@ def configure_flask(app: Flask, settings: Settings, overrides: Mapping[str, Any]
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=settings.MAX_REQUEST_BYTES,
         JSON_SORT_KEYS=False,
         TESTING=settings.ENV == "test",
     )

@@ -32,17 +32,23 @@ def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    ENV: str = _setting("development", "development, production or test; production refuses unsafe defaults")
+    ENV: str = _setting(
+        "development",
+        "development, production or test; production refuses an http:// BASE_URL, a SECRET_KEY shorter than 32 "
+        "characters or of one repeated character, and FLASK_DEBUG on",
+    )
     SECRET_KEY: str | None = _setting(
         None,
         "signs sessions, CSRF and API tokens; required outside development "
-        "(development generates one into the instance folder)",
+        "(development generates one into the instance folder); in production 32+ random characters",
         secret=True,
     )
     INSTANCE_PATH: str = _setting(str(PROJECT_ROOT / "instance"), "folder for the SQLite file, outbox and dev Redis")
     DATABASE_URL: str | None = _setting(None, "SQLAlchemy URL; default sqlite:///<instance>/portal.db")
     REDIS_URL: str | None = _setting(None, "redis:// or unix:// URL; default an embedded Redis in the instance folder")
-    BASE_URL: str = _setting("http://127.0.0.1:5000", "public address of the portal, used in emails and .ics files")
+    BASE_URL: str = _setting(
+        "http://127.0.0.1:5000", "public address of the portal, used in emails and .ics files; https:// in production"
+    )
     DEFAULT_TIMEZONE: str = _setting("UTC", "time zone for visitors whose zone is not known yet")
 
     VIDEO_PROVIDER: str = _setting(
@@ -76,6 +82,7 @@ class Settings:
     ARCHIVE_AFTER_DAYS: int = _setting(7, "ended sessions older than this are archived by the daily cleanup")
     PROVISION_AHEAD_HOURS: int = _setting(2, "the sweep provisions rooms for sessions starting this soon")
     API_TOKEN_TTL_HOURS: int = _setting(24, "lifetime of a bearer token from POST /api/auth/token")
+    MAX_REQUEST_BYTES: int = _setting(1024 * 1024, "largest request body accepted; a larger one is answered 413")
     WORKER_HEARTBEAT_SECONDS: int = _setting(30, "how often worker and cron record that they are alive")
 
     @property
@@ -89,14 +96,6 @@ class Settings:
     @property
     def join_window(self) -> timedelta:
         return timedelta(minutes=self.JOIN_WINDOW_MINUTES)
-
-    def public(self) -> dict[str, Any]:
-        """Settings as shown to operators: secrets masked."""
-        shown = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            shown[f.name] = "***" if f.metadata.get("secret") and value else value
-        return shown
 
 
 def parse_duration(text: str) -> timedelta:
@@ -145,6 +144,7 @@ _POSITIVE = {
     "ARCHIVE_AFTER_DAYS",
     "PROVISION_AHEAD_HOURS",
     "API_TOKEN_TTL_HOURS",
+    "MAX_REQUEST_BYTES",
     "SMTP_PORT",
     "VIDEO_TIMEOUT_SECONDS",
     "SMTP_TIMEOUT_SECONDS",
@@ -199,11 +199,35 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
             values["SECRET_KEY"] = _development_secret(Path(values["INSTANCE_PATH"]))
         else:
             problems.append(f"{ENV_PREFIX}SECRET_KEY: required when {ENV_PREFIX}ENV={values['ENV']}")
-    elif values["ENV"] == "production" and len(values["SECRET_KEY"]) < 32:
-        problems.append(f"{ENV_PREFIX}SECRET_KEY: use at least 32 random characters in production")
+    if values["ENV"] == "production":
+        problems.extend(_unsafe_in_production(values, environ))
     if problems:
         raise ConfigError("; ".join(problems))
     return Settings(**values)
+
+
+def _unsafe_in_production(values: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """What production refuses, each naming its variable: cookies are marked Secure only for an https:// BASE_URL;
+    a short or one-character secret can be guessed, and with it every session and token forged; debug mode shows
+    tracebacks and, with the Werkzeug debugger, runs code typed into the browser."""
+    problems = []
+    if not values["BASE_URL"].startswith("https://"):
+        problems.append(
+            f"{ENV_PREFIX}BASE_URL: must be an https:// address in production (cookies are Secure only over https)"
+        )
+    secret = values["SECRET_KEY"]
+    if secret and len(secret) < 32:
+        problems.append(f"{ENV_PREFIX}SECRET_KEY: use at least 32 random characters in production")
+    elif secret and len(set(secret)) == 1:
+        problems.append(f"{ENV_PREFIX}SECRET_KEY: one character repeated is not a secret; use 32 random characters")
+    if _debug_on(environ.get("FLASK_DEBUG")):
+        problems.append("FLASK_DEBUG: debug mode must be off in production (it shows tracebacks and runs code)")
+    return problems
+
+
+def _debug_on(flag: str | None) -> bool:
+    """Flask's own reading of FLASK_DEBUG: set, and not 0, false or no."""
+    return bool(flag) and flag.lower() not in {"0", "false", "no"}
 
 
 def _development_secret(instance: Path) -> str:

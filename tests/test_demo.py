@@ -67,7 +67,8 @@ def test_demo_refuses_production(monkeypatch, base_config, tmp_path):
     for key in ("DATABASE_URL", "REDIS_URL"):
         monkeypatch.setenv(f"PORTAL_{key}", base_config[key])
     monkeypatch.setenv("PORTAL_ENV", "production")
-    monkeypatch.setenv("PORTAL_SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("PORTAL_BASE_URL", "https://training.example.org")  # settings a production start accepts:
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "a-Production-Secret-0123456789-abcdefghij")  # the demo refuses itself
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code != 0 and "production" in result.output

@@ -1,7 +1,9 @@
-"""POST /webhooks/cloudflare: verified over the raw body, deduplicated, stored, applied."""
+"""POST /webhooks/cloudflare: verified over the raw body, read, deduplicated by the body, refused when too old, stored,
+applied."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import timedelta
@@ -11,11 +13,14 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from portal.core.clock import now_utc
+from portal.core.errors import ServiceUnavailable
 from portal.extensions import db
 from portal.seats.models import Attendance
 from portal.training import rooms
 from portal.training.models import TrainingSession
+from portal.video.cloudflare import webhooks as cloudflare_webhooks
 from portal.video.models import WebhookDelivery
+from tests.plugins.realtimekit_api import iso
 from tests.plugins.realtimekit_webhooks import new_key
 from tests.plugins.video import cloudflare_settings
 
@@ -293,3 +298,208 @@ def test_webhooks_are_delivered_over_http_to_a_running_portal(cloudflare_app, fa
     assert joined.status_code == 200 and joined.json()["outcome"].startswith(f"user {member.id} joined")
     assert forged.status_code == 401
     assert _attendance(live_session, member).is_present
+
+
+# --------------------------------------------------------------------------------------------- replays and age
+# RealtimeKit signs the body and nothing else: rtk-uuid and rtk-webhook-id can be replaced by anyone who captured
+# a delivery, and no signed timestamp comes with it. A delivery is its body; its age is its event's own time.
+
+
+def test_a_captured_delivery_replayed_with_new_unsigned_headers_is_a_duplicate(
+    client, fake_rtk, live_session, make_user
+):
+    member = make_user("member")
+    body, headers = fake_rtk.webhook_request(
+        fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id),
+        delivery_id="delivery-1",
+        webhook_id="wh-portal",
+    )
+    assert client.post("/webhooks/cloudflare", data=body, headers=headers).json["duplicate"] is False
+    fake_rtk.send_webhook(
+        client, fake_rtk.participant_event("meeting.participantLeft", live_session.room_id, member.id)
+    )
+    replay = client.post(
+        "/webhooks/cloudflare",
+        data=body,
+        headers={**headers, "rtk-uuid": "delivery-2", "rtk-webhook-id": "wh-someone-else"},
+    )
+    assert replay.status_code == 200 and replay.json["duplicate"] is True
+    assert not _attendance(live_session, member).is_present  # the replayed join did not bring them back
+    assert _deliveries() == 2
+
+
+def test_a_delivery_is_kept_under_the_hash_of_its_body_not_its_unsigned_id(client, fake_rtk, live_session):
+    body, headers = fake_rtk.webhook_request(
+        fake_rtk.meeting_event("meeting.started", live_session.room_id), delivery_id="uuid-from-a-header"
+    )
+    assert client.post("/webhooks/cloudflare", data=body, headers=headers).status_code == 200
+    stored = db.session.scalar(select(WebhookDelivery))
+    assert stored.delivery_id == f"sha256:{hashlib.sha256(body).hexdigest()}"  # unique per provider: one row
+    assert stored.webhook_id == "wh-portal"  # kept for the record
+
+
+@pytest.mark.parametrize("age", [timedelta(minutes=5, seconds=1), timedelta(days=30)])
+def test_a_delivery_whose_event_is_older_than_five_minutes_is_refused_and_changes_nothing(
+    clock, client, fake_rtk, live_session, make_user, age
+):
+    member = make_user("member")
+    body, headers = fake_rtk.webhook_request(
+        fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id)
+    )
+    clock.shift(age)
+    response = client.post("/webhooks/cloudflare", data=body, headers=headers)
+    # 400, not 5xx: RealtimeKit retries only 5xx and network errors, and a delivery this old never gets younger
+    assert response.status_code == 400 and response.is_json
+    assert response.json["error"]["code"] == "webhook_too_old"
+    assert _attendance(live_session, member) is None and _deliveries() == 0
+
+
+def test_a_month_old_meeting_ended_cannot_end_a_live_session(client, fake_rtk, live_session):
+    old = fake_rtk.meeting_event("meeting.ended", live_session.room_id, at=now_utc() - timedelta(days=30))
+    response = fake_rtk.send_webhook(client, old, delivery_id="fresh-uuid")
+    assert response.status_code == 400 and response.json["error"]["code"] == "webhook_too_old"
+    db.session.expire_all()
+    assert db.session.get(TrainingSession, live_session.id).status == "live" and _deliveries() == 0
+
+
+def test_a_delivery_under_five_minutes_old_is_applied(clock, client, fake_rtk, live_session, make_user):
+    member = make_user("member")
+    body, headers = fake_rtk.webhook_request(
+        fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id)
+    )
+    clock.shift(timedelta(minutes=4, seconds=59))
+    response = client.post("/webhooks/cloudflare", data=body, headers=headers)
+    assert response.status_code == 200 and response.json["duplicate"] is False
+    assert _attendance(live_session, member).is_present
+
+
+def test_a_stored_delivery_replayed_a_month_later_is_still_answered_as_a_duplicate(
+    clock, client, fake_rtk, live_session, make_user
+):
+    member = make_user("member")
+    body, headers = fake_rtk.webhook_request(
+        fake_rtk.participant_event("meeting.participantJoined", live_session.room_id, member.id)
+    )
+    assert client.post("/webhooks/cloudflare", data=body, headers=headers).status_code == 200
+    fake_rtk.send_webhook(
+        client, fake_rtk.participant_event("meeting.participantLeft", live_session.room_id, member.id)
+    )
+    clock.shift(timedelta(days=30))
+    replay = client.post(
+        "/webhooks/cloudflare", data=body, headers={**headers, "rtk-uuid": "new", "rtk-webhook-id": "other"}
+    )
+    assert replay.status_code == 200 and replay.json["duplicate"] is True
+    assert not _attendance(live_session, member).is_present and _deliveries() == 2
+
+
+def test_a_recording_update_is_aged_by_the_moment_its_status_was_reached(clock, client, fake_rtk, live_session):
+    """Uploading dates from the recording's stop; a finished upload names no time of its own (uploads take
+    as long as they take), so it is judged by its body's hash alone and a long upload still brings the link."""
+    rooms.start_recording(live_session)
+    db.session.commit()
+    recording_id = live_session.recording_id
+    fake_rtk.recordings[recording_id]["stopped_time"] = iso(now_utc())
+    uploading = fake_rtk.webhook_request(fake_rtk.recording_event(recording_id, "UPLOADING"))
+    clock.shift(timedelta(minutes=20))
+    refused = client.post("/webhooks/cloudflare", data=uploading[0], headers=uploading[1])
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "webhook_too_old"
+    fake_rtk.complete_upload(recording_id)
+    assert fake_rtk.send_webhook(client, fake_rtk.recording_event(recording_id, "UPLOADED")).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(TrainingSession, live_session.id).recording_status == "ready"
+
+
+# --------------------------------------------------------------------------------------------- bad input
+# Signed bodies a provider would never send, but which must still get a JSON 400 and store nothing: never the
+# HTML error page, never a 500.
+def _event_with(**fields):
+    return {"event": "meeting.participantJoined", "meeting": {"id": "room-x"}, **fields}
+
+
+_UNREADABLE_BODIES = {
+    "a lone surrogate in the event": json.dumps({"event": "meeting.started\ud800", "meeting": {"id": "x"}}).encode(),
+    "a lone surrogate in a name": json.dumps(_event_with(participant={"userDisplayName": "\ud800"})).encode(),
+    "a NUL in the meeting id": json.dumps({"event": "meeting.started", "meeting": {"id": "room\x00"}}).encode(),
+    "a NUL in a key": json.dumps(_event_with(participant={"a\x00": 1})).encode(),
+    "JSON nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "an event with JSON nested 100,000 deep": b'{"event": "meeting.started", "x": '
+    + b"[" * 100_000
+    + b"]" * 100_000
+    + b"}",
+    "an event nested 40 deep": b'{"event": "meeting.started", "x": ' + b"[" * 40 + b"]" * 40 + b"}",
+    "a number beyond a float": b'{"event": "meeting.started", "n": 1e999}',
+    "an integer beyond 64 bits": b'{"event": "meeting.started", "n": 99999999999999999999}',
+    "an integer of 5000 digits": b'{"event": "meeting.started", "n": ' + b"9" * 5000 + b"}",
+    "NaN": b'{"event": "meeting.started", "n": NaN}',
+    "a body that is not UTF-8": b'{"event": "\xff\xfe"}',
+    "an event that is a number": b'{"event": 42}',
+    "a meeting that is a list": json.dumps({"event": "meeting.ended", "meeting": []}).encode(),
+    "a participant that is a text": json.dumps(_event_with(participant="someone")).encode(),
+    "a recording that is a number": json.dumps({"event": "recording.statusUpdate", "recording": 5}).encode(),
+    "a meeting id that is an object": json.dumps({"event": "meeting.ended", "meeting": {"id": {"a": 1}}}).encode(),
+    "a participant id that is a number": json.dumps(_event_with(participant={"customParticipantId": 7})).encode(),
+    "a join time that is a number": json.dumps(_event_with(participant={"joinedAt": 1700000000})).encode(),
+    "a join time that is not a time": json.dumps(_event_with(participant={"joinedAt": "yesterday"})).encode(),
+    "a join time before the first UTC instant": json.dumps(
+        _event_with(participant={"joinedAt": "0001-01-01T00:00:00+01:00"})
+    ).encode(),
+    "a join time after the last UTC instant": json.dumps(
+        _event_with(participant={"joinedAt": "9999-12-31T23:59:59-01:00"})
+    ).encode(),
+    "a join time in the year 9999": json.dumps(_event_with(participant={"joinedAt": "9999-12-31T23:59:59Z"})).encode(),
+}
+
+
+@pytest.mark.parametrize("body", _UNREADABLE_BODIES.values(), ids=_UNREADABLE_BODIES.keys())
+def test_a_signed_body_with_bad_input_is_a_json_400_and_stores_nothing(client, fake_rtk, body):
+    response = fake_rtk.send_webhook(client, body)
+    assert response.status_code == 400 and response.is_json, response.get_data(as_text=True)[:300]
+    assert response.json["error"]["code"] == "invalid_webhook"
+    assert _deliveries() == 0
+
+
+@pytest.mark.parametrize("custom_id", ["²", "99999999999999999999", "-1", "a1"])
+def test_a_participant_id_that_names_no_user_is_stored_and_ignored(client, fake_rtk, live_session, custom_id):
+    payload = {
+        "event": "meeting.participantJoined",
+        "meeting": {"id": live_session.room_id},
+        "participant": {"customParticipantId": custom_id, "joinedAt": iso(now_utc())},
+    }
+    response = fake_rtk.send_webhook(client, payload)
+    assert response.status_code == 200 and "unknown" in response.json["outcome"]
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+
+
+def test_a_webhook_over_the_size_cap_is_refused_as_json(client, fake_rtk):
+    body = json.dumps({"event": "meeting.started", "padding": "x" * (2 * 1024 * 1024)}).encode()
+    response = fake_rtk.send_webhook(client, body)
+    assert response.status_code == 413 and response.is_json and _deliveries() == 0
+
+
+def test_a_fault_of_ours_is_a_json_500_so_the_provider_retries(client, fake_rtk, monkeypatch):
+    def broken(payload):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cloudflare_webhooks, "apply_event", broken)
+    response = fake_rtk.send_webhook(client, {"event": "meeting.started", "meeting": {"id": "x"}})
+    assert response.status_code == 500 and response.is_json
+    assert response.json["error"]["code"] == "internal_error" and _deliveries() == 0
+
+
+def test_a_delivery_that_failed_for_want_of_the_provider_leaves_nothing_so_its_retry_is_applied(
+    client, fake_rtk, live_session, monkeypatch
+):
+    real_apply = cloudflare_webhooks.apply_event
+
+    def provider_down_once(payload):
+        monkeypatch.setattr(cloudflare_webhooks, "apply_event", real_apply)
+        raise ServiceUnavailable("The provider is down.")
+
+    monkeypatch.setattr(cloudflare_webhooks, "apply_event", provider_down_once)
+    body, headers = fake_rtk.webhook_request(fake_rtk.meeting_event("meeting.ended", live_session.room_id))
+    failed = client.post("/webhooks/cloudflare", data=body, headers=headers)
+    assert failed.status_code == 503 and _deliveries() == 0  # RealtimeKit retries a 5xx
+    retried = client.post("/webhooks/cloudflare", data=body, headers=headers)
+    assert retried.status_code == 200 and retried.json["duplicate"] is False
+    db.session.expire_all()
+    assert db.session.get(TrainingSession, live_session.id).status == "ended" and _deliveries() == 1

@@ -45,8 +45,10 @@ class LocalRoom(TimestampMixin, db.Model):
 
 
 class WebhookDelivery(db.Model):
-    """Every verified webhook delivery, deduplicated by the provider's delivery id (and webhook id + body hash).
-    Unverified requests are refused and never stored: a forged one must not occupy a genuine delivery's id."""
+    """Every verified webhook delivery, once: its key (`delivery_id`) is `sha256:<body hash>`, since the signature
+    covers the body and nothing else (rows stored before that carry the provider's delivery id there; their
+    `body_sha256` still identifies them). `webhook_id` is the provider's unsigned header, kept for the record.
+    Unverified or too old requests are refused and never stored: a forged one must not occupy a genuine one's key."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (sa.UniqueConstraint("provider", "delivery_id"),)

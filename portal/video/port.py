@@ -86,9 +86,12 @@ class WebhookAnswer:
 class ProviderWebhooks:
     """How a provider tells the portal what happens in its rooms.
 
-    `receive(body, headers)` answers one delivery to `/webhooks/<name>`: verify it over the raw body, store it once
-    (portal.video.webhooks.receive), apply it by sending portal.video.signals. `headers` are the request's (read
-    case-insensitively); a DomainError it raises is answered as JSON with its status.
+    `receive(body, headers)` answers one delivery to `/webhooks/<name>`: verify it over the raw body, read it
+    (portal.video.webhooks.read_event, then the provider's own checks of the fields it uses), say when its event
+    happened by what the signature covers, and hand it to portal.video.webhooks.receive, which stores it once
+    (keyed by the body), refuses it when too old, and applies it by the provider's `apply` (sending
+    portal.video.signals). `headers` are the request's (read case-insensitively, and unsigned unless the provider
+    signs them); a DomainError it raises is answered as JSON with its status.
     `subscribe(settings, url, echo)` has the provider post its events to `url` (`portal video register-webhook`),
     saying what it did; False when it could not."""
 

@@ -3,7 +3,8 @@ page needs (`room_headers`). What differs between providers comes from their reg
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from portal.core.errors import DomainError
 from portal.core.web import csrf_exempt, no_store
@@ -48,6 +49,20 @@ def provider_webhook(provider: str):
     except DomainError as exc:  # answered as JSON: the caller is the provider, not a browser
         answer = webhooks.error_answer(exc.status, exc.code, exc.message)
     return _json(answer)
+
+
+# The webhook's caller is a provider, not a browser: whatever goes wrong (a body over the size cap, a fault of
+# ours) is answered as JSON too, never as the portal's HTML error page. A 5xx tells the provider to retry.
+@bp.errorhandler(HTTPException)
+def webhook_http_error(exc: HTTPException):
+    status = exc.code or 500
+    return _json(webhooks.error_answer(status, exc.name.lower().replace(" ", "_"), exc.description or exc.name))
+
+
+@bp.errorhandler(Exception)
+def webhook_fault(exc: Exception):
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return _json(webhooks.error_answer(500, "internal_error", "Something went wrong on our side. It has been logged."))
 
 
 def _json(answer: WebhookAnswer):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -38,7 +38,7 @@ class WebhookSender:
         signature = (key or self.key).sign(body, padding.PKCS1v15(), hashes.SHA256())
         return base64.b64encode(signature).decode()
 
-    def meeting_payload(self, meeting_id: str) -> dict[str, Any]:
+    def meeting_payload(self, meeting_id: str, *, started_at: datetime | None = None) -> dict[str, Any]:
         meeting = self.meetings.get(meeting_id, {"title": "unknown"})
         return {
             "id": meeting_id,
@@ -47,12 +47,18 @@ class WebhookSender:
             "roomName": meeting_id,
             "status": "LIVE",
             "createdAt": meeting.get("created_at"),
-            "startedAt": iso(utc_now()),
+            "startedAt": iso(started_at or utc_now()),
             "organizedBy": {"id": self.app_id, "name": "Training Portal"},
         }
 
-    def meeting_event(self, event: str, meeting_id: str, **extra: Any) -> dict[str, Any]:
-        return {"event": event, "meeting": self.meeting_payload(meeting_id), **extra}
+    def meeting_event(self, event: str, meeting_id: str, *, at: datetime | None = None, **extra: Any) -> dict[str, Any]:
+        """`meeting.started` or `meeting.ended` (with `endedAt`), happening `at` (default now)."""
+        at = at or utc_now()
+        if event == "meeting.ended":
+            meeting = {**self.meeting_payload(meeting_id, started_at=at - timedelta(hours=1)), "endedAt": iso(at)}
+        else:
+            meeting = self.meeting_payload(meeting_id, started_at=at)
+        return {"event": event, "meeting": meeting, **extra}
 
     def participant_event(
         self, event: str, meeting_id: str, user_id: int | str, *, at: datetime | None = None, name: str = "Someone"

@@ -1,11 +1,16 @@
-"""RealtimeKit webhooks: a delivery to /webhooks/cloudflare is verified (signatures.py), stored once
-(portal.video.webhooks), and applied by sending portal.video.signals; `subscribe` registers the portal with
-RealtimeKit (`portal video register-webhook`).
+"""RealtimeKit webhooks: a delivery to /webhooks/cloudflare is verified (signatures.py), read (the parts the portal
+uses must have RealtimeKit's types), stored once and refused when too old (portal.video.webhooks), and applied by
+sending portal.video.signals; `subscribe` registers the portal with RealtimeKit (`portal video register-webhook`).
+
+RealtimeKit signs the raw body and nothing else: no timestamp header, and `rtk-uuid` / `rtk-webhook-id` are not
+signed. So a delivery is its body (deduplicated by the body's hash), and its age is the time its event names for
+itself in the body (`event_time`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -14,6 +19,7 @@ from flask import current_app
 
 from portal.config import Settings, current_settings
 from portal.core.clock import now_utc
+from portal.core.errors import BadRequest
 from portal.core.signals import answers
 from portal.video import signals, webhooks
 from portal.video.cloudflare.client import RECORDING_STATUSES, RealtimeKitClient, parse_time
@@ -47,9 +53,13 @@ def receive(raw_body: bytes, headers: Mapping[str, str]) -> WebhookAnswer:
             "webhook with a bad signature refused (rtk-uuid %s)", headers.get("rtk-uuid", "-")[:100]
         )
         return webhooks.error_answer(401, "signature_invalid", "The signature does not match the body.")
+    payload = webhooks.read_event(raw_body)
+    check_types(payload)
     receipt = webhooks.receive(
         PROVIDER,
         raw_body,
+        payload,
+        occurred_at=event_time(payload),
         delivery_id=headers.get("rtk-uuid"),
         webhook_id=headers.get("rtk-webhook-id"),
         apply=apply_event,
@@ -69,6 +79,71 @@ def subscribe(settings: Settings, url: str, echo: Echo) -> bool:
         client.http.close()
     echo(f"{outcome}: webhook {hook.get('id')} posts {', '.join(sorted(hook.get('events') or []))} to {url}")
     return True
+
+
+# --------------------------------------------------------------------------------------------- reading
+# The parts of a RealtimeKit event the portal reads: these objects (None: the top of the body), and in them these
+# texts; each may also be null or absent. Anything else is refused before it is stored.
+_TEXTS: dict[str | None, tuple[str, ...]] = {
+    None: ("meetingId", "reason"),
+    "meeting": ("id", "startedAt", "endedAt"),
+    "participant": ("customParticipantId", "joinedAt", "leftAt"),
+    "recording": (
+        "id",
+        "recordingId",
+        "status",
+        "downloadUrl",
+        "downloadUrlExpiry",
+        "meetingId",
+        "startedTime",
+        "stoppedTime",
+    ),
+}
+
+# Where each event says when it happened: (object, field). A recording update says it only for the statuses
+# reached at a known moment (recording from its start, uploading from its stop); a finished upload or an error
+# says no time of its own, nor do the events the portal does not use. Those are judged by their body's hash only.
+_EVENT_TIMES = {
+    "meeting.started": ("meeting", "startedAt"),
+    "meeting.ended": ("meeting", "endedAt"),
+    "meeting.participantJoined": ("participant", "joinedAt"),
+    "meeting.participantLeft": ("participant", "leftAt"),
+}
+_RECORDING_TIMES = {"RECORDING": "startedTime", "UPLOADING": "stoppedTime"}
+
+
+def check_types(payload: dict[str, Any]) -> None:
+    """Raise BadRequest (invalid_webhook) unless every part the portal reads has RealtimeKit's type."""
+    for part, names in _TEXTS.items():
+        if part is not None and payload.get(part) is not None and not isinstance(payload[part], dict):
+            raise _wrong_type(part, "an object")
+        container = payload if part is None else payload.get(part) or {}
+        for name in names:
+            if container.get(name) is not None and not isinstance(container[name], str):
+                raise _wrong_type(name if part is None else f"{part}.{name}", "a text")
+
+
+def _wrong_type(where: str, expected: str) -> BadRequest:
+    return BadRequest(f"The webhook's {where} is not {expected}.", code="invalid_webhook")
+
+
+def event_time(payload: dict[str, Any]) -> datetime | None:
+    """When the event happened, by the time it names for itself in the signed body; None when it names none.
+    Raises BadRequest (invalid_webhook) when that time is not a time. Call after check_types."""
+    event = payload["event"]
+    if event == "recording.statusUpdate":
+        recording = payload.get("recording") or {}
+        where = ("recording", _RECORDING_TIMES.get(str(recording.get("status") or "").upper(), ""))
+    else:
+        where = _EVENT_TIMES.get(event, ("", ""))
+    part, name = where
+    text = (payload.get(part) or {}).get(name) if part and name else None
+    if not text:
+        return None
+    at = parse_time(text)
+    if at is None:
+        raise BadRequest(f"The webhook's {part}.{name} is not a time: {text[:40]!r}.", code="invalid_webhook")
+    return at
 
 
 # --------------------------------------------------------------------------------------------- applying
@@ -111,8 +186,14 @@ def _on_meeting_ended(payload: dict[str, Any]) -> str:
 
 def _participant(payload: dict[str, Any]) -> tuple[str | None, int | None, dict[str, Any]]:
     participant = payload.get("participant") if isinstance(payload.get("participant"), dict) else {}
-    custom_id = str(participant.get("customParticipantId") or "")
-    return _meeting_id(payload), int(custom_id) if custom_id.isdigit() else None, participant
+    return _meeting_id(payload), _user_id(participant.get("customParticipantId")), participant
+
+
+def _user_id(custom_id: Any) -> int | None:
+    """The portal's user id that RealtimeKit carries as customParticipantId; None for anything that is not one
+    (other digits than 0-9 such as "²", or more of them than an id column holds, name nobody)."""
+    text = str(custom_id or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _on_participant(signal: NamedSignal, time_field: str, payload: dict[str, Any]) -> str:
