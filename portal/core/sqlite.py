@@ -15,3 +15,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+
+@event.listens_for(Engine, "savepoint")
+def _savepoint_inside_a_transaction(connection, _name) -> None:
+    """Python's sqlite3 opens no transaction for SAVEPOINT, so a savepoint that is a transaction's first write would
+    be a transaction of its own, committed when it is released, and kept even if the request then rolls back.
+    Open the transaction first (deferred, as sqlite3 itself would before a write)."""
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if not raw.in_transaction:
+            raw.execute("BEGIN")
