@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from flask import current_app
 
@@ -186,9 +186,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         problems.append(f"{ENV_PREFIX}VIDEO_MAX_RETRIES: must be 0 or more")
     if not values["REMINDER_OFFSETS"]:
         problems.append(f"{ENV_PREFIX}REMINDER_OFFSETS: name at least one offset, e.g. 24h,1h,10m")
-    try:
-        ZoneInfo(values["DEFAULT_TIMEZONE"])
-    except (ZoneInfoNotFoundError, ValueError):
+    if values["DEFAULT_TIMEZONE"] not in available_timezones():  # ZoneInfo("Europe") raises IsADirectoryError
         problems.append(f"{ENV_PREFIX}DEFAULT_TIMEZONE: {values['DEFAULT_TIMEZONE']!r} is not a time zone")
     provider = values["VIDEO_PROVIDER"]
     missing = [ENV_PREFIX + name for name in _VIDEO_PROVIDER_REQUIRED.get(provider, ()) if not values[name]]

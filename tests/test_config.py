@@ -94,3 +94,9 @@ def test_the_request_body_cap_is_a_setting(make_app):
     assert response.get_json()["error"]["code"] == "too_large"
     with pytest.raises(ConfigError, match="PORTAL_MAX_REQUEST_BYTES: must be positive"):
         settings({"PORTAL_MAX_REQUEST_BYTES": "0"})
+
+
+@pytest.mark.parametrize("name", ["Europe", "America", "x" * 300, "../etc/passwd", ""])
+def test_a_default_timezone_that_is_no_zone_is_named_not_a_traceback(name):
+    with pytest.raises(ConfigError, match="PORTAL_DEFAULT_TIMEZONE"):
+        settings({"PORTAL_DEFAULT_TIMEZONE": name})

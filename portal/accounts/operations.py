@@ -11,13 +11,33 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.accounts import signals
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
-from portal.accounts.rules import check_role, normalise_email, validate_account
+from portal.accounts.rules import (
+    check_role,
+    could_be_stored_email,
+    is_plausible_password,
+    normalise_email,
+    validate_account,
+)
 from portal.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from portal.core.validation import is_id
 from portal.extensions import db
 
 
 def find_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    """The account with this address; None without a query for one no account can have (a NUL, which
+    PostgreSQL refuses to compare, or a lone surrogate, which no driver can send)."""
+    email = normalise_email(email)
+    if not could_be_stored_email(email):
+        return None
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def get_user(user_id: int) -> User:
+    """The account, or NotFound; an id beyond the database's integers is not looked up (it would raise there)."""
+    user = db.session.get(User, user_id) if is_id(user_id) else None
+    if user is None:
+        raise NotFound("User not found.")
+    return user
 
 
 def create_user(
@@ -42,12 +62,14 @@ def create_user(
 
 
 def authenticate(email: str, password: str) -> User | None:
+    if not is_plausible_password(password or ""):
+        return None  # no account has such a password (nor is one hashed): says nothing about the email
     user = find_by_email(email or "")
     if user is None:
         # Spend the same time as a real check so response times do not reveal which emails exist.
-        check_password_hash(_dummy_hash(), password or "")
+        check_password_hash(_dummy_hash(), password)
         return None
-    if not user.check_password(password or "") or not user.is_active:
+    if not user.check_password(password) or not user.is_active:
         return None
     return user
 
@@ -67,9 +89,7 @@ def update_profile(user: User, *, name: str, timezone: str, password: str | None
 def change_role(user_id: int, role: str, *, actor: User) -> User:
     if not has_role(actor, Role.ADMIN):
         raise Forbidden("Only admins change roles.")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("User not found.")
+    user = get_user(user_id)
     if role_error := check_role(role):
         raise ValidationFailed({"role": role_error})
     if user.id == actor.id and role != Role.ADMIN.value:
@@ -84,9 +104,7 @@ def change_role(user_id: int, role: str, *, actor: User) -> User:
 def set_active(user_id: int, is_active: bool, *, actor: User) -> User:
     if not has_role(actor, Role.ADMIN):
         raise Forbidden("Only admins deactivate accounts.")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("User not found.")
+    user = get_user(user_id)
     if user.id == actor.id and not is_active:
         raise Conflict("You cannot deactivate your own account.")
     user.is_active = is_active

@@ -6,8 +6,12 @@ from email_validator import EmailNotValidError, validate_email
 
 from portal.accounts.roles import Role
 from portal.core.timezones import is_valid_timezone
+from portal.core.validation import encodable_text, storable_text, unstorable_text_message
 
 MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+MAX_NAME = 120
+MAX_EMAIL = 254  # the longest address a mail server takes (RFC 5321)
 
 
 def normalise_email(email: str) -> str:
@@ -27,23 +31,24 @@ def validate_account(
     email = normalise_email(email or "")
     if not email:
         errors["email"] = "Enter an email address."
-    else:
-        try:
-            validate_email(email, check_deliverability=False)
-        except EmailNotValidError:
-            errors["email"] = "Enter a valid email address, like name@example.org."
+    elif not is_plausible_email(email):
+        errors["email"] = "Enter a valid email address, like name@example.org."
     name = (name or "").strip()
     if not name:
         errors["name"] = "Enter your name."
-    elif len(name) > 120:
-        errors["name"] = "Keep the name to 120 characters."
+    elif len(name) > MAX_NAME:
+        errors["name"] = f"Keep the name to {MAX_NAME} characters."
+    elif not storable_text(name):
+        errors["name"] = unstorable_text_message("name")
     if password is not None or password_required:
         if not password:
             errors["password"] = "Choose a password."
         elif len(password) < MIN_PASSWORD:
             errors["password"] = f"Use at least {MIN_PASSWORD} characters."
-        elif len(password) > 200:
-            errors["password"] = "Keep the password to 200 characters."
+        elif len(password) > MAX_PASSWORD:
+            errors["password"] = f"Keep the password to {MAX_PASSWORD} characters."
+        elif not encodable_text(password):  # a NUL is hashed like any character; a lone surrogate cannot be
+            errors["password"] = unstorable_text_message("password")
     if timezone is not None and not is_valid_timezone(timezone):
         errors["timezone"] = "Choose a time zone from the list."
     if role is not None and (role_error := check_role(role)):
@@ -51,8 +56,29 @@ def validate_account(
     return errors
 
 
+def could_be_stored_email(email: str) -> bool:
+    """An address a database can look up: short enough, no NUL nor lone surrogate (the query would raise)."""
+    return len(email) <= MAX_EMAIL and storable_text(email)
+
+
+def is_plausible_email(email: str) -> bool:
+    """An address a new account may have: one a database can store, and well formed."""
+    if not could_be_stored_email(email):
+        return False
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def is_plausible_password(password: str) -> bool:
+    """A password some account could have (no hashing is spent on one that none can)."""
+    return 0 < len(password) <= MAX_PASSWORD and encodable_text(password)
+
+
 def check_role(role: str) -> str | None:
     """The message for a role that does not exist, or None."""
-    if role in {r.value for r in Role}:
+    if isinstance(role, str) and role in {r.value for r in Role}:
         return None
     return f"Role must be one of: {', '.join(r.value for r in Role)}."

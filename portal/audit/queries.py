@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEntry
+from portal.core.errors import BadRequest
+from portal.core.validation import storable_text
 from portal.extensions import db
 
 
@@ -20,7 +22,10 @@ class AuditPage:
 def audit_page(
     *, entity_type: str = "", entity_id: int | None = None, action: str = "", page: int = 1, page_size: int = 100
 ) -> AuditPage:
-    """One page of entries, newest first, filtered by whichever of entity type, id and action are given."""
+    """One page of entries, newest first, filtered by whichever of entity type, id and action are given. A filter
+    holding a NUL (PostgreSQL refuses to compare one) is a BadRequest."""
+    if not (storable_text(entity_type) and storable_text(action)):
+        raise BadRequest("A filter contains a character that is not allowed.", code="malformed")
     stmt = select(AuditEntry)
     if entity_type:
         stmt = stmt.where(AuditEntry.entity_type == entity_type)

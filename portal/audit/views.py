@@ -8,6 +8,7 @@ from portal.accounts.auth import require_role
 from portal.accounts.roles import Role
 from portal.audit import queries
 from portal.core.api import int_arg
+from portal.core.validation import MAX_ID
 
 bp = Blueprint("audit", __name__)
 PAGE_SIZE = 100
@@ -17,7 +18,7 @@ PAGE_SIZE = 100
 @require_role(Role.ADMIN)
 def index():
     entity_type = (request.args.get("entity_type") or "").strip()
-    entity_id = int_arg("entity_id", None, minimum=1, maximum=2**31 - 1)
+    entity_id = int_arg("entity_id", None, minimum=1, maximum=MAX_ID)
     action = (request.args.get("action") or "").strip()
     page = int_arg("page", 1, minimum=1, maximum=10_000)
     found = queries.audit_page(

@@ -8,31 +8,35 @@ from typing import Any
 from flask import request
 
 from portal.core.errors import BadRequest
+from portal.core.validation import MAX_ID, parse_json, whole_number
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
+    """The request's JSON object, or a 400 that says what is wrong with it. Every JSON endpoint reads its body
+    here, so what no endpoint can take (nesting past the parser's stack, NaN, a NUL or a lone surrogate in any
+    text) is refused once for all; the body's size is capped by MAX_CONTENT_LENGTH (413) before it is read."""
     if not request.is_json:
         raise BadRequest("Send a JSON body with Content-Type: application/json.", code="malformed")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise BadRequest("The body is not valid JSON.", code="malformed")
+    data, problem = parse_json(request.get_data(cache=True))
+    if problem:
+        raise BadRequest(f"The body {problem}.", code="malformed")
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="malformed")
     return data
 
 
-def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+def int_arg(name: str, default: int | None, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
+    """A whole-number query parameter (ASCII digits, an optional minus), `default` when absent; never beyond
+    `maximum`, which is at most what a database integer holds, so it can go into any query."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"Query parameter {name!r} must be a whole number.", code="malformed") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and {maximum}" if maximum is not None else ""
-        raise BadRequest(f"Query parameter {name!r} must be between {minimum}{upper}.", code="malformed")
+    number = whole_number(raw.removeprefix("-"))
+    if number is None:
+        raise BadRequest(f"Query parameter {name!r} must be a whole number.", code="malformed")
+    value = -number if raw.startswith("-") else number
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"Query parameter {name!r} must be between {minimum} and {maximum}.", code="malformed")
     return value
 
 

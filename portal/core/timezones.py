@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask import request
 from flask_login import current_user
 
 from portal.config import current_settings
+from portal.core.validation import check_in_calendar
 
 TZ_COOKIE = "tz"
 
@@ -21,14 +22,17 @@ def all_timezones() -> tuple[str, ...]:
     return (*zones, "UTC")
 
 
-def is_valid_timezone(name: str | None) -> bool:
-    if not name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_valid_timezone(name: object) -> bool:
+    """A name the time-zone database lists. The one check of every zone that comes from outside (a cookie, a
+    form, a stored profile) before ZoneInfo sees it: ZoneInfo reads the name as a file path and raises a
+    different error for each bad one ("Europe" is a folder, 300 characters a name too long, a NUL a bad path),
+    while the database's own list refuses them all alike."""
+    return isinstance(name, str) and name in _known_zones()
 
 
 def viewer_timezone() -> ZoneInfo:
@@ -94,8 +98,9 @@ def parse_local(date_text: str, time_text: str, zone_name: str) -> datetime:
     except ValueError:
         raise ValueError("Enter a date (YYYY-MM-DD) and a time (HH:MM).") from None
     zone = ZoneInfo(zone_name)
-    local = naive.replace(tzinfo=zone)
-    round_trip = local.astimezone(UTC).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != naive:
+    utc, error = check_in_calendar(naive.replace(tzinfo=zone))  # 0001-01-01 in Tokyo is before year 1 in UTC
+    if error:
+        raise ValueError(error)
+    if utc.astimezone(zone).replace(tzinfo=None) != naive:
         raise ValueError(f"{naive:%H:%M} does not exist on {naive:%d %b %Y} in {zone_name} (clocks change).")
-    return local.astimezone(UTC)
+    return utc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal.accounts.roles import Role, has_role
-from portal.core.validation import check_long_text, parse_aware_datetime, put
+from portal.core.validation import check_long_text, parse_aware_datetime, put, storable_text, unstorable_text_message
 from portal.events.models import Visibility
 
 TITLE_MAX = 200
@@ -13,6 +13,7 @@ LOCATION_MAX = 200
 DESCRIPTION_MAX = 5000
 WRITABLE_FIELDS = frozenset({"title", "description", "start_time", "end_time", "location", "visibility"})
 REQUIRED_FIELDS = ("title", "start_time", "end_time")
+VISIBILITIES = frozenset(v.value for v in Visibility)
 
 
 def validate_event(
@@ -33,15 +34,7 @@ def validate_event(
         if key in raw and key not in errors:
             put(clean, errors, key, parse_aware_datetime(raw[key]))
     if "visibility" in raw:
-        ok = raw["visibility"] in {v.value for v in Visibility}
-        put(
-            clean,
-            errors,
-            "visibility",
-            (raw["visibility"], None)
-            if ok
-            else (None, "Visibility is either public (everyone) or members (members only)."),
-        )
+        put(clean, errors, "visibility", check_visibility(raw["visibility"]))
     start = clean.get("start_time", (current or {}).get("start_time"))
     end = clean.get("end_time", (current or {}).get("end_time"))
     if start and end and end <= start and "end_time" not in errors:
@@ -53,16 +46,25 @@ def validate_event(
     return clean, errors
 
 
+def check_visibility(value: Any) -> tuple[str | None, str | None]:
+    # a str first: a list or a dict from JSON cannot even be looked up in a set
+    if isinstance(value, str) and value in VISIBILITIES:
+        return value, None
+    return None, "Visibility is either public (everyone) or members (members only)."
+
+
 def _text(value: Any, limit: int, label: str, *, required: bool) -> tuple[str | None, str | None]:
     if value is None and not required:
         return "", None
-    if not isinstance(value, str) or "\x00" in value:
+    if not isinstance(value, str):
         return None, f"The {label} must be text."
     text = value.strip()
     if required and not text:
         return None, f"Give the event a {label}."
     if len(text) > limit:
         return None, f"Keep the {label} to {limit} characters (it has {len(text)})."
+    if not storable_text(text):
+        return None, unstorable_text_message(label)
     return text, None
 
 

@@ -50,7 +50,7 @@ def list_sessions():
     )
     return jsonify(
         {
-            "items": [session_json(s) for s in page.items],
+            "items": [session_json(s, who) for s in page.items],
             "total": page.total,
             "limit": page.limit,
             "offset": page.offset,
@@ -62,14 +62,15 @@ def list_sessions():
 @api_auth_required
 def create_session():
     session = operations.create_session(json_body(), actor=current_user)
-    response = jsonify(session_json(session))
+    response = jsonify(session_json(session, current_user))
     response.headers["Location"] = url_for("training_api.get_session", session_id=session.id)
     return response, 201
 
 
 @bp.get("/training/sessions/<int:session_id>")
 def get_session(session_id: int):
-    return jsonify(session_json(queries.get_visible(session_id, api_viewer())))
+    who = api_viewer()
+    return jsonify(session_json(queries.get_visible(session_id, who), who))
 
 
 @bp.put("/training/sessions/<int:session_id>")
@@ -78,7 +79,7 @@ def update_session(session_id: int):
     session = queries.get_visible(session_id, current_user)
     body = json_body()
     operations.update_session(session, body, actor=current_user)
-    return jsonify(session_json(session))
+    return jsonify(session_json(session, current_user))
 
 
 @bp.delete("/training/sessions/<int:session_id>")
@@ -87,7 +88,7 @@ def cancel_session(session_id: int):
     """Cancels the session (status `canceled`); the row is kept."""
     session = queries.get_visible(session_id, current_user)
     operations.cancel_session(session, actor=current_user)
-    return jsonify(session_json(session))
+    return jsonify(session_json(session, current_user))
 
 
 @bp.post("/training/sessions/<int:session_id>/start")
@@ -99,7 +100,7 @@ def start_session(session_id: int):
     except ServiceUnavailable:
         keep_work_before_error()  # the failed room attempt stays on record (shown to the instructor)
         raise
-    return jsonify(session_json(session))
+    return jsonify(session_json(session, current_user))
 
 
 @bp.post("/training/sessions/<int:session_id>/end")
@@ -107,4 +108,4 @@ def start_session(session_id: int):
 def end_session(session_id: int):
     session = queries.get_visible(session_id, current_user)
     operations.end_session(session, actor=current_user, reason=EndReason.INSTRUCTOR)
-    return jsonify(session_json(session))
+    return jsonify(session_json(session, current_user))

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from portal.core.forms import local_values, read_local_time
+from portal.core.validation import whole_number
 from portal.training import rules
 from portal.training.models import TrainingSession
 
@@ -17,10 +18,8 @@ CHECKBOXES = rules.BOOLEAN_FIELDS
 
 
 def _int_or_error(text: str, message: str) -> tuple[int | None, str | None]:
-    text = (text or "").strip()
-    if not text.isdigit():
-        return None, message
-    return int(text), None
+    value = whole_number((text or "").strip())
+    return (None, message) if value is None else (value, None)
 
 
 def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[dict[str, Any], dict[str, str]]:

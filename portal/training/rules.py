@@ -10,7 +10,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from portal.accounts.roles import Role, has_role
-from portal.core.validation import check_long_text, is_id, is_int, parse_aware_datetime, put
+from portal.core.validation import (
+    check_long_text,
+    is_id,
+    is_int,
+    parse_aware_datetime,
+    put,
+    storable_text,
+    unstorable_text_message,
+)
 from portal.training.models import EndReason, SessionStatus
 
 TITLE_MAX = 200
@@ -18,6 +26,9 @@ DESCRIPTION_MAX = 5000
 DURATION_MIN, DURATION_MAX = 15, 480
 CAPACITY_MIN, CAPACITY_MAX = 1, 1000
 TAGS_MAX, TAG_MAX_LENGTH = 10, 30
+# A list of tags is counted before any tag is read: it may repeat a tag (they are merged, so eleven that are ten
+# after merging are accepted) but a list this long cannot be TAGS_MAX tags.
+TAGS_LIST_MAX = 10 * TAGS_MAX
 SCHEDULE_AHEAD = timedelta(days=365)
 NOT_FOUND_MESSAGE = "Training session not found."  # the same answer whether it is missing or hidden
 
@@ -96,11 +107,11 @@ def validate_session(
 def check_title(value: Any) -> tuple[str | None, str | None]:
     if not isinstance(value, str) or not value.strip():
         return None, "Give the session a title."
-    if "\x00" in value:
-        return None, "The title contains a character that is not allowed."
     title = value.strip()
     if len(title) > TITLE_MAX:
         return None, f"Keep the title to {TITLE_MAX} characters (it has {len(title)})."
+    if not storable_text(title):
+        return None, unstorable_text_message("title")
     return title, None
 
 
@@ -158,19 +169,25 @@ def check_id(value: Any, *, required: bool) -> tuple[int | None, str | None]:
 
 
 def check_tags(value: Any) -> tuple[list[str] | None, str | None]:
+    """Lower-cased, stripped and merged, in the order given. Linear in the list: its length is checked before any
+    tag is read, each tag once, and the merging stops at the first tag too many."""
     if value is None:
         return [], None
-    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+    if not isinstance(value, list):
         return None, "Tags must be a list of words."
-    tags: list[str] = []
-    for tag in (t.strip().lower() for t in value):
-        if not tag or len(tag) > TAG_MAX_LENGTH or "\x00" in tag:
-            return None, f"Each tag must be 1 to {TAG_MAX_LENGTH} characters."
-        if tag not in tags:
-            tags.append(tag)
-    if len(tags) > TAGS_MAX:
+    if len(value) > TAGS_LIST_MAX:
         return None, f"Use at most {TAGS_MAX} tags."
-    return tags, None
+    tags: dict[str, None] = {}  # insertion-ordered, with a set's lookup
+    for raw in value:
+        if not isinstance(raw, str):
+            return None, "Tags must be a list of words."
+        tag = raw.strip().lower()
+        if not tag or len(tag) > TAG_MAX_LENGTH or not storable_text(tag):
+            return None, f"Each tag must be 1 to {TAG_MAX_LENGTH} characters."
+        tags[tag] = None
+        if len(tags) > TAGS_MAX:
+            return None, f"Use at most {TAGS_MAX} tags."
+    return list(tags), None
 
 
 def split_tags(text: str) -> list[str]:
@@ -187,6 +204,19 @@ def can_view_all(user) -> bool:
 def can_view(session, user) -> bool:
     """A public session is visible on its own, whatever its event's visibility."""
     return can_view_all(user) or bool(session.is_public)
+
+
+def passes_members_only(session, user) -> bool:
+    """SPEC "Joining" check 4: a members-only session is for members and above."""
+    return not session.members_only or has_role(user, Role.MEMBER)
+
+
+def can_watch_recording(session, user) -> bool:
+    """Watching a recording needs what joining needs, checks 1-4 (SPEC "After the session"): the session is
+    visible to them, they are signed in, and a members-only session's recording is for members. Check 2 (not
+    canceled, not ended) does not apply: a recording only exists once the session has ended."""
+    signed_in = bool(getattr(user, "is_authenticated", False))
+    return can_view(session, user) and signed_in and passes_members_only(session, user)
 
 
 def is_own(session, user) -> bool:
