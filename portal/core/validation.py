@@ -26,6 +26,7 @@ LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 OUT_OF_CALENDAR = f"Give a date between the years {EARLIEST.year} and {LATEST.year - 1}."
 # Request bodies are a few levels deep (an object holding a list of tags); deeper is no request of ours, and deep
 # enough nesting exhausts the parser's stack.
+_INT_LIMIT = 2**63  # a 64-bit integer column
 JSON_MAX_DEPTH = 32
 
 Result = tuple[Any, str | None]
@@ -124,11 +125,11 @@ def parse_json(raw: bytes) -> Result:
     """(the JSON value `raw` holds, None), or (None, what is wrong with it: "is ...", "has ...").
 
     Refused besides what is not JSON: nesting deeper than JSON_MAX_DEPTH (on a 100,000-deep body the parser's
-    recursion fails first), NaN and the infinities (not JSON, and no column holds them), and a NUL or a lone
-    surrogate in any key or string (nothing can store or encode them: refused here, on the way in, for every
-    endpoint at once)."""
+    recursion fails first), NaN and the infinities (not JSON, and no column holds them), integers beyond 64 bits,
+    and a NUL or a lone surrogate in any key or string (nothing can store or encode them: refused here, on the way
+    in, for every endpoint at once)."""
     try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except RecursionError:
         return None, f"is nested deeper than {JSON_MAX_DEPTH} levels"
     except json.JSONDecodeError:
@@ -141,6 +142,13 @@ def parse_json(raw: bytes) -> Result:
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _bounded_int(text: str) -> int:
+    """Whole numbers a database column can hold (64 bits); checked before int(): thousands of digits cost time."""
+    if len(text.lstrip("-")) > len(str(_INT_LIMIT)) or not -_INT_LIMIT <= int(text) < _INT_LIMIT:
+        raise ValueError(f"{text[:20]} is beyond the range of a whole number")
+    return int(text)
 
 
 def _finite_float(text: str) -> float:

@@ -15,9 +15,7 @@ says when its event happened (a signed timestamp if it sends one, else the event
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +26,7 @@ from sqlalchemy import select
 from portal.core.clock import now_utc
 from portal.core.db import upsert_insert
 from portal.core.errors import BadRequest, DomainError, ServiceUnavailable
+from portal.core.validation import parse_json
 from portal.extensions import db
 from portal.video.models import WebhookDelivery
 from portal.video.port import WebhookAnswer
@@ -40,11 +39,6 @@ MAX_DELIVERY_AGE = timedelta(minutes=5)
 # Clocks disagree a little; an event dated further ahead than this is not a time the provider can mean (and year
 # 9999 would overflow the arithmetic done with it).
 MAX_CLOCK_AHEAD = timedelta(days=1)
-# A provider's events are a few levels deep; anything deeper is not an event, and deep enough nesting would
-# exhaust the parser's or the JSON column's recursion.
-MAX_NESTING = 32
-# Numbers a database column or a JSON column on PostgreSQL can hold: a 64-bit integer, a finite float.
-_INT_LIMIT = 2**63
 
 
 @dataclass(frozen=True)
@@ -57,76 +51,20 @@ class Receipt:
 # --------------------------------------------------------------------------------------------- reading
 def read_event(raw_body: bytes) -> dict[str, Any]:
     """The verified body as a JSON event: an object whose `event` is a string. Raises BadRequest
-    (code invalid_webhook) for anything else, and for what no database column can hold: nesting deeper than
-    MAX_NESTING, a NUL or a lone surrogate in any string, a number beyond 64 bits, NaN or infinity."""
-    try:
-        payload = json.loads(raw_body, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
-    except RecursionError:
-        raise _unreadable(f"The webhook body is nested deeper than {MAX_NESTING} levels.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _unreadable("The webhook body is not JSON.") from None
-    except ValueError as exc:  # from the number hooks below
-        raise _unreadable(f"The webhook body has {exc}.") from None
+    (code invalid_webhook) for anything else, and for what no database column can hold (core.validation.parse_json:
+    deep nesting, a NUL or a lone surrogate, a number beyond 64 bits, NaN or infinity)."""
+    payload, problem = parse_json(raw_body)
+    if problem:
+        raise _unreadable(
+            "The webhook body is not JSON." if problem == "is not valid JSON" else f"The webhook body {problem}."
+        )
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         raise _unreadable("The webhook body names no event.")
-    problem = _unstorable(payload)
-    if problem:
-        raise _unreadable(f"The webhook body {problem}.")
     return payload
 
 
 def _unreadable(message: str) -> BadRequest:
     return BadRequest(message, code="invalid_webhook")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > len(str(_INT_LIMIT)):  # before int(): thousands of digits cost time to convert
-        raise ValueError("an integer beyond 64 bits")
-    value = int(text)
-    if not -_INT_LIMIT <= value < _INT_LIMIT:
-        raise ValueError("an integer beyond 64 bits")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("a number beyond the range of a float")
-    return value
-
-
-def _no_constant(text: str) -> float:
-    raise ValueError(f"{text}, which is not a number JSON allows")
-
-
-def _unstorable(payload: Any) -> str | None:
-    """What in `payload` no database can store, in words; None when all is well. Walks without recursion."""
-    pending: list[tuple[Any, int]] = [(payload, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > MAX_NESTING:
-            return f"is nested deeper than {MAX_NESTING} levels"
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not _storable_text(key):
-                    return "has a key with a NUL or a lone surrogate"
-                pending.append((item, depth + 1))
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str) and not _storable_text(value):
-            return "has a text with a NUL or a lone surrogate"
-    return None
-
-
-def _storable_text(text: str) -> bool:
-    """No NUL (PostgreSQL text cannot hold one) and no lone surrogate (UTF-8 cannot encode one)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def too_old(occurred_at: datetime | None, now: datetime) -> bool:
