@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.extensions import db
+from portal.training.models import TrainingSession
 from tests.conftest import PASSWORD, csrf_token
 
 
@@ -196,3 +197,120 @@ def test_a_forged_zone_cookie_falls_back_to_the_default_zone(client, make_sessio
     client.set_cookie("tz", "Mars%2FOlympus<script>")
     page = client.get(f"/sessions/{session.id}").get_data(as_text=True)
     assert "UTC" in page and "<script>" not in page.split("<body", 1)[1].split("</footer>")[0]
+
+
+def test_a_junk_bearer_token_does_not_switch_csrf_off_for_a_signed_in_browser(make_app, login_as):
+    strict = make_app(WTF_CSRF_ENABLED=True).test_client()
+    login_as("instructor", client=strict)
+    junk = {"Authorization": "Bearer junk"}
+    session = {"title": "Forged", "start_time": "2026-12-20T10:00:00+00:00", "duration_minutes": 60}
+    api = strict.post("/api/training/sessions", json=session, headers=junk)
+    assert api.status_code == 401 and api.json["error"]["code"] == "bad_token"
+    form = {"title": "Forged", "start_date": "2026-12-20", "start_clock": "10:00", "timezone": "UTC"}
+    assert strict.post("/sessions/new", data={**form, "duration_minutes": "60"}, headers=junk).status_code == 401
+    assert strict.get("/api/me", headers=junk).status_code == 401  # the cookie does not stand in for the token
+    assert db.session.scalar(select(TrainingSession).where(TrainingSession.title == "Forged")) is None
+    # the same browser without the junk header still needs the CSRF token, and works with it
+    assert strict.post("/api/training/sessions", json=session).status_code == 400
+    created = strict.post("/api/training/sessions", json=session, headers={"X-CSRFToken": csrf_token(strict)})
+    assert created.status_code == 201
+
+
+def test_a_valid_bearer_token_means_the_cookie_is_not_used(make_app, login_as, make_user):
+    from portal.accounts.auth import issue_token
+
+    strict = make_app(WTF_CSRF_ENABLED=True).test_client()
+    login_as("instructor", client=strict, name="Cookie Instructor")
+    member = make_user("member", name="Token Member")
+    bearer = {"Authorization": f"bearer {issue_token(member)[0]}"}  # the scheme in any case (RFC 7235)
+    assert strict.get("/api/me", headers=bearer).json["name"] == "Token Member"
+    session = {"title": "As whom", "start_time": "2026-12-20T10:00:00+00:00", "duration_minutes": 60}
+    refused = strict.post("/api/training/sessions", json=session, headers=bearer)
+    assert refused.status_code == 403  # the member's rights, not the instructor's cookie
+    assert db.session.scalar(select(TrainingSession).where(TrainingSession.title == "As whom")) is None
+    remembered = strict.application.test_client()  # a browser holding only its remember-me cookie
+    instructor = make_user("instructor", email="remembered@example.org")
+    signed_in = post(remembered, "/login", {"email": instructor.email, "password": PASSWORD, "remember": "on"})
+    assert signed_in.status_code == 302 and remembered.get_cookie("remember_token") is not None
+    remembered.delete_cookie("session")
+    assert remembered.get("/api/me", headers=bearer).json["name"] == "Token Member"
+    assert remembered.get("/api/me", headers={"Authorization": "Bearer junk"}).status_code == 401
+    assert remembered.get("/api/me").json["email"] == "remembered@example.org"
+
+
+# ------------------------------------------------------------------------------------------------ production
+def test_an_https_portal_sends_hsts_on_every_response(make_app, make_user):
+    https = make_app(BASE_URL="https://portal.example.org").test_client()
+    for url in ("/", "/login", "/api/me", "/sessions/424242", "/static/css/portal.css"):
+        with https.get(url) as response:
+            assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000"), url
+    assert "Strict-Transport-Security" not in make_app().test_client().get("/").headers  # http: in development
+
+
+def test_the_token_answer_the_account_page_and_me_are_never_cached(client, make_user, login_as):
+    user = make_user(email="api@example.org")
+    answer = client.post("/api/auth/token", json={"email": "api@example.org", "password": PASSWORD})
+    me = client.get("/api/me", headers={"Authorization": f"Bearer {answer.json['token']}"})
+    login_as(user)
+    account = client.get("/account")
+    invalid_account = post(client, "/account", {"name": "", "timezone": "Mars/Base"})
+    for response in (answer, me, account, invalid_account):
+        assert response.status_code in (200, 422)
+        assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_the_api_token_carries_a_token_version_and_nothing_of_the_password_hash(make_user):
+    import jwt
+
+    from portal.accounts.auth import issue_token
+
+    user = make_user()
+    payload = jwt.decode(issue_token(user)[0], options={"verify_signature": False})
+    assert payload["ver"] == user.token_version == 1 and "pwd" not in payload
+    hash_text = user.password_hash
+    for value in payload.values():
+        text_value = str(value)
+        assert not any(text_value[i : i + 6] in hash_text for i in range(max(len(text_value) - 5, 0)))
+
+
+def test_a_password_change_bumps_the_token_version_and_refuses_older_tokens(client, login_as):
+    from portal.accounts.auth import issue_token
+
+    user = login_as("member")
+    old_token, _ = issue_token(user)
+    changed = post(client, "/account", {"name": user.name, "timezone": "UTC", "password": "another long one"})
+    assert changed.status_code == 302
+    db.session.expire_all()
+    user = db.session.get(User, user.id)
+    assert user.token_version == 2
+    fresh = client.post("/api/auth/token", json={"email": user.email, "password": "another long one"}).json["token"]
+    api = client.application.test_client()
+    assert api.get("/api/me", headers={"Authorization": f"Bearer {old_token}"}).status_code == 401
+    assert api.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
+def test_a_token_of_another_version_is_refused(client, make_user):
+    from portal.accounts.auth import issue_token
+
+    user = make_user()
+    token, _ = issue_token(user)
+    user.token_version += 1  # revoked without a password change
+    db.session.commit()
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_the_migration_starts_every_existing_user_at_token_version_one(client, make_user, make_session):
+    from alembic import command
+
+    from portal.accounts.auth import issue_token
+    from portal.core import migrate
+
+    user = make_user("instructor")
+    make_session(instructor=user)  # rows refer to users: the migration must not copy and drop the table
+    db.session.remove()
+    config = migrate.alembic_config()
+    command.downgrade(config, "7dfd3c21ff23")  # the revision before users had a token version
+    command.upgrade(config, "head")
+    user = db.session.get(User, user.id)
+    assert user.token_version == 1
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {issue_token(user)[0]}"}).status_code == 200

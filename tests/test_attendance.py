@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -134,6 +135,34 @@ def test_the_instructor_downloads_the_attendance_as_csv(client, login_as, live, 
         "1",
     ]
     assert rows[1][2].endswith("+00:00")
+
+
+FORMULA_LIKE = re.compile(r'^[\s"]*[=+\-@]')
+INJECTING_NAMES = [
+    "x;=1+1",  # a spreadsheet where ; separates cells makes "=1+1" a cell of its own
+    "Kim,+cmd|' /C calc'!A0",
+    "Ann\t@SUM(1+1)",
+    'Bo; "=2+2"',
+    "Lee;  -3+3",
+    "Max\r\n=4+4",
+    "\t=5+5",
+]
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_no_part_of_an_exported_name_can_start_a_formula_in_any_separator_locale(
+    client, login_as, live, make_user, clock, separator
+):
+    login_as(live.instructor)
+    for n, name in enumerate(INJECTING_NAMES):
+        add_attendance(live, make_user("member", name=name, email=f"m{n}@example.org"), clock, 5)
+    text = client.get(f"/sessions/{live.id}/attendance.csv").get_data(as_text=True)
+    # the file as a spreadsheet of that locale cuts it: by its separator, honouring quotes or not
+    cells = [cell for row in csv.reader(io.StringIO(text), delimiter=separator) for cell in row]
+    cells += [cell for line in text.splitlines() for cell in line.split(separator)]
+    assert [cell for cell in cells if FORMULA_LIKE.match(cell)] == []
+    names = [row[0] for row in csv.reader(io.StringIO(text))][1:]
+    assert sorted(name.replace("'", "") for name in names) == sorted(n.replace("'", "") for n in INJECTING_NAMES)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from portal.accounts import operations
 from portal.accounts.auth import api_auth_required, issue_token
 from portal.core.api import json_body
 from portal.core.errors import Unauthorized, ValidationFailed
-from portal.core.web import csrf_exempt
+from portal.core.web import csrf_exempt, no_store
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api")
 
@@ -30,13 +30,13 @@ def token():
     if user is None:
         raise Unauthorized("That email and password do not match an active account.", code="bad_credentials")
     token_value, expires_at = issue_token(user)
-    return jsonify({"token": token_value, "expires_at": expires_at.isoformat()})
+    return no_store(jsonify({"token": token_value, "expires_at": expires_at.isoformat()}), private=True)
 
 
 @bp.get("/me")
 @api_auth_required
 def me():
-    return jsonify(user_json(current_user))
+    return no_store(jsonify(user_json(current_user)), private=True)
 
 
 def user_json(user) -> dict:

@@ -17,6 +17,8 @@ from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.errors import Forbidden, Unauthorized, error_response, wants_json
 from portal.core.htmx import hx_redirect, is_htmx
+from portal.core.validation import MAX_ID, is_id
+from portal.core.web import bearer_token
 from portal.extensions import db, login_manager
 
 TOKEN_ALGORITHM = "HS256"
@@ -34,15 +36,20 @@ def init_auth(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        """The user of the browser session (or remember-me) cookie. A request that brings a bearer token is the
+        token's alone, whatever cookie comes with it (portal.core.web.one_kind_of_credentials): Flask-Login asks
+        this loader first whenever there is a cookie, so the token is read here too."""
+        token = bearer_token(request.headers)
+        if token is not None:
+            return user_from_token(token)
+        user = _user_by_id(user_id)
         return user if user is not None and user.is_active else None
 
     @login_manager.request_loader
     def load_user_from_bearer(req):
-        header = req.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        return user_from_token(header.removeprefix("Bearer ").strip())
+        """A request without cookies."""
+        token = bearer_token(req.headers)
+        return user_from_token(token) if token is not None else None
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -62,8 +69,8 @@ def issue_token(user) -> tuple[str, Any]:
         "aud": TOKEN_AUDIENCE,
         "exp": expires_at,
         "iat": now_utc(),
-        # a changed password invalidates tokens issued before it
-        "pwd": user.password_hash[-12:],
+        # a changed password bumps the user's token version, which invalidates the tokens issued before it
+        "ver": user.token_version,
     }
     return jwt.encode(payload, settings.SECRET_KEY, algorithm=TOKEN_ALGORITHM), expires_at
 
@@ -75,15 +82,21 @@ def user_from_token(token: str):
             current_settings().SECRET_KEY,
             algorithms=[TOKEN_ALGORITHM],
             audience=TOKEN_AUDIENCE,
-            options={"require": ["exp", "sub", "aud"]},
+            options={"require": ["exp", "sub", "aud", "ver"]},
         )
     except jwt.PyJWTError:
         return None
-    sub = str(payload.get("sub", ""))
-    user = db.session.get(User, int(sub)) if sub.isdigit() else None
-    if user is None or not user.is_active or payload.get("pwd") != user.password_hash[-12:]:
+    user = _user_by_id(payload.get("sub"))
+    if user is None or not user.is_active or payload.get("ver") != user.token_version:
         return None
     return user
+
+
+def _user_by_id(text: Any) -> User | None:
+    """The user whose id `text` (from a signed cookie or token) spells, if any."""
+    spelled = isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))
+    user_id = int(text) if spelled else None
+    return db.session.get(User, user_id) if is_id(user_id) else None
 
 
 def require_role(minimum: Role) -> Callable:

@@ -12,6 +12,7 @@ from portal.config import current_settings
 from portal.core.errors import ValidationFailed
 from portal.core.forms import render_invalid, safe_next
 from portal.core.timezones import all_timezones, browser_timezone
+from portal.core.web import no_store
 
 bp = Blueprint("accounts", __name__)
 
@@ -67,7 +68,8 @@ def signup_post():
 @require_login
 def account():
     values = {"name": current_user.name, "timezone": current_user.timezone}
-    return render_template("accounts/account.html", errors={}, values=values, timezones=all_timezones())
+    page = render_template("accounts/account.html", errors={}, values=values, timezones=all_timezones())
+    return no_store(page, private=True)
 
 
 @bp.post("/account")
@@ -82,7 +84,7 @@ def account_post():
             password=form.get("password") or None,
         )
     except ValidationFailed as exc:
-        return render_invalid("accounts/account.html", exc.fields, timezones=all_timezones())
+        return no_store(render_invalid("accounts/account.html", exc.fields, timezones=all_timezones()), private=True)
     flash("Your settings are saved.", "success")
     return redirect(url_for("accounts.account"))
 

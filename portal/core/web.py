@@ -1,13 +1,26 @@
-"""Request-level wiring shared by every blueprint: CSRF policy, security headers, template helpers."""
+"""Request-level wiring shared by every blueprint: which credentials count, CSRF policy, security headers,
+template helpers."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, make_response, request
 from flask_login import current_user
+from werkzeug.datastructures import Headers
 
+from portal.config import current_settings
 from portal.core import timezones
 from portal.core.clock import now_utc
+from portal.core.errors import Unauthorized
 from portal.extensions import csrf, db
+
+HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers keep to https once they have seen the portal
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case), "" for a bearer header
+    without one, None when the request brings no bearer token."""
+    scheme, _, token = headers.get("Authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def csrf_exempt(view):
@@ -48,12 +61,23 @@ def register_web(app: Flask) -> None:
         return response
 
     @app.before_request
+    def one_kind_of_credentials() -> None:
+        """A request is authenticated by a valid bearer token or by the cookie with the CSRF token, never a mix.
+        With a bearer token the cookie is not used at all (accounts.auth loads the token's user, never the
+        cookie's), and an invalid token is a 401 whatever cookie comes with it: a junk token must not leave a
+        signed-in browser writing without CSRF. A valid one needs no CSRF token: a page elsewhere cannot make a
+        browser send the header (CORS), and the token is not in the browser to be ridden on."""
+        if bearer_token(request.headers) is None:
+            check_csrf()
+        elif not current_user.is_authenticated:
+            raise Unauthorized(
+                "The bearer token is invalid or expired; get a new one from POST /api/auth/token.", code="bad_token"
+            )
+
     def check_csrf() -> None:
+        """Everything that rides on the browser session (forms, htmx, the JSON API used from a page) carries the
+        CSRF token."""
         if not app.config.get("WTF_CSRF_ENABLED", True):
-            return
-        # Bearer-token API clients carry no cookie, so they cannot be forged cross-site; everything that rides
-        # on the browser session (forms, htmx, the JSON API used from a page) must carry the CSRF token.
-        if request.headers.get("Authorization", "").startswith("Bearer "):
             return
         view = app.view_functions.get(request.endpoint or "")
         if getattr(view, "csrf_exempt", False):
@@ -64,6 +88,8 @@ def register_web(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
+        if current_settings().BASE_URL.startswith("https://"):  # production refuses any other BASE_URL
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")

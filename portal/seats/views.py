@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -226,9 +227,23 @@ def attendance_csv(session_id: int):
     return response
 
 
+# A spreadsheet runs a cell that starts with = + - @ as a formula, spaces or a quote before it or not.
+FORMULA_START = re.compile(r'[\s"]*[=+\-@]')
+# Where a spreadsheet may start a new cell inside our text: the separators of the common locales (, ; tab),
+# whatever the file's own separator and quoting, and line ends.
+CELL_BREAK = re.compile(r"([,;\t\r\n])")
+
+
 def _cell(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: defuse them."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """Text defused so that no part of it can start a formula: "x;=1+1" opened where ; separates cells is two
+    cells, the second of which would run. Every piece a separator could cut off that starts like a formula gets a
+    leading ' (a spreadsheet's mark for text); so does a cell that starts with a tab or CR."""
+    pieces = CELL_BREAK.split(text)  # text, break, text, break, ...: the texts are at the even places
+    for i in range(0, len(pieces), 2):
+        if FORMULA_START.match(pieces[i]):
+            pieces[i] = "'" + pieces[i]
+    defused = "".join(pieces)
+    return "'" + defused if defused[:1] in ("\t", "\r") else defused
 
 
 def _hms(seconds: int) -> str:

@@ -19,7 +19,7 @@ from portal.video import signals as video_signals
 def event_sessions_json(event, *, viewer, public_only: bool = False, **_: Any) -> dict[str, Any]:
     """An event's JSON carries the sessions the caller may see (only public ones for the public endpoint)."""
     items = queries.for_event(event.id, viewer, public_only=public_only)
-    return {"training_sessions": [session_json(s) for s in items]}
+    return {"training_sessions": [session_json(s, viewer) for s in items]}
 
 
 def _session_of_room(room_id: str | None) -> TrainingSession | None:

@@ -22,7 +22,7 @@ from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.training import queries
 from portal.training.models import FINAL_STATUSES, RoomStatus, SessionStatus, TrainingSession
-from portal.training.rules import room_backoff
+from portal.training.rules import can_watch_recording, room_backoff
 from portal.video import get_provider
 from portal.video.models import RecordingStatus, VideoParticipant
 from portal.video.port import JoinGrant, ProviderError
@@ -166,6 +166,12 @@ def recording_link(session: TrainingSession) -> str | None:
     if session.recording_url_expires_at and session.recording_url_expires_at <= now_utc():
         return None
     return session.recording_url
+
+
+def recording_link_for(session: TrainingSession, viewer) -> str | None:
+    """The recording's link as a response to `viewer` may carry it: only to someone who may watch it (the
+    provider's link must never reach anyone else, in a page or in JSON), and only while it is valid."""
+    return recording_link(session) if can_watch_recording(session, viewer) else None
 
 
 # ------------------------------------------------------------------------------------------------ rooms

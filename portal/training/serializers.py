@@ -1,4 +1,8 @@
-"""The one JSON shape of a training session. Same names as the columns."""
+"""The one JSON shape of a training session. Same names as the columns.
+
+The shape is the same for everyone; what depends on the viewer is a value: `recording_url` is null for whoever may
+not watch the recording (rules.can_watch_recording), so the provider's link never reaches them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from portal.training import rooms
 from portal.training.models import TrainingSession
 
 
-def session_json(session: TrainingSession) -> dict[str, Any]:
+def session_json(session: TrainingSession, viewer: Any = None) -> dict[str, Any]:
+    """The session as `viewer` (a User or the anonymous user) may see it; no viewer is nobody signed in."""
     return {
         "id": session.id,
         "event_id": session.event_id,
@@ -35,7 +40,7 @@ def session_json(session: TrainingSession) -> dict[str, Any]:
         "end_reason": session.end_reason,
         "recording_id": session.recording_id,
         "recording_status": session.recording_status,
-        "recording_url": rooms.recording_link(session),  # only while the provider's link is valid
+        "recording_url": rooms.recording_link_for(session, viewer),
         "archived_at": iso(session.archived_at),
         "created_at": iso(session.created_at),
         "updated_at": iso(session.updated_at),

@@ -19,7 +19,7 @@ from portal.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.forms import form_values as submitted_values
 from portal.core.signals import answers
 from portal.core.timezones import all_timezones, viewer_timezone
-from portal.core.web import expose_to_templates
+from portal.core.web import expose_to_templates, no_store
 from portal.events import queries as events
 from portal.events import rules as event_rules
 from portal.extensions import db
@@ -69,15 +69,21 @@ def index():
 @bp.get("/sessions/<int:session_id>", endpoint="detail")
 def detail(session_id: int):
     session = queries.get_visible(session_id, current_user)
-    return render_template("training/session.html", **_session_context(session))
+    context = _session_context(session)
+    page = render_template("training/session.html", **context)
+    # the provider's link is for this viewer alone: no cache may keep the page for anyone else
+    return no_store(page, private=True) if context["recording_link"] else page
 
 
 def _session_context(session: TrainingSession) -> dict[str, Any]:
     context: dict[str, Any] = {
         "session": session,
         "event": session.event if session.event and event_rules.can_view(session.event, current_user) else None,
-        "recording_link": rooms.recording_link(session),
-        "may": rules.allowed_actions(session, current_user),
+        "recording_link": rooms.recording_link_for(session, current_user),
+        "may": {
+            **rules.allowed_actions(session, current_user),
+            "watch": rules.can_watch_recording(session, current_user),
+        },
     }
     for part in answers(signals.session_page.send(session, viewer=current_user)):
         context.update(part)
