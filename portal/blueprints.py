@@ -5,6 +5,7 @@ from portal.accounts.views import bp as accounts_views
 from portal.audit.views import bp as audit_views
 from portal.events.api import bp as events_api
 from portal.events.views import bp as events_views
+from portal.openapi.views import bp as openapi_views
 from portal.ops.views import bp as ops_views
 from portal.seats.api import bp as seats_api
 from portal.seats.views import bp as seats_views
@@ -24,4 +25,5 @@ BLUEPRINTS = [
     video_views,
     audit_views,
     ops_views,
+    openapi_views,
 ]

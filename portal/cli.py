@@ -17,7 +17,7 @@ from portal.config import ConfigError
 
 # name -> "module:attribute" of a click command or group, loaded when it is asked for
 PACKAGE_COMMANDS = {
-    "db": "portal.core.cli:db",
+    "db": "portal.core.cli:db_group",
     "users": "portal.accounts.cli:users",
     "demo": "portal.demo:demo",
     "video": "portal.video.cli:video",

@@ -140,8 +140,6 @@ def demo(password: str) -> None:
         db.session.commit()
         _print_summary(users, password, created)
     finally:
-        db.session.remove()
-        db.engine.dispose()  # a command leaves no open connection behind
         if not current_settings().REDIS_URL:
             # The sessions' provisioning jobs started the embedded Redis; stop it cleanly (it keeps the jobs on disk
             # for `portal run`, and the room sweep would find the work anyway).

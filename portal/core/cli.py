@@ -10,6 +10,7 @@ import click
 from flask.cli import ScriptInfo
 
 from portal.core import migrate
+from portal.extensions import db as database
 
 
 def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -20,24 +21,28 @@ def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
         app = ctx.ensure_object(ScriptInfo).load_app()
         with app.app_context():
-            return ctx.invoke(func, *args, **kwargs)
+            try:
+                return ctx.invoke(func, *args, **kwargs)
+            finally:
+                database.session.remove()
+                database.engine.dispose()  # a command leaves no open connection behind
 
     return functools.update_wrapper(wrapper, func)
 
 
-@click.group(help="Database schema.")
-def db() -> None:
+@click.group("db", help="Database schema.")
+def db_group() -> None:
     pass
 
 
-@db.command(help="Apply every migration (creates the database on first run).")
+@db_group.command(help="Apply every migration (creates the database on first run).")
 @with_app
 def upgrade() -> None:
     migrate.upgrade()
     click.echo("database is up to date")
 
 
-@db.command(help="Autogenerate a migration from the models (for developers).")
+@db_group.command(help="Autogenerate a migration from the models (for developers).")
 @click.option("-m", "--message", required=True)
 @with_app
 def revision(message: str) -> None:
