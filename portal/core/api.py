@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import request
+from flask import Response, jsonify, request
 
 from portal.core.errors import BadRequest
 from portal.core.validation import MAX_ID, parse_json, whole_number
@@ -55,3 +55,10 @@ def bool_arg(name: str, default: bool = False) -> bool:
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 with its offset (UTC inside)."""
     return value.isoformat() if value is not None else None
+
+
+def created(body: dict[str, Any], location: str) -> tuple[Response, int]:
+    """201 Created: the new resource's JSON, and where it lives (Location)."""
+    response = jsonify(body)
+    response.headers["Location"] = location
+    return response, 201

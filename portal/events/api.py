@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, url_for
 from flask_login import current_user
 
 from portal.accounts.auth import api_auth_required, api_viewer
-from portal.core.api import json_body
+from portal.core.api import created, json_body
 from portal.core.signals import answers
 from portal.events import operations, queries
 from portal.events.models import Event
@@ -30,9 +30,7 @@ def _full_json(event: Event, viewer, *, public_only: bool = False) -> dict[str, 
 @api_auth_required
 def create_event():
     event = operations.create_event(json_body(), actor=current_user)
-    response = jsonify(_full_json(event, current_user))
-    response.headers["Location"] = url_for("events_api.get_event", event_id=event.id)
-    return response, 201
+    return created(_full_json(event, current_user), url_for("events_api.get_event", event_id=event.id))
 
 
 @bp.put("/events/<int:event_id>")

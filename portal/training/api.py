@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
 from portal.accounts.auth import api_auth_required, api_viewer
-from portal.core.api import bool_arg, int_arg, json_body
+from portal.core.api import bool_arg, created, int_arg, json_body
 from portal.core.clock import now_utc
 from portal.core.errors import BadRequest, ServiceUnavailable
 from portal.core.validation import MAX_ID
@@ -62,9 +62,7 @@ def list_sessions():
 @api_auth_required
 def create_session():
     session = operations.create_session(json_body(), actor=current_user)
-    response = jsonify(session_json(session, current_user))
-    response.headers["Location"] = url_for("training_api.get_session", session_id=session.id)
-    return response, 201
+    return created(session_json(session, current_user), url_for("training_api.get_session", session_id=session.id))
 
 
 @bp.get("/training/sessions/<int:session_id>")
