@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from portal.accounts.models import User
 from portal.events import signals as event_signals
 from portal.extensions import db
@@ -64,10 +62,7 @@ def event_sessions(event, *, viewer, **_: Any) -> dict[str, Any]:
 
 
 def _session_and_user(room_id: str, user_id: int | None) -> tuple[TrainingSession | None, User | None]:
-    session = db.session.scalar(
-        select(TrainingSession).where(TrainingSession.room_id == room_id).order_by(TrainingSession.id.desc()).limit(1)
-    )
-    return session, db.session.get(User, user_id) if user_id is not None else None
+    return sessions.of_room(room_id), db.session.get(User, user_id) if user_id is not None else None
 
 
 @video_signals.participant_joined.connect

@@ -151,3 +151,12 @@ def overdue_session_ids(now: datetime, grace: timedelta) -> list[int]:
             )
         ).all()
     )
+
+
+def of_room(room_id: str | None) -> TrainingSession | None:
+    """The session whose room this is (the provider's meeting id), the newest if a room was ever reused."""
+    if not room_id:
+        return None
+    return db.session.scalar(
+        select(TrainingSession).where(TrainingSession.room_id == room_id).order_by(TrainingSession.id.desc()).limit(1)
+    )

@@ -22,18 +22,10 @@ def event_sessions_json(event, *, viewer, public_only: bool = False, **_: Any) -
     return {"training_sessions": [session_json(s, viewer) for s in items]}
 
 
-def _session_of_room(room_id: str | None) -> TrainingSession | None:
-    if not room_id:
-        return None
-    return db.session.scalar(
-        select(TrainingSession).where(TrainingSession.room_id == room_id).order_by(TrainingSession.id.desc()).limit(1)
-    )
-
-
 @video_signals.meeting_ended.connect
 def end_with_meeting(room_id: str, *, reason: str | None = None, **_: Any) -> str | None:
     """The provider ended the meeting (everyone left, or it was closed there): a live session ends with it."""
-    session = _session_of_room(room_id)
+    session = queries.of_room(room_id)
     if session is None:
         return None
     if session.status != SessionStatus.LIVE.value:
@@ -48,7 +40,7 @@ def follow_recording(
 ) -> str | None:
     session = db.session.scalar(select(TrainingSession).where(TrainingSession.recording_id == recording_id))
     if session is None:
-        session = _session_of_room(room_id)
+        session = queries.of_room(room_id)
         if session is None or session.recording_id or not session.recording_enabled:
             return None
         session.recording_id = recording_id  # started by the provider itself (record on start, or the host)
