@@ -111,7 +111,7 @@ def test_recording_starts_once_and_stops_into_uploading(session, fake_rtk):
     rooms.stop_recording(session)
     assert session.recording_status == "uploading"
     assert fake_rtk.recordings[session.recording_id]["status"] == "UPLOADING"
-    assert rooms.recording_link(session) is None
+    assert rooms.recording_link(session, session.instructor) is None
 
 
 def test_a_recording_is_not_started_when_recording_is_off(cloudflare_app, make_session, fake_rtk):

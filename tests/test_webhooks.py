@@ -187,7 +187,7 @@ def test_recording_status_updates_move_the_recording_to_ready_with_its_link(clie
     db.session.expire_all()
     session = db.session.get(TrainingSession, live_session.id)
     assert session.recording_status == "ready"
-    assert rooms.recording_link(session) == fake_rtk.recordings[recording_id]["download_url"]
+    assert rooms.recording_link(session, session.instructor) == fake_rtk.recordings[recording_id]["download_url"]
     assert session.recording_url_expires_at > now_utc() + timedelta(days=6)
     # a late "UPLOADING" delivery does not move it back
     late = fake_rtk.send_webhook(client, fake_rtk.recording_event(recording_id, "UPLOADING"))
@@ -202,7 +202,7 @@ def test_an_errored_recording_is_failed(client, fake_rtk, live_session):
     fake_rtk.send_webhook(client, fake_rtk.recording_event(live_session.recording_id, "ERRORED"))
     db.session.expire_all()
     session = db.session.get(TrainingSession, live_session.id)
-    assert session.recording_status == "failed" and rooms.recording_link(session) is None
+    assert session.recording_status == "failed" and rooms.recording_link(session, session.instructor) is None
 
 
 def test_unknown_events_are_stored_and_acknowledged(client, fake_rtk, live_session):

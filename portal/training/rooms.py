@@ -159,8 +159,8 @@ def advance_recording(session: TrainingSession, status: str, url: str | None = N
     return True
 
 
-def recording_link(session: TrainingSession) -> str | None:
-    """The recording's link while the provider's link is still valid."""
+def _valid_link(session: TrainingSession) -> str | None:
+    """The recording's link while the provider's link is still valid (for whom: recording_link)."""
     if session.recording_status != RecordingStatus.READY.value or not session.recording_url:
         return None
     if session.recording_url_expires_at and session.recording_url_expires_at <= now_utc():
@@ -168,10 +168,10 @@ def recording_link(session: TrainingSession) -> str | None:
     return session.recording_url
 
 
-def recording_link_for(session: TrainingSession, viewer) -> str | None:
+def recording_link(session: TrainingSession, viewer) -> str | None:
     """The recording's link as a response to `viewer` may carry it: only to someone who may watch it (the
     provider's link must never reach anyone else, in a page or in JSON), and only while it is valid."""
-    return recording_link(session) if can_watch_recording(session, viewer) else None
+    return _valid_link(session) if can_watch_recording(session, viewer) else None
 
 
 # ------------------------------------------------------------------------------------------------ rooms

@@ -40,7 +40,7 @@ def session_json(session: TrainingSession, viewer: Any = None) -> dict[str, Any]
         "end_reason": session.end_reason,
         "recording_id": session.recording_id,
         "recording_status": session.recording_status,
-        "recording_url": rooms.recording_link_for(session, viewer),
+        "recording_url": rooms.recording_link(session, viewer),
         "archived_at": iso(session.archived_at),
         "created_at": iso(session.created_at),
         "updated_at": iso(session.updated_at),

@@ -79,7 +79,7 @@ def _session_context(session: TrainingSession) -> dict[str, Any]:
     context: dict[str, Any] = {
         "session": session,
         "event": session.event if session.event and event_rules.can_view(session.event, current_user) else None,
-        "recording_link": rooms.recording_link_for(session, current_user),
+        "recording_link": rooms.recording_link(session, current_user),
         "may": {
             **rules.allowed_actions(session, current_user),
             "watch": rules.can_watch_recording(session, current_user),
