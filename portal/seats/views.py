@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -18,6 +17,7 @@ from portal.config import current_settings
 from portal.core.errors import DomainError, Forbidden, NotFound, Unauthorized
 from portal.core.forms import safe_next
 from portal.core.htmx import is_htmx
+from portal.core.text import spreadsheet_safe
 from portal.core.validation import is_id
 from portal.core.web import expose_to_templates, no_store
 from portal.extensions import db
@@ -213,8 +213,8 @@ def attendance_csv(session_id: int):
     for row in queries.attendance_rows(session):
         writer.writerow(
             [
-                _cell(row.name),
-                _cell(row.email),
+                spreadsheet_safe(row.name),
+                spreadsheet_safe(row.email),
                 row.first_joined_at.isoformat(),
                 row.last_left_at.isoformat() if row.last_left_at else "",
                 row.watch_seconds,
@@ -225,25 +225,6 @@ def attendance_csv(session_id: int):
     response = no_store(Response(out.getvalue(), mimetype="text/csv"))
     response.headers["Content-Disposition"] = f'attachment; filename="attendance-session-{session.id}.csv"'
     return response
-
-
-# A spreadsheet runs a cell that starts with = + - @ as a formula, spaces or a quote before it or not.
-FORMULA_START = re.compile(r'[\s"]*[=+\-@]')
-# Where a spreadsheet may start a new cell inside our text: the separators of the common locales (, ; tab),
-# whatever the file's own separator and quoting, and line ends.
-CELL_BREAK = re.compile(r"([,;\t\r\n])")
-
-
-def _cell(text: str) -> str:
-    """Text defused so that no part of it can start a formula: "x;=1+1" opened where ; separates cells is two
-    cells, the second of which would run. Every piece a separator could cut off that starts like a formula gets a
-    leading ' (a spreadsheet's mark for text); so does a cell that starts with a tab or CR."""
-    pieces = CELL_BREAK.split(text)  # text, break, text, break, ...: the texts are at the even places
-    for i in range(0, len(pieces), 2):
-        if FORMULA_START.match(pieces[i]):
-            pieces[i] = "'" + pieces[i]
-    defused = "".join(pieces)
-    return "'" + defused if defused[:1] in ("\t", "\r") else defused
 
 
 def _hms(seconds: int) -> str:
