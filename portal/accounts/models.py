@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
@@ -22,6 +25,14 @@ class User(UserMixin, TimestampMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     # API tokens carry the version they were issued under; a token of another version is refused
     token_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # When the address was confirmed from a link mailed to it; None: nothing but that link is mailed to it
+    email_verified_at: Mapped[datetime | None]
+    # The profile's language (a locale name such as "en" or "de"); None: the browser's, else the default
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
+    # "12" or "24": the clock times are shown in; None: the locale's own
+    hour_cycle: Mapped[str | None] = mapped_column(sa.String(2))
+    # Email kinds this person turned off (preferences or one-click unsubscribe), e.g. {"reminder_24h": false}
+    email_preferences: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
 
     def set_password(self, password: str) -> None:
         """A new password also revokes every API token issued before it (a new token version)."""

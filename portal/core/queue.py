@@ -30,6 +30,8 @@ from portal.core import redis as portal_redis
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "portal"
+# The queues a worker takes jobs from, most urgent first (rq takes from the first non-empty one)
+WORKER_QUEUES: tuple[str, ...] = (QUEUE_NAME,)
 _PENDING_KEY = "portal.pending_jobs"
 # A job in one of these states is over: its id no longer deduplicates anything (see the module docstring).
 ENDED_STATUSES = frozenset(
@@ -56,8 +58,13 @@ def get_redis() -> redis.Redis:
     return ext["portal.redis"]
 
 
-def get_queue() -> Queue:
-    return Queue(QUEUE_NAME, connection=get_redis())
+def get_queue(name: str = QUEUE_NAME) -> Queue:
+    return Queue(name, connection=get_redis())
+
+
+def worker_queues() -> list[Queue]:
+    """The queues a worker serves, most urgent first."""
+    return [get_queue(name) for name in WORKER_QUEUES]
 
 
 def enqueue(func: Callable[..., Any], *args: Any, **options: Any) -> bool:

@@ -29,8 +29,11 @@ class Channel(Protocol):
         """Whether planning creates rows for this channel (e.g. once its settings block is filled in). Rows
         planned before it was switched off are still re-timed and sent."""
 
-    def compose(self, notification: Notification, user: User, session: TrainingSession, settings: Settings) -> Any:
-        """The message this row says to `user`, in this channel's form."""
+    def compose(
+        self, notification: Notification, user: User, session: TrainingSession | None, settings: Settings
+    ) -> Any:
+        """The message this row says to `user`, in this channel's form. `session` is None for a message about
+        no session (an account email: verification, reset, invitation)."""
 
     def deliver(self, message: Any, settings: Settings) -> str:
         """Hand the message over; return where it went. Raise when it was not accepted: the row is retried."""

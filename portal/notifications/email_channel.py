@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from portal.accounts.models import User
 from portal.config import Settings
-from portal.notifications import emails, mailer
+from portal.notifications import consent, emails, mailer
 from portal.notifications.channels import register
 from portal.notifications.mailer import Mail
 from portal.notifications.models import Notification
@@ -18,8 +20,12 @@ class EmailChannel:
     def enabled(self, settings: Settings) -> bool:
         return True
 
-    def compose(self, notification: Notification, user: User, session: TrainingSession, settings: Settings) -> Mail:
-        return emails.compose(notification, user, session, settings)
+    def compose(
+        self, notification: Notification, user: User, session: TrainingSession | None, settings: Settings
+    ) -> Mail:
+        mail = emails.compose(notification, user, session, settings)
+        extra = consent.mail_headers(notification, user, settings)
+        return replace(mail, headers=mail.headers + tuple(extra.items())) if extra else mail
 
     def deliver(self, message: Mail, settings: Settings) -> str:
         return mailer.deliver(mailer.build_message(message, settings), settings)

@@ -49,6 +49,8 @@ class Mail:
     # The Message-ID's stable part, e.g. "notification-42-20261205T170000Z": a re-sent copy folds with the first
     message_key: str
     attachments: tuple[Attachment, ...] = ()
+    # Extra headers, e.g. List-Unsubscribe (RFC 8058); values are folded to one line
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def build_message(mail: Mail, settings: Settings) -> EmailMessage:
@@ -59,6 +61,8 @@ def build_message(mail: Mail, settings: Settings) -> EmailMessage:
     message["Date"] = formatdate(now_utc().timestamp(), localtime=False)
     domain = urlsplit(settings.BASE_URL).hostname or "portal.local"
     message["Message-ID"] = f"<{mail.message_key}@{domain}>"
+    for name, value in mail.headers:
+        message[name] = single_line(value)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     for item in mail.attachments:

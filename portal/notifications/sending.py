@@ -29,7 +29,7 @@ from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.queue import enqueue, enqueue_after_commit
 from portal.extensions import db
-from portal.notifications import queries
+from portal.notifications import consent, queries
 from portal.notifications.channels import channel_named
 from portal.notifications.models import Notification, NotificationStatus
 from portal.notifications.rules import (
@@ -123,10 +123,13 @@ def _record_sent(notification_id: int, tries: int = 5) -> None:
 
 
 def _why_not(row: Notification, session: TrainingSession | None, user: User | None) -> str | None:
-    if user is None or not user.is_active:
-        return "the recipient's account is closed"
+    if user is None:
+        return "the recipient's account is gone"
+    refused = consent.why_not_send(user, row.kind)
+    if refused:
+        return refused
     if session is None:
-        return "the session is gone"
+        return "the session is gone" if row.session_id is not None else None  # None: an account email
     if is_reminder(row.kind):
         seated = user.id != session.instructor_id and queries.holds_confirmed_seat(session.id, user.id)
         return reminder_not_owed(

@@ -11,7 +11,7 @@ from flask import Flask
 from rq import SimpleWorker, Worker
 
 from portal.app import create_app
-from portal.core.queue import get_queue
+from portal.core.queue import worker_queues
 from portal.core.redis import release_embedded
 from portal.extensions import db
 from portal.notifications.channels import announce_transport
@@ -79,9 +79,9 @@ def run_worker(*, burst: bool = False, name: str | None = None) -> None:
     settings = app.extensions["portal.settings"]
     announce_transport(settings)
     with app.app_context():
-        queue = get_queue()
+        queues = worker_queues()
     every = settings.WORKER_HEARTBEAT_SECONDS
-    worker = AppWorker([queue], connection=queue.connection, app=app, worker_ttl=every + 15)
+    worker = AppWorker(queues, connection=queues[0].connection, app=app, worker_ttl=every + 15)
     worker.portal_name = name or process_name("worker")
     worker.heartbeat_every = every
     worker.record_alive()
