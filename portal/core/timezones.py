@@ -2,24 +2,134 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from functools import cache
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
+from babel.core import get_global
+from babel.dates import get_timezone_location
 from flask import request
 from flask_login import current_user
 
 from portal.config import current_settings
+from portal.core.clock import now_utc
 from portal.core.validation import check_in_calendar
 
 TZ_COOKIE = "tz"
 
+# The picker's groups: the time-zone database's own regions, in this order, under readable names. Older alias
+# names (US/Eastern, Asia/Calcutta, ...) stay valid but are not offered, unless one is a person's current zone.
+REGIONS = {
+    "Africa": "Africa",
+    "America": "Americas",
+    "Antarctica": "Antarctica",
+    "Arctic": "Arctic",
+    "Asia": "Asia",
+    "Atlantic": "Atlantic Ocean",
+    "Australia": "Australia",
+    "Europe": "Europe",
+    "Indian": "Indian Ocean",
+    "Pacific": "Pacific",
+}
+UNIVERSAL = "Universal"
+
+
+class ZoneNames(tuple[str, ...]):
+    """The zone names a person may choose (a plain tuple of names), which can also present themselves to the time-zone
+    picker: grouped by region, each with a readable label."""
+
+    def grouped(self, selected: str = "") -> list[tuple[str, list[tuple[str, str]]]]:
+        """[(region label, [(zone name, label)])] for the picker, the offsets as of now. `selected` is always
+        offered, even an alias name the list leaves out, so that a form shows the value a person has."""
+        moment = now_utc()
+        groups = list(_offered(self, moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)))
+        if is_valid_timezone(selected) and _picker_region(selected) is None:
+            name, label = zone_choice(selected, moment)
+            groups.append(("Other names", [(name, f"{name}: {label}")]))
+        return groups
+
+
+@lru_cache(maxsize=4)
+def _offered(names: tuple[str, ...], moment: datetime) -> tuple[tuple[str, list[tuple[str, str]]], ...]:
+    """The picker's groups at `moment` (a quarter hour: clocks change on one, so the offsets shown stay right)."""
+    groups: dict[str, list[tuple[str, str]]] = {label: [] for label in (*REGIONS.values(), UNIVERSAL)}
+    for name in names:
+        region = _picker_region(name)
+        if region is not None:
+            groups[region].append(zone_choice(name, moment))
+    return tuple((region, sorted(items, key=lambda item: item[1])) for region, items in groups.items() if items)
+
+
+def _picker_region(name: str) -> str | None:
+    """The picker group a zone is offered in; None for an old alias of another zone (US/Eastern, Asia/Calcutta,
+    America/Atka: the CLDR's list of aliases, which keeps one zone per place) and names outside the regions."""
+    if name == "UTC":
+        return UNIVERSAL
+    if name in _aliases() or "/" not in name:
+        return None
+    return REGIONS.get(name.split("/", 1)[0])
+
 
 @cache
-def all_timezones() -> tuple[str, ...]:
+def _aliases() -> frozenset[str]:
+    return frozenset(get_global("zone_aliases"))
+
+
+@cache
+def all_timezones() -> ZoneNames:
     zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
-    return (*zones, "UTC")
+    return ZoneNames((*zones, "UTC"))
+
+
+@cache
+def zone_place(name: str) -> tuple[str, str]:
+    """(city, country) of a zone in plain English: ('São Paulo', 'Brazil'), ('Knox, Indiana', 'United States'),
+    ('Kolkata', 'India'); the country is '' where the zone has none (UTC, Antarctic stations)."""
+    if name == "UTC":
+        return "UTC (Coordinated Universal Time)", ""
+    city = get_timezone_location(name, locale="en", return_city=True)
+    location = get_timezone_location(name, locale="en").removesuffix(" Time")
+    country = location.split(" (", 1)[0] if " (" in location else location
+    if country in {"world", "Unknown Region"} or country == city:
+        country = ""
+    return city, country
+
+
+def zone_choice(name: str, moment: datetime) -> tuple[str, str]:
+    """(name, 'New York, United States (GMT-5, EST)') of one zone, its offset and abbreviation as at `moment`."""
+    city, country = zone_place(name)
+    if name == "UTC":
+        return name, city
+    local = moment.astimezone(_zone(name))
+    offset, abbreviation = gmt_offset(local.utcoffset()), zone_abbreviation(local)
+    shown = offset if abbreviation in (offset, "GMT", "UTC") else f"{offset}, {abbreviation}"
+    return name, f"{city}, {country} ({shown})" if country else f"{city} ({shown})"
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)  # ZoneInfo keeps only a few zones it made; the picker asks for 400 on each page
+
+
+def gmt_offset(offset: timedelta | None) -> str:
+    """'GMT-3', 'GMT+5:30', 'GMT' for an offset from UTC."""
+    minutes = round((offset or timedelta()).total_seconds() / 60)
+    if not minutes:
+        return "GMT"
+    sign = "+" if minutes > 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"GMT{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def zone_abbreviation(local: datetime) -> str:
+    """The zone part of a shown time: the database's abbreviation where it has one ('CET', 'EDT', 'UTC'), else the
+    offset as a name people read ('GMT-3' where the database only says '-03')."""
+    name = local.tzname() or ""
+    if name and name[0] not in "+-" and not name.isdigit():
+        return name
+    return gmt_offset(local.utcoffset())
 
 
 @cache
@@ -62,10 +172,10 @@ def format_local(value: datetime | None, zone: ZoneInfo | str | None = None, fmt
         return ""
     local = to_zone(value, zone or viewer_timezone())
     if fmt == "time":
-        return local.strftime("%H:%M %Z")
+        return f"{local:%H:%M} {zone_abbreviation(local)}"
     if fmt == "date":
         return local.strftime("%a %d %b %Y")
-    return local.strftime("%a %d %b %Y, %H:%M %Z")
+    return f"{local:%a %d %b %Y, %H:%M} {zone_abbreviation(local)}"
 
 
 def format_duration(seconds: float | int | timedelta) -> str:
@@ -85,11 +195,41 @@ def format_duration(seconds: float | int | timedelta) -> str:
     return f"{secs} s"
 
 
-def parse_local(date_text: str, time_text: str, zone_name: str) -> datetime:
+@dataclass(frozen=True)
+class Reading:
+    """One way to read a local time: `fold` as Python numbers them (0 the first, 1 the second of a repeated time;
+    0 for a time in a gap, read forward), `utc` the moment, `label` as a person reads it ('01:30 EST (second)')."""
+
+    fold: int
+    utc: datetime
+    label: str
+
+
+class LocalTimeChoice(ValueError):
+    """A local time that needs a choice before it is a moment: it happens twice (the repeated hour when the clocks go
+    back: two readings), or not at all (the hour skipped when they go forward: one reading, moved forward by the gap,
+    as RFC 5545 reads it). The message says which; `readings` are the choices."""
+
+    def __init__(self, message: str, readings: tuple[Reading, ...]):
+        super().__init__(message)
+        self.readings = readings
+
+
+def _gap(length: timedelta) -> str:
+    hours, minutes = divmod(round(length.total_seconds() / 60), 60)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
+
+
+def _clock(local: datetime) -> str:
+    return f"{local:%H:%M} {zone_abbreviation(local)}"
+
+
+def parse_local(date_text: str, time_text: str, zone_name: str, fold: int | None = None) -> datetime:
     """A form's local date + time in `zone_name` -> aware UTC. Raises ValueError with a user-facing message.
 
-    A time that does not exist in that zone (the hour skipped when clocks go forward) is refused rather
-    than silently shifted.
+    A time that happens twice (clocks going back) needs `fold` (0 the first, 1 the second); a time that does not
+    happen (clocks going forward) needs fold 0, the reading moved forward by the gap. Without it either raises
+    LocalTimeChoice, which offers the readings: nothing is picked silently.
     """
     if not is_valid_timezone(zone_name):
         raise ValueError("Choose a valid time zone.")
@@ -98,9 +238,31 @@ def parse_local(date_text: str, time_text: str, zone_name: str) -> datetime:
     except ValueError:
         raise ValueError("Enter a date (YYYY-MM-DD) and a time (HH:MM).") from None
     zone = ZoneInfo(zone_name)
-    utc, error = check_in_calendar(naive.replace(tzinfo=zone))  # 0001-01-01 in Tokyo is before year 1 in UTC
-    if error:
-        raise ValueError(error)
-    if utc.astimezone(zone).replace(tzinfo=None) != naive:
-        raise ValueError(f"{naive:%H:%M} does not exist on {naive:%d %b %Y} in {zone_name} (clocks change).")
-    return utc
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    for reading in (first, second):
+        _, error = check_in_calendar(reading)  # 0001-01-01 in Tokyo is before year 1 in UTC
+        if error:
+            raise ValueError(error)
+    read_first, read_second = first.astimezone(UTC), second.astimezone(UTC)
+    if read_first == read_second:
+        return read_first
+    when = f"{naive:%H:%M} on {naive:%d %b %Y} in {zone_name}"
+    if read_first < read_second:  # the clocks go back: the time happens twice, fold 0 first
+        if fold in (0, 1):
+            return (read_first, read_second)[fold]
+        readings = (
+            Reading(0, read_first, f"{_clock(read_first.astimezone(zone))} (first)"),
+            Reading(1, read_second, f"{_clock(read_second.astimezone(zone))} (second)"),
+        )
+        raise LocalTimeChoice(f"{when} happens twice (the clocks go back that night): choose which one.", readings)
+    # the clocks go forward: the time is skipped; fold 0 reads it with the offset before the change, which lands
+    # as far after the change as the time is after its start (02:30 -> 03:30), the RFC 5545 reading
+    if fold == 0:
+        return read_first
+    moved = _clock(read_first.astimezone(zone))
+    gap = _gap(read_first - read_second)
+    raise LocalTimeChoice(
+        f"{naive:%H:%M} does not exist on {naive:%d %b %Y} in {zone_name}: the clocks go forward {gap} that night, "
+        f"so it would be {moved}. Choose that, or enter another time.",
+        (Reading(0, read_first, f"{moved} (moved forward by the {gap} the clocks skip)"),),
+    )
