@@ -39,5 +39,13 @@ def audit_page(
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
-    entity_types = db.session.scalars(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type))
-    return AuditPage(list(entries), total, list(entity_types))
+    return AuditPage(list(entries), total, entity_types())
+
+
+def entity_types() -> list[str]:
+    """Each entity type once, in order: a hop along the (entity_type, entity_id) index from one type to the next
+    (a loose index scan, one probe per type), not a read of every entry as DISTINCT would be."""
+    types = select(func.min(AuditEntry.entity_type).label("name")).cte("entity_types", recursive=True)
+    following = select(func.min(AuditEntry.entity_type)).where(AuditEntry.entity_type > types.c.name)
+    types = types.union_all(select(following.scalar_subquery()).where(types.c.name.is_not(None)))
+    return list(db.session.scalars(select(types.c.name).where(types.c.name.is_not(None)).order_by(types.c.name)))

@@ -29,6 +29,7 @@ class Notification(TimestampMixin, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("channel", "key"),
         sa.Index("ix_notifications_status_due_at", "status", "due_at"),
+        sa.Index("ix_notifications_status_updated_at", "status", "updated_at"),  # Health: recent counts by status
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

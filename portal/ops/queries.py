@@ -1,26 +1,31 @@
 """Health of the portal's parts: database, Redis, the worker and cron processes, the queue and failed jobs.
-Each check answers on its own: a part that is down never stops the others from being reported."""
+Each check answers on its own: a part that is down never stops the others from being reported.
+
+Its counts do not grow with history: what is open now (failed rooms of sessions to come, emails waiting or being
+sent) and what happened in the last RECENT (emails sent, skipped, failed), each counted from an index alone."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, union_all
 
 from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.queue import get_queue
 from portal.extensions import db
-from portal.notifications.queries import counts_by_status
+from portal.notifications.models import Notification, NotificationStatus
 from portal.ops.heartbeat import PIPELINE, is_alive
 from portal.ops.models import Heartbeat
 from portal.training.models import RoomStatus, SessionStatus, TrainingSession
 
 log = logging.getLogger(__name__)
+RECENT = timedelta(hours=24)  # the window of Health's counts of what happened
+OPEN_NOTIFICATIONS = (NotificationStatus.PENDING.value, NotificationStatus.SENDING.value)
 
 
 def check_database() -> str | None:
@@ -60,7 +65,8 @@ class Health:
     running: int | None = None
     failed: int | None = None
     rooms_failed: int | None = None
-    notifications: dict[str, int] = field(default_factory=dict)
+    notifications: dict[str, int] = field(default_factory=dict)  # status -> count (open now, or within RECENT)
+    recent_hours: int = int(RECENT.total_seconds() // 3600)
 
     @property
     def worker_alive(self) -> bool:
@@ -102,4 +108,25 @@ def _add_database_facts(report: Health) -> None:
             TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
         )
     )
-    report.notifications = counts_by_status()
+    report.notifications = notification_counts(now)
+
+
+def notification_counts(now: datetime) -> dict[str, int]:
+    """Rows waiting or being sent now, and rows sent, skipped or failed within RECENT, by status: one statement
+    read from notifications' status indexes alone (status, updated_at); every status is present."""
+    counts = dict.fromkeys((status.value for status in NotificationStatus), 0)
+    open_now = (
+        select(Notification.status, func.count())
+        .where(Notification.status.in_(OPEN_NOTIFICATIONS))
+        .group_by(Notification.status)
+    )
+    recent = (
+        select(Notification.status, func.count())
+        .where(
+            Notification.status.in_([s for s in counts if s not in OPEN_NOTIFICATIONS]),
+            Notification.updated_at >= now - RECENT,
+        )
+        .group_by(Notification.status)
+    )
+    counts.update(dict(db.session.execute(union_all(open_now, recent)).all()))
+    return counts

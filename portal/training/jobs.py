@@ -75,15 +75,30 @@ def _locked(session_id: int) -> TrainingSession | None:
 
 
 # ------------------------------------------------------------------------------------------------ cleanup
+OPEN_ROOM_STATUSES = tuple(status.value for status in RoomStatus if status is not RoomStatus.INACTIVE)
+
+
 def cleanup() -> dict[str, int]:
-    """Daily: deactivate the rooms of ended and canceled sessions; archive sessions over ARCHIVE_AFTER_DAYS."""
+    """Daily: deactivate the rooms of ended and canceled sessions; archive sessions over ARCHIVE_AFTER_DAYS.
+
+    Set-based where it can be: one statement marks every final session that never got a room as done, one
+    archives; only rooms to close at the provider are handled one by one. Each filter seeks an index (rooms by
+    room status and status, archiving by status and end among sessions not archived), so the work does not grow
+    with the history."""
     now = now_utc()
+    final_with_open_room = (
+        TrainingSession.status.in_(FINAL_STATUSES),
+        TrainingSession.room_status.in_(OPEN_ROOM_STATUSES),
+    )
+    db.session.execute(
+        update(TrainingSession)
+        .where(*final_with_open_room, TrainingSession.room_id.is_(None))
+        .values(room_status=RoomStatus.INACTIVE.value)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
     ids = db.session.scalars(
-        select(TrainingSession.id).where(
-            TrainingSession.status.in_(FINAL_STATUSES),
-            TrainingSession.room_id.is_not(None),
-            TrainingSession.room_status != RoomStatus.INACTIVE.value,
-        )
+        select(TrainingSession.id).where(*final_with_open_room, TrainingSession.room_id.is_not(None))
     ).all()
     closed = failed = 0
     for session_id in ids:
@@ -101,6 +116,7 @@ def cleanup() -> dict[str, int]:
         update(TrainingSession)
         .where(
             TrainingSession.archived_at.is_(None),
+            TrainingSession.status.in_(FINAL_STATUSES),
             or_(
                 (TrainingSession.status == SessionStatus.ENDED.value)
                 & (db.func.coalesce(TrainingSession.ended_at, TrainingSession.end_time) < cutoff),

@@ -45,6 +45,10 @@ class EndReason(StrEnum):
     PROVIDER = "provider"  # the provider reported the meeting ended
 
 
+# The partial indexes of lists and sweeps: archived history is not in them.
+_UNARCHIVED = {"sqlite_where": sa.text("archived_at IS NULL"), "postgresql_where": sa.text("archived_at IS NULL")}
+
+
 class TrainingSession(TimestampMixin, db.Model):
     __tablename__ = "training_sessions"
     __table_args__ = (
@@ -52,6 +56,15 @@ class TrainingSession(TimestampMixin, db.Model):
         sa.CheckConstraint("seats_taken >= 0", name="seats_taken_not_negative"),
         sa.CheckConstraint("capacity IS NULL OR seats_taken <= capacity", name="seats_within_capacity"),
         sa.Index("ix_training_sessions_status_start_time", "status", "start_time"),
+        # Every sweep's and page's filter and order has an index (issue 13): lists by start / created / title,
+        # auto-end and archiving by status and end, an instructor's and an event's sessions, rooms by status.
+        sa.Index("ix_training_sessions_unarchived_start_time", "start_time", "id", **_UNARCHIVED),
+        sa.Index("ix_training_sessions_unarchived_created_at", "created_at", "id", **_UNARCHIVED),
+        sa.Index("ix_training_sessions_unarchived_title", "title", "id", **_UNARCHIVED),
+        sa.Index("ix_training_sessions_unarchived_status_end_time", "status", "end_time", **_UNARCHIVED),
+        sa.Index("ix_training_sessions_unarchived_instructor_id", "instructor_id", "start_time", "id", **_UNARCHIVED),
+        sa.Index("ix_training_sessions_unarchived_event_id", "event_id", "start_time", "id", **_UNARCHIVED),
+        sa.Index("ix_training_sessions_room_status_status", "room_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

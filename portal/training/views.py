@@ -58,12 +58,33 @@ def home():
     )
 
 
+# Lists are read a page at a time (LIMIT/OFFSET along an index: a page reads its rows and those of the pages before
+# it, never the whole list) with "next page" links instead of a count: history does not slow them.
+PAGE_SIZE = 50
+LAST_PAGE = 1000
+
+
+def _page_number() -> int:
+    """The `page` query parameter (1, 2, ...); anything else is the first page."""
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= LAST_PAGE else 1
+
+
+def _page_of(fetch, page: int, **kwargs: Any) -> tuple[list[TrainingSession], bool]:
+    """Page `page` of `fetch(limit=, offset=, **kwargs)`, and whether another page follows (one row more is read)."""
+    rows = fetch(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, **kwargs)
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
 @bp.get("/sessions", endpoint="index")
 def index():
     show_past = request.args.get("past") == "1"
-    now = now_utc()
-    sessions = queries.past(current_user, now=now) if show_past else queries.upcoming(current_user, now=now, limit=100)
-    return render_template("training/index.html", sessions=sessions, show_past=show_past, **_shown(sessions))
+    page = _page_number()
+    fetch = queries.past if show_past else queries.upcoming
+    sessions, more = _page_of(fetch, page, viewer=current_user, now=now_utc())
+    return render_template(
+        "training/index.html", sessions=sessions, show_past=show_past, page=page, more=more, **_shown(sessions)
+    )
 
 
 @bp.get("/sessions/<int:session_id>", endpoint="detail")
@@ -93,13 +114,22 @@ def _session_context(session: TrainingSession) -> dict[str, Any]:
 @bp.get("/my/sessions", endpoint="my_sessions")
 @require_role(Role.INSTRUCTOR)
 def my_sessions():
-    sessions = queries.of_instructor(current_user.id, include_archived=request.args.get("archived") == "1")
+    """What the instructor teaches: the next sessions (the first PAGE_SIZE), then the past a page at a time."""
+    include_archived = request.args.get("archived") == "1"
+    page = _page_number()
     now = now_utc()
+    mine = {"viewer": current_user, "now": now, "instructor_id": current_user.id}
+    upcoming, more_upcoming = _page_of(queries.upcoming, 1, **mine)
+    past, more = _page_of(queries.past, page, include_archived=include_archived, **mine)
     return render_template(
         "training/my_sessions.html",
         now=now,
-        upcoming=[s for s in sessions if not s.is_final and s.end_time > now][::-1],
-        past=[s for s in sessions if s.is_final or s.end_time <= now],
+        upcoming=upcoming,
+        more_upcoming=more_upcoming,
+        past=past,
+        page=page,
+        more=more,
+        include_archived=include_archived,
     )
 
 
