@@ -45,6 +45,9 @@ class Settings:
     )
     INSTANCE_PATH: str = _setting(str(PROJECT_ROOT / "instance"), "folder for the SQLite file, outbox and dev Redis")
     DATABASE_URL: str | None = _setting(None, "SQLAlchemy URL; default sqlite:///<instance>/portal.db")
+    SQLITE_BUSY_TIMEOUT_SECONDS: float = _setting(
+        5.0, "SQLite: how long a write waits for another process's write lock; then 503 with Retry-After"
+    )
     REDIS_URL: str | None = _setting(None, "redis:// or unix:// URL; default an embedded Redis in the instance folder")
     BASE_URL: str = _setting(
         "http://127.0.0.1:5000", "public address of the portal, used in emails and .ics files; https:// in production"
@@ -65,6 +68,9 @@ class Settings:
     CLOUDFLARE_LEARNER_PRESET: str = _setting("group_call_participant", "RealtimeKit preset for everyone else")
     VIDEO_TIMEOUT_SECONDS: float = _setting(10.0, "timeout of one call to the video provider")
     VIDEO_MAX_RETRIES: int = _setting(3, "retries of a provider call on 429, 5xx or a network error")
+    ROOM_WAIT_SECONDS: float = _setting(
+        10.0, "how long a join waits for the room another request is creating; then 503 with Retry-After"
+    )
 
     SMTP_HOST: str | None = _setting(None, "SMTP server; unset: mail is written to <instance>/outbox")
     SMTP_PORT: int = _setting(587, "SMTP port")
@@ -147,6 +153,8 @@ _POSITIVE = {
     "MAX_REQUEST_BYTES",
     "SMTP_PORT",
     "VIDEO_TIMEOUT_SECONDS",
+    "ROOM_WAIT_SECONDS",
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
     "SMTP_TIMEOUT_SECONDS",
     "WORKER_HEARTBEAT_SECONDS",
 }

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from portal.core.db import busy_retry_after, is_lock_timeout
 from portal.core.htmx import is_htmx_request
 from portal.extensions import db
 
@@ -22,6 +24,7 @@ class DomainError(Exception):
         code: str | None = None,
         fields: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -29,6 +32,7 @@ class DomainError(Exception):
             self.code = code
         self.fields = fields or {}
         self.extra = extra or {}
+        self.retry_after = retry_after  # seconds: answered as a Retry-After header (a 503 or 429 worth retrying)
 
 
 class BadRequest(DomainError):
@@ -86,12 +90,30 @@ def error_body(
 
 
 def error_response(
-    status: int, code: str, message: str, fields: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    *,
+    retry_after: int | None = None,
 ):
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if wants_json():
-        return jsonify(error_body(code, message, fields, extra)), status
+        return jsonify(error_body(code, message, fields, extra)), status, headers
     template = "_error_fragment.html" if is_htmx_request() else "error.html"
-    return render_template(template, status=status, code=code, message=message, fields=fields or {}), status
+    return render_template(template, status=status, code=code, message=message, fields=fields or {}), status, headers
+
+
+def database_busy_response():
+    """503 with Retry-After: another process holds the database's write lock longer than a request waits for it
+    (SQLITE_BUSY_TIMEOUT_SECONDS). Nothing of the request is stored (its transaction is rolled back)."""
+    return error_response(
+        503,
+        "database_busy",
+        "The database is busy right now, so nothing was saved. Try again in a few seconds.",
+        retry_after=busy_retry_after(),
+    )
 
 
 _HTTP_CODES = {
@@ -112,7 +134,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError):
         db.session.rollback()
-        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra)
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.extra, retry_after=exc.retry_after)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_error(exc: OperationalError):
+        db.session.rollback()
+        if is_lock_timeout(exc):
+            app.logger.warning("database busy on %s %s: %s", request.method, request.path, exc.orig)
+            return database_busy_response()
+        return handle_unexpected(exc)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):

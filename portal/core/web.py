@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, make_response, request
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import Headers
 
 from portal.config import current_settings
 from portal.core import timezones
 from portal.core.clock import now_utc
-from portal.core.errors import Unauthorized
+from portal.core.db import is_lock_timeout
+from portal.core.errors import Unauthorized, database_busy_response
 from portal.extensions import csrf, db
 
 HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers keep to https once they have seen the portal
+SECURITY_HEADERS = (
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "X-Frame-Options",
+    "Content-Security-Policy",
+)
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -54,10 +63,22 @@ def register_web(app: Flask) -> None:
         """The one place a request's work is committed: a success (below 400) commits, anything else rolls back.
         Views and operations never commit; a view that must keep part of its work before an error answer says
         so with keep_work_before_error()."""
-        if response.status_code < 400:
-            db.session.commit()
-        else:
+        if response.status_code >= 400:
             db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except OperationalError as exc:
+            db.session.rollback()
+            if not is_lock_timeout(exc):
+                raise
+            # Another process held the write lock past the wait: nothing is stored, and the answer says so.
+            app.logger.warning("database busy on commit of %s %s: %s", request.method, request.path, exc.orig)
+            busy = make_response(database_busy_response())
+            for name in SECURITY_HEADERS:  # security_headers ran already (after_request runs in reverse)
+                if name in response.headers:
+                    busy.headers[name] = response.headers[name]
+            return busy
         return response
 
     @app.before_request

@@ -6,7 +6,9 @@ from flask import Blueprint, jsonify, render_template
 
 from portal.accounts.auth import require_role
 from portal.accounts.roles import Role
+from portal.core.sqlite import write_lock_held_elsewhere
 from portal.core.web import no_store
+from portal.extensions import db
 from portal.ops import queries
 
 bp = Blueprint("ops", __name__)
@@ -15,11 +17,15 @@ bp = Blueprint("ops", __name__)
 @bp.get("/healthz")
 def healthz():
     """For load balancers and monitors: 200 when the database and Redis answer, 503 naming what is down.
-    Anonymous, and says nothing but ok/down (no error texts, no versions)."""
-    checks = {"database": queries.check_database(), "redis": queries.check_redis()}
-    body = {name: "ok" if error is None else "down" for name, error in checks.items()}
+    Anonymous, and says nothing but ok/down/locked (no error texts, no versions). "locked": the database answers
+    reads but another process holds its write lock (SQLite), so writes wait and fail; found within half a second."""
+    database = queries.check_database()
+    body = {
+        "database": "down" if database is not None else "locked" if write_lock_held_elsewhere(db.engine) else "ok",
+        "redis": "ok" if queries.check_redis() is None else "down",
+    }
     response = jsonify(body)
-    response.status_code = 200 if all(error is None for error in checks.values()) else 503
+    response.status_code = 200 if all(state == "ok" for state in body.values()) else 503
     return no_store(response, private=False)
 
 

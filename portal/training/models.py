@@ -88,6 +88,10 @@ class TrainingSession(TimestampMixin, db.Model):
     room_error: Mapped[str | None] = mapped_column(sa.String(500))
     room_attempts: Mapped[int] = mapped_column(default=0)
     room_next_attempt_at: Mapped[datetime | None]
+    # Who is creating the room right now (training.rooms.ensure_room): one creator per session; a claim older than
+    # rooms.ROOM_CLAIM_LEASE is a crashed creator's and may be taken over.
+    room_claim: Mapped[str | None] = mapped_column(sa.String(32))
+    room_claimed_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(sa.String(20))

@@ -3,16 +3,21 @@
 Rooms belong to sessions (their state is in the session's row: `room_*`, `recording_*`); the provider
 (portal.video) knows nothing of sessions. These functions call the configured provider, store what comes back
 at once (so a retry never creates a second room or participant), flush, and raise DomainErrors; the caller
-commits. `provision_room` is the job that gives a session its room ahead of time; `sweep_rooms` finds the
-sessions that still need one.
+commits. `ensure_room` is the exception: one room per session however many ask at once, so its claim and the room
+it stores are committed at once (see there). `provision_room` is the job that gives a session its room ahead of
+time; `sweep_rooms` finds the sessions that still need one; `close_orphan_rooms` closes rooms the provider made that
+no session holds (a creator that crashed between the provider's create and storing it).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.accounts.models import User
 from portal.config import current_settings
@@ -30,29 +35,180 @@ from portal.video.port import JoinGrant, ProviderError
 log = logging.getLogger(__name__)
 PROVISION_TIMEOUT = 120  # seconds: the provider client retries inside one call
 PROVISION_LEASE = timedelta(minutes=5)  # longer than PROVISION_TIMEOUT: one attempt at a time per session
+# A creator's claim on a session's room: longer than any provider create (the client's retries included), so a claim
+# this old is a crashed creator's and may be taken over.
+ROOM_CLAIM_LEASE = timedelta(minutes=3)
+ROOM_PENDING_RETRY_AFTER = 5  # seconds: what a joiner is told to wait when another request is still creating the room
 
 
 def ensure_room(session: TrainingSession) -> str:
-    """The session's room id, creating the room if it has none. Raises ServiceUnavailable if the provider fails."""
+    """The session's room id, creating the room if it has none: one room per session however many ask at once.
+
+    The first caller claims the creation in the session's row (`room_claim`, committed, so every thread and
+    process sees it) and creates the room; the others wait for it, up to ROOM_WAIT_SECONDS, and get that room.
+    A claim older than ROOM_CLAIM_LEASE is a crashed creator's and is taken over. Raises ServiceUnavailable:
+    `room_unavailable` when the provider failed (recorded: room_status=failed, room_error), `room_pending` with
+    a Retry-After when another request is still creating the room.
+
+    It commits (the caller's work so far too): a claim must be seen by others at once, and a room the provider made
+    is stored at once, or it is lost. Call it before the caller's own writes (the join commits its seat first)."""
     if session.room_id and session.room_status == RoomStatus.READY.value:
         return session.room_id
-    provider = get_provider()
-    session.room_attempts += 1
+    deadline = time.monotonic() + current_settings().ROOM_WAIT_SECONDS
+    pause = 0.05
+    waited_on: str | None = None  # the claim of the creator this caller waits for
+    while True:
+        db.session.commit()  # nothing of this caller's is held while it waits, and each look reads the latest
+        row = _room_row(session.id)
+        if row.room_id and row.room_status == RoomStatus.READY.value:
+            _reload_room(session)
+            return row.room_id
+        if row.room_claim is None and waited_on is not None:
+            _reload_room(session)  # the creator we waited for failed: its answer is ours (no second attempt now)
+            raise ServiceUnavailable(
+                "The video room could not be created. Try again in a minute.", code="room_unavailable"
+            )
+        claim = _claim_creation(session.id)  # taken only when no one holds a live claim
+        if claim is not None:
+            room_id = _create_room(session, claim)
+            if room_id is not None:
+                return room_id
+            continue  # our claim ran out and was taken over: that creator's room is the one
+        waited_on = row.room_claim or waited_on
+        if time.monotonic() >= deadline:
+            _reload_room(session)
+            raise ServiceUnavailable(
+                "The video room is still being prepared. Try again in a few seconds.",
+                code="room_pending",
+                retry_after=ROOM_PENDING_RETRY_AFTER,
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+def _claim_creation(session_id: int) -> str | None:
+    """Claim the creation of the session's room (committed); the claim's token, or None when the room is ready or
+    another creator holds a live claim. Each claim counts as an attempt."""
+    claim = secrets.token_hex(8)
+    now = now_utc()
+    result = db.session.execute(
+        update(TrainingSession)
+        .where(
+            TrainingSession.id == session_id,
+            or_(TrainingSession.room_id.is_(None), TrainingSession.room_status != RoomStatus.READY.value),
+            or_(TrainingSession.room_claim.is_(None), TrainingSession.room_claimed_at <= now - ROOM_CLAIM_LEASE),
+        )
+        .values(room_claim=claim, room_claimed_at=now, room_attempts=TrainingSession.room_attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return claim if result.rowcount == 1 else None
+
+
+def _create_room(session: TrainingSession, claim: str) -> str | None:
+    """Create the room under `claim` and store it with the claim released (committed). None when the claim was
+    taken over meanwhile (this creator outlived its lease): the room made here is closed unless it is the one
+    stored (a provider that finds a room it made before hands the same one to both)."""
     try:
-        room_id = provider.create_room(title=session.title, session_id=session.id)
+        room_id = get_provider().create_room(title=session.title, session_id=session.id)
     except ProviderError as exc:
-        session.room_status = RoomStatus.FAILED.value
-        session.room_error = str(exc)[:500]
-        db.session.flush()
+        db.session.rollback()
+        _release_claim(session.id, claim, room_status=RoomStatus.FAILED.value, room_error=str(exc)[:500])
+        _reload_room(session)
         raise ServiceUnavailable(
             "The video room could not be created. Try again in a minute.", code="room_unavailable"
         ) from exc
-    session.room_id = room_id
-    session.room_status = RoomStatus.READY.value
-    session.room_error = None
-    session.room_next_attempt_at = None
-    db.session.flush()
-    return room_id
+    except BaseException:
+        db.session.rollback()
+        _release_claim(session.id, claim)  # an unexpected error: the next caller tries at once
+        raise
+    try:
+        stored = db.session.execute(
+            update(TrainingSession)
+            .where(TrainingSession.id == session.id, TrainingSession.room_claim == claim)
+            .values(
+                room_id=room_id,
+                room_status=RoomStatus.READY.value,
+                room_error=None,
+                room_next_attempt_at=None,
+                room_claim=None,
+                room_claimed_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if stored.rowcount == 1:
+            db.session.commit()
+    except BaseException:
+        # Not stored (the database is busy or away): the next caller tries at once. The room made here is found
+        # again by a provider that looks for its own rooms first (cloudflare), else closed by close_orphan_rooms.
+        db.session.rollback()
+        _release_claim(session.id, claim)
+        raise
+    if stored.rowcount == 1:
+        _reload_room(session)
+        return room_id
+    db.session.rollback()
+    if _room_row(session.id).room_id != room_id:
+        close_orphan(room_id)
+    return None
+
+
+def _release_claim(session_id: int, claim: str, **values) -> None:
+    try:
+        db.session.execute(
+            update(TrainingSession)
+            .where(TrainingSession.id == session_id, TrainingSession.room_claim == claim)
+            .values(room_claim=None, room_claimed_at=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except SQLAlchemyError:  # the database is away: the claim runs out by its lease
+        db.session.rollback()
+        log.warning("room claim of session %s not released; it runs out in %s", session_id, ROOM_CLAIM_LEASE)
+
+
+def _room_row(session_id: int):
+    return db.session.execute(
+        select(
+            TrainingSession.room_id,
+            TrainingSession.room_status,
+            TrainingSession.room_claim,
+        ).where(TrainingSession.id == session_id)
+    ).one()
+
+
+def _reload_room(session: TrainingSession) -> None:
+    """The session object as stored now, for the room's columns (changed above by statements, not by the object)."""
+    db.session.refresh(session, attribute_names=_ROOM_COLUMNS)
+
+
+_ROOM_COLUMNS = ["room_id", "room_status", "room_error", "room_attempts", "room_next_attempt_at", "room_claim"]
+
+
+def close_orphan(room_id: str) -> bool:
+    """Close a room the provider made that no session holds. Best effort: a room already gone counts as closed, a
+    provider that cannot be reached leaves it to close_orphan_rooms. True when it is closed."""
+    try:
+        get_provider().deactivate_room(room_id)
+    except ProviderError as exc:
+        if exc.status == 404:
+            return True
+        log.warning("orphan room %s not closed yet: %s", room_id, exc)
+        return False
+    log.info("closed orphan room %s", room_id)
+    return True
+
+
+def close_orphan_rooms() -> int:
+    """Close the provider's open rooms that no session holds (a creator that crashed between the provider's create
+    and storing it). Rooms younger than the claim lease are left alone: their creator may still be storing them."""
+    open_ids = get_provider().open_rooms(created_before=now_utc() - ROOM_CLAIM_LEASE)
+    if not open_ids:
+        return 0
+    held = set(db.session.scalars(select(TrainingSession.room_id).where(TrainingSession.room_id.in_(open_ids))).all())
+    closed = sum(close_orphan(room_id) for room_id in open_ids if room_id not in held)
+    db.session.commit()
+    return closed
 
 
 def deactivate_room(session: TrainingSession) -> None:
@@ -195,6 +351,10 @@ def provision_room(session_id: int) -> str:
     try:
         room_id = ensure_room(session)
     except ServiceUnavailable as exc:
+        if exc.code == "room_pending":  # a join is creating it right now: the next sweep finds it ready
+            session.room_next_attempt_at = now_utc() + timedelta(minutes=1)
+            db.session.commit()
+            return "skipped: another request is creating the room"
         session.room_next_attempt_at = now_utc() + room_backoff(session.room_attempts)
         db.session.commit()
         log.warning(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime
 
 from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from portal.config import Settings, current_settings
 from portal.extensions import db
@@ -39,6 +41,13 @@ class LocalProvider:
     def deactivate_room(self, room_id: str, *, is_live: bool = False) -> None:
         self._room(room_id).is_active = False
         db.session.flush()
+
+    def open_rooms(self, *, created_before: datetime) -> list[str]:
+        return list(
+            db.session.scalars(
+                select(LocalRoom.id).where(LocalRoom.is_active.is_(True), LocalRoom.created_at < created_before)
+            )
+        )
 
     def add_participant(self, room_id: str, *, user_id: int, name: str, is_host: bool) -> Participant:
         room = self._room(room_id)

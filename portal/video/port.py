@@ -62,6 +62,10 @@ class VideoProvider(Protocol):
     def deactivate_room(self, room_id: str, *, is_live: bool = False) -> None:
         """Block joins to the room (and end a live meeting for everyone when `is_live`)."""
 
+    def open_rooms(self, *, created_before: datetime) -> list[str]:
+        """The ids of this portal's rooms that are still open and were created before `created_before`: the orphan
+        sweep (training.rooms.close_orphan_rooms) closes those no session holds."""
+
     def add_participant(self, room_id: str, *, user_id: int, name: str, is_host: bool) -> Participant:
         """Register a person in the room; return their participant id and a short-lived token."""
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 8.0
+MAX_LIST_PAGES = 50  # a listing stops here (5,000 meetings at 100 a page)
 MAX_RETRY_AFTER_SECONDS = 30.0  # a longer wait is not spent inside a web request or a job: fail retryable instead
 USER_AGENT = "training-portal/0.1 (+RealtimeKit client)"
 
@@ -224,6 +225,22 @@ class RealtimeKitClient:
             ):
                 return meeting
         return None
+
+    def list_meetings(self, *, search: str, status: str = "ACTIVE", per_page: int = 100) -> list[dict[str, Any]]:
+        """Every meeting whose title matches `search`, page by page."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            chunk = self.request(
+                "GET",
+                "/meetings",
+                params={"search": search, "status": status, "per_page": per_page, "page_no": page},
+            )
+            chunk = chunk if isinstance(chunk, list) else []
+            found.extend(m for m in chunk if isinstance(m, dict) and m.get("id"))
+            if len(chunk) < per_page or page >= MAX_LIST_PAGES:
+                return found
+            page += 1
 
     def deactivate_meeting(self, meeting_id: str) -> dict[str, Any]:
         return self.request("PATCH", f"/meetings/{meeting_id}", json={"status": "INACTIVE"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from portal.config import Settings
@@ -13,8 +14,13 @@ from portal.video.port import Participant, ProviderError, Recording
 def meeting_title(title: str, session_id: int, base_url: str) -> str:
     """The meeting's title: the session title plus a marker unique to this portal and session, so a create that
     may have gone through is found again instead of repeated (two portals on one app never share a marker)."""
+    return f"{title[:150]} {meeting_marker(base_url)}{session_id}]"
+
+
+def meeting_marker(base_url: str) -> str:
+    """The start of this portal's marker in its meetings' titles ("[tp-<portal>-s"), which the session id ends."""
     portal = hashlib.sha256(base_url.encode()).hexdigest()[:8]
-    return f"{title[:150]} [tp-{portal}-s{session_id}]"
+    return f"[tp-{portal}-s"
 
 
 def to_recording(data: dict[str, Any]) -> Recording:
@@ -58,6 +64,17 @@ class CloudflareProvider:
         if is_live:
             self.client.kick_all(room_id)
         self.client.deactivate_meeting(room_id)
+
+    def open_rooms(self, *, created_before: datetime) -> list[str]:
+        """This portal's ACTIVE meetings (their titles carry its marker) created before `created_before`."""
+        marker = meeting_marker(self.base_url)
+        return [
+            meeting["id"]
+            for meeting in self.client.list_meetings(search=marker, status="ACTIVE")
+            if marker in str(meeting.get("title") or "")
+            and (created := parse_time(meeting.get("created_at"))) is not None
+            and created < created_before
+        ]
 
     def add_participant(self, room_id: str, *, user_id: int, name: str, is_host: bool) -> Participant:
         preset = self.host_preset if is_host else self.learner_preset
