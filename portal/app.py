@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import portal.audit.receivers
 import portal.models  # every table registered on the metadata
@@ -78,6 +79,11 @@ def configure_flask(app: Flask, settings: Settings, overrides: Mapping[str, Any]
     )
     app.config.update(overrides)
     app.extensions["portal.settings"] = settings
+    if settings.TRUSTED_PROXIES:
+        # The client address and scheme as the nearest trusted proxy saw them; with no proxy configured, the
+        # forwarded headers anyone can send are ignored (request.remote_addr is the socket's peer)
+        n = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
 
 def _engine_options(url: str) -> dict[str, Any]:

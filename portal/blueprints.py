@@ -1,10 +1,12 @@
 """Every blueprint, in one list (create_app registers them in this order)."""
 
+from portal.accounts.admin.views import bp as people_views
 from portal.accounts.api import bp as accounts_api
 from portal.accounts.views import bp as accounts_views
 from portal.audit.views import bp as audit_views
 from portal.events.api import bp as events_api
 from portal.events.views import bp as events_views
+from portal.notifications.views import bp as notifications_views
 from portal.openapi.views import bp as openapi_views
 from portal.ops.views import bp as ops_views
 from portal.seats.api import bp as seats_api
@@ -16,6 +18,7 @@ from portal.video.views import bp as video_views
 BLUEPRINTS = [
     accounts_views,
     accounts_api,
+    people_views,
     events_views,
     events_api,
     training_views,
@@ -24,6 +27,7 @@ BLUEPRINTS = [
     seats_api,
     video_views,
     audit_views,
+    notifications_views,
     ops_views,
     openapi_views,
 ]

@@ -89,6 +89,11 @@ class Settings:
     PROVISION_AHEAD_HOURS: int = _setting(2, "the sweep provisions rooms for sessions starting this soon")
     API_TOKEN_TTL_HOURS: int = _setting(24, "lifetime of a bearer token from POST /api/auth/token")
     MAX_REQUEST_BYTES: int = _setting(1024 * 1024, "largest request body accepted; a larger one is answered 413")
+    TRUSTED_PROXIES: int = _setting(
+        0,
+        "how many reverse proxies stand in front of the portal; the client address (sign-in limits) is the one the "
+        "nearest of them saw in X-Forwarded-For; 0: the connection's own address, forwarded headers ignored",
+    )
     WORKER_HEARTBEAT_SECONDS: int = _setting(30, "how often worker and cron record that they are alive")
 
     @property
@@ -190,6 +195,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     for name in _POSITIVE:
         if values[name] <= 0:
             problems.append(f"{ENV_PREFIX}{name}: must be positive")
+    if values["TRUSTED_PROXIES"] < 0:
+        problems.append(f"{ENV_PREFIX}TRUSTED_PROXIES: must be 0 or more")
     if values["VIDEO_MAX_RETRIES"] < 0:
         problems.append(f"{ENV_PREFIX}VIDEO_MAX_RETRIES: must be 0 or more")
     if not values["REMINDER_OFFSETS"]:

@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from portal import create_app
 from portal.accounts.models import User
 from portal.accounts.roles import Role
+from portal.accounts.sessions import start_login_session
 from portal.core.clock import now_utc
 from portal.events.models import Event
 from portal.extensions import db as _db
@@ -223,8 +224,11 @@ def csrf_token(client) -> str:
 
 
 def sign_in(client: FlaskClient, user: User) -> None:
+    """A real server-side sign-in (portal.accounts.sessions), its id in the client's session cookie."""
+    session_id = start_login_session(user)
+    _db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
 
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import User
+from portal.accounts.sessions import start_login_session
 from portal.extensions import db
 from portal.training.models import TrainingSession
 from tests.conftest import PASSWORD, csrf_token
@@ -80,8 +81,8 @@ def test_sign_out(client, login_as):
 
 def test_profile_changes_time_zone_and_refuses_a_bad_one(client, login_as):
     user = login_as("member")
-    assert post(client, "/account", {"name": "New Name", "timezone": "Mars/Base"}).status_code == 422
-    assert post(client, "/account", {"name": "New Name", "timezone": "Europe/Paris"}).status_code == 302
+    assert post(client, "/account", {"name": "New Name", "timezone": "Mars/Base", "locale": "en"}).status_code == 422
+    assert post(client, "/account", {"name": "New Name", "timezone": "Europe/Paris", "locale": "en"}).status_code == 302
     db.session.expire_all()
     assert (db.session.get(User, user.id).name, db.session.get(User, user.id).timezone) == ("New Name", "Europe/Paris")
 
@@ -166,8 +167,10 @@ def test_a_form_post_without_the_csrf_token_is_refused(make_app, make_user):
         with csrf_app.app_context():
             user = make_user("admin")
             browser = csrf_app.test_client()
+            session_id = start_login_session(user)
+            database.session.commit()
             with browser.session_transaction() as session:
-                session["_user_id"] = str(user.id)
+                session["_user_id"] = session_id
             target = make_user("member")
             refused = browser.post(f"/admin/users/{target.id}/role", data={"role": "admin"})
             assert refused.status_code == 400 and "expired or was not sent from this site" in text(refused)
@@ -278,7 +281,7 @@ def test_a_password_change_bumps_the_token_version_and_refuses_older_tokens(clie
 
     user = login_as("member")
     old_token, _ = issue_token(user)
-    changed = post(client, "/account", {"name": user.name, "timezone": "UTC", "password": "another long one"})
+    changed = post(client, "/account/password", {"current_password": PASSWORD, "new_password": "another long one"})
     assert changed.status_code == 302
     db.session.expire_all()
     user = db.session.get(User, user.id)

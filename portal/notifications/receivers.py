@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.accounts import signals as account_signals
+from portal.accounts.models import User
 from portal.notifications import operations
+from portal.notifications.account_mail import queue_account_email
 from portal.seats import signals as seat_signals
 from portal.seats.models import Seat
 from portal.training import signals as training_signals
@@ -39,3 +42,8 @@ def tell_promoted(session: TrainingSession, *, seats: list[Seat], **_: Any) -> N
 def tell_canceled(session: TrainingSession, *, seats: list[Seat], because: str, **_: Any) -> None:
     if because == "session_canceled":
         operations.notify_canceled(session, seats)
+
+
+@account_signals.account_mail.connect
+def mail_account(user: User, *, kind: str, context: dict[str, Any], **_: Any) -> None:
+    queue_account_email(user, kind, context)

@@ -107,6 +107,40 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("accounts_api.me", "GET"): Operation(
         "The signed-in caller", "accounts", Access.SIGNED_IN, {200: "User"}, (401,), headers={200: NO_STORE}
     ),
+    ("accounts_api.password_reset", "POST"): Operation(
+        "Ask for a password reset link by email",
+        "accounts",
+        Access.NONE,
+        {202: "Accepted"},
+        (*BODY, 422, 429),
+        body="PasswordResetRequest",
+        headers={202: NO_STORE},
+        description="202 whether or not an account has this address: the answer tells nothing. An active account "
+        "with a confirmed address is mailed a single-use link valid for 1 hour (one not confirmed yet gets its "
+        "verification link instead). Too many requests from one address are 429 with `Retry-After`.",
+    ),
+    ("accounts_api.password_reset_confirm", "POST"): Operation(
+        "Set a new password with the token of a reset link",
+        "accounts",
+        Access.NONE,
+        {204: None},
+        (*BODY, 422),
+        body="PasswordResetConfirm",
+        description="The link is used up; every browser sign-in of the account ends and every API token is "
+        "revoked. A forged or truncated token is 400 `link_invalid`, an expired one 400 `link_expired`, a used one "
+        "400 `link_used`; a password the policy refuses is 422.",
+    ),
+    ("accounts_api.change_password", "PUT"): Operation(
+        "Change one's password (needs the current one)",
+        "accounts",
+        Access.SIGNED_IN,
+        {204: None},
+        (*WRITE, 422, 429),
+        body="PasswordChange",
+        description="Ends every other browser sign-in and revokes every API token, the caller's too: get a new "
+        "one from POST /api/auth/token. A wrong current password is 422 and counts as a failed sign-in; too many "
+        "are 429 with `Retry-After`.",
+    ),
     # ---------------------------------------------------------------------------------------- events
     ("events_api.create_event", "POST"): Operation(
         "Create an event (board members and admins)",

@@ -166,6 +166,52 @@ def token() -> Schema:
     )
 
 
+def password_reset_request() -> Schema:
+    return {
+        "type": "object",
+        "properties": {"email": {"type": "string", "minLength": 1, "description": "The address of the account."}},
+        "required": ["email"],
+    }
+
+
+def password_reset_confirm() -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "token": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The part of the emailed link after /password-reset/.",
+            },
+            "password": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The new password: 10 to 200 characters, not one of the common passwords.",
+            },
+        },
+        "required": ["token", "password"],
+    }
+
+
+def password_change() -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "current_password": {"type": "string", "minLength": 1},
+            "new_password": {
+                "type": "string",
+                "minLength": 1,
+                "description": "10 to 200 characters, not one of the common passwords, not the current one.",
+            },
+        },
+        "required": ["current_password", "new_password"],
+    }
+
+
+def accepted() -> Schema:
+    return closed_object({"status": {"type": "string", "const": "accepted"}})
+
+
 # --------------------------------------------------------------------------------------------- events
 EVENT_COLUMNS = ["id", "title", "description", "start_time", "end_time", "location", "visibility"]
 
@@ -373,6 +419,10 @@ def components() -> dict[str, Schema]:
         "User": user(),
         "TokenRequest": token_request(),
         "Token": token(),
+        "PasswordResetRequest": password_reset_request(),
+        "PasswordResetConfirm": password_reset_confirm(),
+        "PasswordChange": password_change(),
+        "Accepted": accepted(),
         "Event": event(),
         "EventInput": event_input(),
         "EventChanges": event_changes(),

@@ -7,11 +7,13 @@ from flask import Blueprint, jsonify, render_template
 from portal.accounts.auth import require_role
 from portal.accounts.roles import Role
 from portal.core.sqlite import write_lock_held_elsewhere
-from portal.core.web import no_store
+from portal.core.web import expose_to_templates, no_store
 from portal.extensions import db
+from portal.notifications.models import NotificationStatus
 from portal.ops import queries
 
 bp = Blueprint("ops", __name__)
+expose_to_templates(bp, NotificationStatus)
 
 
 @bp.get("/healthz")

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
+from portal.accounts import signals as account_signals
 from portal.accounts.models import User
 from portal.events import signals as event_signals
 from portal.extensions import db
 from portal.seats import operations, queries, signals
+from portal.seats.models import Seat, SeatStatus
 from portal.training import queries as sessions
 from portal.training import signals as training_signals
 from portal.training.models import FINAL_STATUSES, TrainingSession
@@ -39,6 +43,26 @@ def release_seats(session: TrainingSession, **_: Any) -> int:
 @training_signals.session_ended.connect
 def close_attendance(session: TrainingSession, **_: Any) -> None:
     operations.close_attendance(session, session.ended_at)
+
+
+@account_signals.user_deactivated.connect
+def release_seats_of_deactivated(user: User, **_: Any) -> int:
+    """A deactivated person gives up every seat and waitlist place in sessions not over yet, each through the
+    usual cancel (the session's counter, then its waitlist promoted and told); past seats and attendance stay.
+    Answers how many places were released."""
+    held = db.session.scalars(
+        select(Seat)
+        .join(TrainingSession, TrainingSession.id == Seat.session_id)
+        .where(
+            Seat.user_id == user.id,
+            Seat.status.in_((SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value)),
+            TrainingSession.status.not_in(FINAL_STATUSES),
+        )
+        .order_by(TrainingSession.start_time, Seat.id)
+    ).all()
+    for seat in held:
+        operations.cancel_seat(db.session.get(TrainingSession, seat.session_id), user)
+    return len(held)
 
 
 @training_signals.sessions_shown.connect

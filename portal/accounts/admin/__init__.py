@@ -1,0 +1,1 @@
+"""The people pages of admins (add, invite, import a roster): views over accounts.people and roster."""

@@ -1,0 +1,133 @@
+"""One's own profile: name, time zone, language, clock, and which emails one wants. Flushes; the caller commits.
+
+Email preferences are stored in `users.email_preferences` as the kinds turned off ({"reminder_24h": false});
+a kind not named is on. Their keys (`preference_keys`) are what portal.notifications.consent maps each message
+kind to: one per reminder offset of the settings ("reminder_24h", named like notifications' reminder kinds),
+"notices" (a session rescheduled or canceled), "confirmations" (seat reserved, waitlisted, promoted, canceled)
+and "recordings" (a recording is ready). Account emails (verification, invitation, password reset) are not
+preferences: they are what the person asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from portal.accounts.models import User
+from portal.accounts.rules import validate_account
+from portal.config import Settings
+from portal.core.errors import ValidationFailed
+from portal.core.timezones import all_timezones
+from portal.extensions import db
+
+LOCALES = {"en": "English", "de": "Deutsch"}
+HOUR_CYCLES = {"24": "24-hour clock (18:30)", "12": "12-hour clock (6:30 PM)"}
+NOTICES, CONFIRMATIONS, RECORDINGS = "notices", "confirmations", "recordings"
+
+
+def reminder_preference(offset: timedelta) -> str:
+    """24 h -> 'reminder_24h', 10 min -> 'reminder_10m': the same names as notifications' reminder kinds
+    (portal.notifications.rules.reminder_kind; tests hold the two together)."""
+    seconds = int(offset.total_seconds())
+    if seconds % 3600 == 0:
+        return f"reminder_{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"reminder_{seconds // 60}m"
+    return f"reminder_{seconds}s"
+
+
+def _lead(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    if minutes and minutes % 1440 == 0:
+        return f"{minutes // 1440} day{'s' if minutes != 1440 else ''}"
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def preference_keys(settings: Settings) -> list[tuple[str, str]]:
+    """(key, label) of every email kind a person may turn off, in the order the profile shows them."""
+    reminders = [
+        (reminder_preference(offset), f"Reminder {_lead(offset)} before a session")
+        for offset in settings.REMINDER_OFFSETS
+    ]
+    return [
+        *reminders,
+        (NOTICES, "A session I hold a seat in is rescheduled or canceled"),
+        (CONFIRMATIONS, "Seat confirmations: reserved, waitlisted, promoted, canceled"),
+        (RECORDINGS, "A recording of a session I held a seat in is ready"),
+    ]
+
+
+def form_choices(settings: Settings) -> dict[str, Any]:
+    """What the profile form offers: zones, languages, clocks, email kinds."""
+    return {
+        "timezones": all_timezones(),
+        "locales": list(LOCALES.items()),
+        "hour_cycles": [("", "As my language shows it"), *HOUR_CYCLES.items()],
+        "email_kinds": preference_keys(settings),
+    }
+
+
+def wants(user: User, key: str) -> bool:
+    """Whether `user` keeps emails of preference `key` (on unless turned off)."""
+    preferences = user.email_preferences if isinstance(user.email_preferences, dict) else {}
+    return preferences.get(key, True) is not False
+
+
+def set_email_preference(user: User, key: str, on: bool) -> bool:
+    """Turn one kind on or off; True if that changed anything."""
+    if wants(user, key) == on:
+        return False
+    preferences = dict(user.email_preferences or {})  # a new dict: the JSON column notices a new value
+    if on:
+        preferences.pop(key, None)
+    else:
+        preferences[key] = False
+    user.email_preferences = preferences
+    db.session.flush()
+    return True
+
+
+def profile_errors(name: str, timezone: str, locale: str, hour_cycle: str) -> dict[str, str]:
+    errors = validate_account(None, name, None, timezone, password_required=False)
+    errors.pop("email", None)  # the address is changed elsewhere, confirmed from the new address
+    if locale and locale not in LOCALES:
+        errors["locale"] = f"Choose a language from the list ({', '.join(LOCALES.values())})."
+    if hour_cycle not in ("", *HOUR_CYCLES):
+        errors["hour_cycle"] = "Choose the 12- or the 24-hour clock."
+    return errors
+
+
+def update_profile(
+    user: User,
+    *,
+    name: str,
+    timezone: str,
+    locale: str,
+    hour_cycle: str,
+    wanted: Mapping[str, bool] | None,
+    settings: Settings,
+) -> User:
+    """Name, zone, language ("" keeps it), clock ("" for the language's own) and the email preferences (`wanted`:
+    key -> on, a key missing is off as an unticked box; None leaves them alone), all or nothing. Keys that are not
+    preferences are ignored."""
+    errors = profile_errors(name, timezone, locale, hour_cycle)
+    if errors:
+        raise ValidationFailed(errors)
+    user.name = name.strip()
+    user.timezone = timezone
+    user.locale = locale or user.locale
+    user.hour_cycle = hour_cycle or None
+    if wanted is not None:
+        _store_preferences(user, wanted, settings)
+    db.session.flush()
+    return user
+
+
+def _store_preferences(user: User, wanted: Mapping[str, bool], settings: Settings) -> None:
+    preferences = {key: False for key, _ in preference_keys(settings) if not wanted.get(key, False)}
+    # kinds no longer offered (a reminder offset removed from the settings) keep their stored choice
+    kept = {k: v for k, v in (user.email_preferences or {}).items() if k not in dict(preference_keys(settings))}
+    user.email_preferences = {**kept, **preferences}

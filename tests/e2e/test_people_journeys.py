@@ -1,0 +1,107 @@
+"""People journeys in headless Chromium against the real portal (web, worker, cron) sending mail to a real SMTP
+sink: an admin adds and invites a person, who follows the emailed link, chooses a password and signs in.
+
+Screenshots go to test-artifacts/e2e/people-*.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.extensions import db
+from tests.plugins.browser import _wait_until_up, free_port
+from tests.plugins.mail import SmtpSink
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+NEW_PASSWORD = "sunrise over the dojo"
+
+
+@pytest.fixture(scope="module")
+def people_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def live_portal(base_config, app, tmp_path_factory, people_sink) -> Iterator[str]:
+    """tests/plugins/browser.py's live portal, its mail sent to this module's SMTP sink."""
+    port = free_port()
+    instance = tmp_path_factory.mktemp("people-live-instance")
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PORTAL_REDIS_URL"},
+        "PORTAL_ENV": "development",
+        "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
+        "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
+        "PORTAL_INSTANCE_PATH": str(instance),
+        "PORTAL_BASE_URL": url,
+        "PYTHONUNBUFFERED": "1",
+        **{f"PORTAL_{k}": str(v) for k, v in people_sink.settings.items()},
+    }
+    log_path = instance / "portal.log"
+    portal_cmd = [str(Path(sys.executable).parent / "portal"), "run", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(portal_cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_until_up(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(timeout=10)
+
+
+def test_an_admin_invites_a_person_who_sets_a_password_from_the_email_and_signs_in(
+    page_as, make_user, people_sink, shot
+):
+    admin = make_user("admin", name="Aiko Admin", timezone="Europe/Berlin")
+    page = page_as(admin)
+    page.goto("/admin/users")
+    page.get_by_role("link", name="Add a person").click()
+    page.get_by_label("Name").fill("Mina Okafor")
+    page.get_by_label("Email").fill("mina.okafor@example.org")
+    page.get_by_label("Role").select_option("member")
+    page.locator("select[name=timezone]").select_option("Africa/Lagos")
+    expect(page.get_by_label("Send them an invitation now")).to_be_checked()
+    shot(page, "people-01-add-person")
+    page.get_by_role("button", name="Add the person").click()
+    expect(page.locator("#messages")).to_contain_text("an invitation is on its way to mina.okafor@example.org")
+    expect(page.locator("main")).to_contain_text("Mina Okafor")
+    shot(page, "people-02-users-after-invite")
+
+    messages = people_sink.wait_for(1, timeout=60)
+    [mail] = [m for m in messages if m["To"].addresses[0].addr_spec == "mina.okafor@example.org"]
+    text = mail.get_body(("plain",)).get_content()
+    link = re.search(r"http://127\.0\.0\.1:\d+/invitation/\S+", text).group(0)
+
+    invitee = page_as(None, timezone="Africa/Lagos")
+    invitee.goto(link)
+    expect(invitee.get_by_role("heading", level=1)).to_contain_text("Welcome, Mina Okafor")
+    invitee.get_by_label("New password").fill(NEW_PASSWORD)
+    shot(invitee, "people-03-invitee-sets-password")
+    invitee.get_by_role("button", name="Set my password").click()
+    expect(invitee.locator("#messages")).to_contain_text("Your password is set")
+
+    db.session.expire_all()
+    mina = db.session.scalar(select(User).where(User.email == "mina.okafor@example.org"))
+    assert (mina.role, mina.timezone, mina.email_verified_at is not None) == ("member", "Africa/Lagos", True)
+    again = page_as(mina, password=NEW_PASSWORD)  # the real sign-in form, in a fresh browser
+    again.goto("/account")
+    expect(again.get_by_role("heading", level=1)).to_contain_text("Your settings")
+    expect(again.locator("main")).to_contain_text("mina.okafor@example.org")
+    shot(again, "people-04-invitee-profile")
