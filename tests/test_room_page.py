@@ -12,7 +12,16 @@ from portal.config import PROJECT_ROOT
 from portal.core.clock import now_utc
 from portal.extensions import db
 from portal.seats import operations as seats_ops
-from portal.video.cloudflare.room import REALTIME_HOSTS, UI_KIT_HOSTS, room_csp
+from portal.video.cloudflare.room import (
+    REALTIME_HOSTS,
+    RTK_CORE_INTEGRITY,
+    RTK_CORE_PATH,
+    RTK_UI_INTEGRITY,
+    RTK_UI_PATH,
+    UI_KIT_HOSTS,
+    UI_KIT_STYLE_HASH,
+    room_csp,
+)
 from portal.video.port import JoinGrant
 from portal.video.views import room_headers
 
@@ -35,16 +44,16 @@ def test_the_local_room_says_plainly_it_has_no_video(app, make_session, make_use
     assert f'hx-get="/sessions/{session.id}/room/presence"' in html
 
 
-def test_the_cloudflare_room_renders_the_ui_kit_with_this_persons_token_and_pinned_versions(
-    app, make_session, make_user
-):
+def test_the_cloudflare_room_renders_the_vendored_ui_kit_with_this_persons_token_and_sri(app, make_session, make_user):
     session = make_session()
     grant = JoinGrant("cloudflare", "m-1", "participant-token-abc", "p-1", False)
     html = _render(app, grant=grant, session=session, user=make_user("member"))
     assert re.search(r'<rtk-meeting id="rtk-meeting"[^>]*data-auth-token="participant-token-abc"', html)
-    assert "@cloudflare/realtimekit-ui@2.0.2/loader/index.es2017.js" in html
-    assert 'src="https://cdn.jsdelivr.net/npm/@cloudflare/realtimekit@2.0.2/dist/browser.js"' in html
-    assert 'integrity="sha384-' in html and "@latest" not in html
+    core = re.search(r'<script src="([^"]+)" integrity="([^"]+)" crossorigin="anonymous"></script>', html)
+    assert core.groups() == (f"/static/{RTK_CORE_PATH}", RTK_CORE_INTEGRITY)
+    assert f'src="/static/{RTK_UI_PATH}" integrity="{RTK_UI_INTEGRITY}"' in html
+    assert "/static/vendor/realtimekit-2.0.2/" in html and "@latest" not in html
+    assert "cdn.jsdelivr.net" not in html and "https://" not in html  # nothing from another origin
     assert '<script type="module" src="/static/js/room-rtk.js">' in html
     assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None  # no inline script: CSP forbids it
 
@@ -57,16 +66,17 @@ def test_room_headers_forbid_caching_always(app):
     assert "Content-Security-Policy" not in response.headers  # the portal's strict default applies
 
 
-def test_the_cloudflare_csp_allows_exactly_the_realtimekit_hosts(app):
+def test_the_cloudflare_csp_allows_the_portal_and_exactly_the_realtimekit_hosts(app):
     response = room_headers(app.response_class("x"), JoinGrant("cloudflare", "r", "t", "p", False))
     policy = _directives(response.headers["Content-Security-Policy"])
-    assert policy["script-src"] == ["'self'", "https://cdn.jsdelivr.net"]
+    assert policy["script-src"] == ["'self'"]  # the vendored kit: no CDN, no 'unsafe-eval', no 'unsafe-inline'
+    assert policy["style-src"] == ["'self'", UI_KIT_STYLE_HASH]
     assert policy["default-src"] == ["'self'"]
     connect = set(policy["connect-src"])
     for host in REALTIME_HOSTS:
         assert f"https://{host}" in connect and f"wss://{host}" in connect
     allowed_hosts = {re.sub(r"^[a-z]+://", "", s) for d in policy.values() for s in d if "://" in s}
-    assert allowed_hosts == set(REALTIME_HOSTS) | set(UI_KIT_HOSTS) | {"cdn.jsdelivr.net"}
+    assert allowed_hosts == set(REALTIME_HOSTS) | set(UI_KIT_HOSTS)
     assert "'unsafe-inline'" not in room_csp() and "'unsafe-eval'" not in room_csp()
     assert policy["frame-ancestors"] == ["'none'"]
 

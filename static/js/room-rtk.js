@@ -1,34 +1,46 @@
-// The RealtimeKit room: loads the pinned UI Kit and hands the participant token (from a data- attribute of
-// <rtk-meeting>, rendered only on this person's own page) to the core SDK loaded by the page.
+// The RealtimeKit room: hands the participant token (from a data- attribute of <rtk-meeting>, rendered only on
+// this person's own page) to the core SDK, and the meeting to the UI Kit. Both are vendored bundles loaded by
+// the page with SRI (globals RealtimeKitClient and RtkUiKit). data-chat="off" (the session's chat_enabled)
+// starts the SDK without its chat module: meeting.chat is then undefined and the UI Kit shows no chat.
 const element = document.getElementById("rtk-meeting");
 const statusLine = document.getElementById("rtk-status");
 
-function say(text) {
-  if (statusLine) statusLine.textContent = text;
+function say(text, problem = false) {
+  if (!statusLine) return;
+  statusLine.textContent = text;
+  statusLine.classList.toggle("flash", problem);
+  statusLine.classList.toggle("flash-error", problem);
+  if (problem) statusLine.setAttribute("role", "alert");
 }
 
 async function enterRoom() {
   const token = element.dataset.authToken;
-  const loader = element.dataset.uiLoader;
-  if (!token || !loader) {
-    say("The meeting room could not be prepared. Reload the page to try again.");
+  const chat = element.dataset.chat !== "off";
+  delete element.dataset.authToken; // keep the token out of the DOM once it is read
+  if (!token) {
+    say("The meeting room could not be prepared. Reload the page to try again.", true);
     return;
   }
-  delete element.dataset.authToken; // keep the token out of the DOM once it is read
+  if (typeof window.RealtimeKitClient === "undefined" || typeof window.RtkUiKit === "undefined") {
+    say("The meeting room could not be loaded. Reload the page to try again.", true);
+    return;
+  }
+  window.RtkUiKit.defineCustomElements();
   try {
-    const { defineCustomElements } = await import(loader);
-    defineCustomElements();
-    if (typeof window.RealtimeKitClient === "undefined") {
-      throw new Error("the RealtimeKit SDK did not load");
-    }
-    const meeting = await window.RealtimeKitClient.init({ authToken: token });
+    const meeting = await window.RealtimeKitClient.init({ authToken: token, modules: { chat } });
     element.meeting = meeting;
     say("");
     meeting.self.on("roomLeft", ({ state }) => {
       say(state === "ended" ? "The meeting has ended." : "You have left the meeting.");
     });
   } catch (error) {
-    say("The room is not reachable right now. Please reload the page to try again.");
+    element.hidden = true;
+    element.style.display = "none"; // the UI Kit's :host { display: block } outranks [hidden]
+    say(
+      "The meeting room cannot open: the video service cannot be reached right now. " +
+        "Check your connection and reload this page in a moment.",
+      true,
+    );
     console.error("RealtimeKit:", error);
   }
 }
