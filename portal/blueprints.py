@@ -10,8 +10,10 @@ from portal.notifications.views import bp as notifications_views
 from portal.openapi.views import bp as openapi_views
 from portal.ops.views import bp as ops_views
 from portal.seats.api import bp as seats_api
+from portal.seats.standing_api import bp as standing_api
 from portal.seats.views import bp as seats_views
 from portal.training.api import bp as training_api
+from portal.training.series_api import bp as series_api
 from portal.training.views import bp as training_views
 from portal.video.views import bp as video_views
 
@@ -23,8 +25,10 @@ BLUEPRINTS = [
     events_api,
     training_views,
     training_api,
+    series_api,
     seats_views,
     seats_api,
+    standing_api,
     video_views,
     audit_views,
     notifications_views,

@@ -6,7 +6,9 @@ from portal.events.models import Event
 from portal.notifications.models import Notification
 from portal.ops.models import Heartbeat
 from portal.seats.models import Attendance, Seat
+from portal.seats.standing_models import StandingBooking
 from portal.training.models import TrainingSession
+from portal.training.series_models import TrainingSeries
 from portal.video.models import LocalRoom, VideoParticipant, WebhookDelivery
 
 __all__ = [
@@ -17,6 +19,8 @@ __all__ = [
     "LocalRoom",
     "Notification",
     "Seat",
+    "StandingBooking",
+    "TrainingSeries",
     "TrainingSession",
     "User",
     "VideoParticipant",

@@ -287,6 +287,29 @@ def test_a_walk_through_the_whole_api_answers_as_documented(document, app, api_c
     assert canceled["status"] == "canceled"
     check(instructor_client, "DELETE", f"/api/training/sessions/{other['id']}", status=409)
 
+    series_body = {
+        "title": "Kihon",
+        "duration_minutes": 60,
+        "capacity": 1,
+        "first_start": (now_utc() + timedelta(days=2)).strftime("%Y-%m-%dT18:00"),
+        "time_zone": "Europe/Berlin",
+        "weekdays": ["MO", "WE"],
+        "count": 4,
+    }
+    made = check(instructor_client, "POST", "/api/training/series", status=201, json=series_body)
+    series_url = f"/api/training/series/{made['series']['id']}"
+    first = made["occurrence_ids"][0]
+    check(instructor_client, "POST", "/api/training/series", status=422, json={**series_body, "weekdays": []})
+    check(member, "GET", series_url, status=200)
+    check(anonymous, "GET", "/api/training/series/999999", status=404)
+    check(instructor_client, "PUT", f"{series_url}?scope=all&from={first}", status=200, json={"capacity": 2})
+    check(instructor_client, "PUT", f"{series_url}?scope=all", status=422, json={"capacity": 2})
+    check(member, "POST", f"{series_url}/booking", status=201)
+    check(member, "POST", f"{series_url}/booking", status=200)
+    check(member, "DELETE", f"{series_url}/booking", status=200)
+    check(member, "DELETE", f"{series_url}/booking", status=404)
+    check(instructor_client, "DELETE", f"{series_url}?scope=following&from={first}", status=200)
+
     called = {(method, template) for method, template, _ in check.seen}
     for path, item in document["paths"].items():
         for method, operation in _methods(item).items():

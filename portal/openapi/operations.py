@@ -75,6 +75,14 @@ BODY = (400, 413)
 WRITE = (*BODY, 401, 403)
 FOUND = (401, 404)  # read by id: a stale bearer token is 401, a missing or hidden thing 404
 
+SERIES_SCOPE = (
+    Query(
+        "scope",
+        {"type": "string", "enum": ["this", "following", "all"]},
+        "This occurrence, it and later ones, or every occurrence not over.",
+    ),
+    Query("from", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "The occurrence (session id) it starts from."),
+)
 SESSION_FILTERS = (
     Query("status", enum_of(SessionStatus), "Only sessions in this state."),
     Query("instructor_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Only this instructor's."),
@@ -224,6 +232,54 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         Access.SIGNED_IN,
         {200: "Session"},
         (401, 403, 404, 409, 503),
+    ),
+    # ---------------------------------------------------------------------------------------- series
+    ("series_api.create_series", "POST"): Operation(
+        "Schedule a weekly series (instructors and above): its occurrences are sessions",
+        "training",
+        Access.SIGNED_IN,
+        {201: "SeriesAnswer"},
+        (*WRITE, 422),
+        body="SeriesInput",
+        headers={201: LOCATION},
+    ),
+    ("series_api.get_series", "GET"): Operation(
+        "A series and its occurrences", "training", Access.OPTIONAL, {200: "SeriesAnswer"}, FOUND
+    ),
+    ("series_api.update_series", "PUT"): Operation(
+        "Change occurrences of a series: this one, it and later ones, or all not over",
+        "training",
+        Access.SIGNED_IN,
+        {200: "SeriesAnswer"},
+        (*WRITE, 404, 409, 422),
+        body="SeriesChanges",
+        query=SERIES_SCOPE,
+        description="A missing or unknown scope, a missing `from` or one not of this series: 422.",
+    ),
+    ("series_api.cancel_series", "DELETE"): Operation(
+        "Cancel occurrences of a series: this one, it and later ones, or all not over",
+        "training",
+        Access.SIGNED_IN,
+        {200: "SeriesAnswer"},
+        (401, 403, 404, 409, 422),
+        query=SERIES_SCOPE,
+        description="Canceled dates become the series .ics EXDATEs; `all` also closes the series.",
+    ),
+    ("standing_api.book", "POST"): Operation(
+        "Book the whole series (a standing booking of the caller)",
+        "seats",
+        Access.SIGNED_IN,
+        {201: "StandingBooking", 200: "StandingBooking"},
+        (401, 403, 404, 409),
+        description="A seat, or a waitlist place where full, on every future occurrence and on occurrences made "
+        "later. 200 when the caller had booked it already.",
+    ),
+    ("standing_api.end", "DELETE"): Operation(
+        "End the caller's standing booking: their future seats are given up",
+        "seats",
+        Access.SIGNED_IN,
+        {200: "StandingBookingEnd"},
+        (401, 403, 404),
     ),
     # ---------------------------------------------------------------------------------------- seats
     ("seats_api.can_join", "GET"): Operation(

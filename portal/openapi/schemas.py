@@ -24,9 +24,11 @@ from portal.events import rules as event_rules
 from portal.events.models import Event, Visibility
 from portal.seats.models import SeatStatus
 from portal.seats.rules import Eligibility, Reason
+from portal.training import recurrence
 from portal.training import rules as session_rules
 from portal.training.api import MAX_PAGE
 from portal.training.models import EndReason, RoomStatus, SessionStatus, TrainingSession
+from portal.training.series_models import TrainingSeries
 from portal.video import registry
 from portal.video.models import RecordingStatus
 
@@ -282,6 +284,7 @@ SESSION_ENUMS: dict[str, type[StrEnum]] = {
 def session() -> Schema:
     """portal.training.serializers.session_json."""
     properties = columns(TrainingSession, SESSION_COLUMNS[:3])
+    properties["series_id"] = column(TrainingSession, "series_id")
     properties["instructor_name"] = nullable({"type": "string"})
     properties |= columns(TrainingSession, SESSION_COLUMNS[3:])
     properties["tags"] = {"type": "array", "items": {"type": "string"}, "description": "Lower-case, no duplicates."}
@@ -346,6 +349,139 @@ def session_page() -> Schema:
             "total": {"type": "integer", "minimum": 0, "description": "Sessions matching the filters, all pages."},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
             "offset": {"type": "integer", "minimum": 0},
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------- series
+WEEKDAY = {"type": "string", "enum": list(recurrence.WEEKDAYS)}
+SERIES_COLUMNS = [
+    "id",
+    "event_id",
+    "instructor_id",
+    "title",
+    "description",
+    "duration_minutes",
+    "capacity",
+    "recording_enabled",
+    "chat_enabled",
+    "is_public",
+    "members_only",
+]
+
+
+def series_rule_fields() -> dict[str, Schema]:
+    """portal.training.recurrence.check_rule, field by field."""
+    return {
+        "first_start": {
+            "type": "string",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$",
+            "description": "The first start: a local date and time in `time_zone`, without an offset; in the "
+            "future. A time the clocks skip moves forward by the gap (RFC 5545); a repeated time is its first "
+            "reading.",
+        },
+        "time_zone": {"type": "string", "description": "An IANA time zone, e.g. Europe/Berlin."},
+        "weekdays": {"type": "array", "items": WEEKDAY, "minItems": 1, "maxItems": 14},
+        "interval_weeks": {
+            "type": "integer",
+            "minimum": recurrence.INTERVAL_MIN,
+            "maximum": recurrence.INTERVAL_MAX,
+            "default": 1,
+        },
+        "count": nullable(
+            {
+                "type": "integer",
+                "minimum": recurrence.COUNT_MIN,
+                "maximum": recurrence.COUNT_MAX,
+                "description": "How many occurrences; give count or until.",
+            }
+        ),
+        "until": nullable(
+            {
+                "type": "string",
+                "format": "date",
+                "description": "The last day (inclusive), at most 365 days ahead; give count or until.",
+            }
+        ),
+    }
+
+
+def series_input() -> Schema:
+    fields = {name: schema for name, schema in session_fields().items() if name != "start_time"}
+    return closed_object(
+        fields | series_rule_fields(),
+        required=["title", "duration_minutes", "first_start", "time_zone", "weekdays"],
+        description="Occurrences more than 365 days ahead are made later, as the horizon moves on; a series "
+        "whose every date is beyond it is refused (422).",
+    )
+
+
+def series_changes() -> Schema:
+    return closed_object(
+        session_fields(),
+        required=[],
+        description="scope=this: any field of that occurrence. scope=following|all: every field but start_time "
+        "(422), each occurrence keeping the fields it changed on its own.",
+    )
+
+
+def series() -> Schema:
+    """portal.training.series_api.series_json."""
+    properties = columns(TrainingSeries, SERIES_COLUMNS)
+    properties["tags"] = {"type": "array", "items": {"type": "string"}}
+    properties |= {
+        "first_start": {"type": "string", "description": "Local date-time in `time_zone`, YYYY-MM-DDTHH:MM."},
+        "time_zone": {"type": "string"},
+        "weekdays": {"type": "array", "items": WEEKDAY},
+        "interval_weeks": {"type": "integer"},
+        "count": nullable({"type": "integer"}),
+        "until": nullable({"type": "string", "format": "date"}),
+        "canceled_dates": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Local date-times of the canceled occurrences (the .ics EXDATEs).",
+        },
+    }
+    properties |= columns(TrainingSeries, ["canceled_at", "created_at", "updated_at"])
+    return closed_object(properties)
+
+
+def series_answer() -> Schema:
+    return closed_object(
+        {
+            "series": ref("Series"),
+            "occurrence_ids": {"type": "array", "items": {"type": "integer"}, "description": "Its sessions."},
+            "affected_ids": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "PUT and DELETE: the occurrences changed or canceled.",
+            },
+        },
+        required=["series", "occurrence_ids"],
+    )
+
+
+def standing_booking() -> Schema:
+    """portal.seats.standing_api.book."""
+    return closed_object(
+        {
+            "series_id": {"type": "integer"},
+            "user_id": {"type": "integer"},
+            "seats": {
+                "type": "array",
+                "items": closed_object({"session_id": {"type": "integer"}, "status": enum_of(SeatStatus)}),
+                "description": "A seat or a waitlist place per future occurrence.",
+            },
+        }
+    )
+
+
+def standing_booking_end() -> Schema:
+    return closed_object(
+        {
+            "series_id": {"type": "integer"},
+            "user_id": {"type": "integer"},
+            "released_session_ids": {"type": "array", "items": {"type": "integer"}},
         }
     )
 
@@ -430,6 +566,12 @@ def components() -> dict[str, Schema]:
         "SessionInput": session_input(),
         "SessionChanges": session_changes(),
         "SessionPage": session_page(),
+        "Series": series(),
+        "SeriesInput": series_input(),
+        "SeriesChanges": series_changes(),
+        "SeriesAnswer": series_answer(),
+        "StandingBooking": standing_booking(),
+        "StandingBookingEnd": standing_booking_end(),
         "Eligibility": eligibility(),
         "Join": join(),
         "Seat": seat(),

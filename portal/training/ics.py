@@ -1,16 +1,20 @@
-"""The .ics file of a session: start and end in UTC, title, the session page link, an alarm 10 minutes before."""
+"""The .ics file of a session: start and end in UTC, title, the session page link, an alarm 10 minutes before.
+The .ics of a series: one VEVENT with its RRULE, EXDATEs for canceled occurrences, and the series' VTIMEZONE."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Calendar, Event, Timezone, vRecur
 
 from portal.core.clock import now_utc
 from portal.core.text import single_line
 from portal.training.links import session_url
 from portal.training.models import TrainingSession
+from portal.training.series_models import TrainingSeries
 
 ALARM_BEFORE = timedelta(minutes=10)
 
@@ -47,5 +51,47 @@ def session_ics(session: TrainingSession, *, base_url: str, canceled: bool = Fal
         alarm.add("description", f"{single_line(session.title)} starts in 10 minutes")
         alarm.add("trigger", -ALARM_BEFORE)
         event.add_component(alarm)
+    calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def series_ics(series: TrainingSeries, occurrences: Sequence[TrainingSession], *, base_url: str) -> bytes:
+    """One VEVENT for the whole series: DTSTART at the rule's first date in the series' zone (TZID), the rule as
+    RRULE, an EXDATE per canceled date, and the zone's VTIMEZONE so any calendar program reads the wall-clock
+    times as the series means them. `occurrences`: the series' sessions (the link goes to the next one)."""
+    rule = series.rule
+    zone = ZoneInfo(series.time_zone)
+    first_local = next(iter(rule.rrule()), rule.first_start)
+    start = first_local.replace(tzinfo=zone, fold=0)
+    host = urlsplit(base_url).hostname or "portal"
+    calendar = Calendar()
+    calendar.add("prodid", "-//Training Portal//training series//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(
+        Timezone.from_tzinfo(
+            zone,
+            tzid=series.time_zone,
+            first_date=(start - timedelta(days=366)).date(),
+            last_date=(start + timedelta(days=2 * 366)).date(),
+        )
+    )
+    event = Event()
+    event.add("uid", f"training-series-{series.id}@{host}")
+    event.add("dtstamp", now_utc())
+    event.add("dtstart", start)
+    event.add("dtend", start + timedelta(minutes=series.duration_minutes))
+    event.add("rrule", vRecur.from_ical(rule.rrule_text()))
+    for key in series.canceled:
+        event.add("exdate", datetime.fromisoformat(key).replace(tzinfo=zone, fold=0))
+    event.add("summary", single_line(series.title))
+    upcoming = [s for s in occurrences if not s.is_final]
+    if upcoming:
+        url = session_url(upcoming[0].id, base_url)
+        event.add("url", url)
+        event.add("description", f"Join each class from its session page, for example {url}")
+    event.add("sequence", int(series.updated_at.timestamp()) if series.updated_at else 0)
+    if series.canceled_at is not None:
+        event.add("status", "CANCELLED")
     calendar.add_component(event)
     return calendar.to_ical()

@@ -69,6 +69,7 @@ class TrainingSession(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("events.id"), index=True)
+    series_id: Mapped[int | None] = mapped_column(sa.ForeignKey("training_series.id"), index=True)  # issue 11
     instructor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text, default="")

@@ -73,7 +73,8 @@ def _snapshot(session: TrainingSession) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ create / edit
-def create_session(raw: dict[str, Any], *, actor: User) -> TrainingSession:
+def create_session(raw: dict[str, Any], *, actor: User, series_id: int | None = None) -> TrainingSession:
+    """`series_id`: the occurrence of a training series this session is (training.series makes those)."""
     if not rules.can_create(actor):
         raise Forbidden("Only instructors, board members and admins schedule sessions.")
     clean, errors = check_session_data(raw, actor=actor)
@@ -81,7 +82,9 @@ def create_session(raw: dict[str, Any], *, actor: User) -> TrainingSession:
         raise ValidationFailed(errors)
     start, minutes = clean.pop("start_time"), clean.pop("duration_minutes")
     clean.setdefault("instructor_id", actor.id)
-    session = TrainingSession(**clean, status=SessionStatus.SCHEDULED.value, room_status=RoomStatus.PENDING.value)
+    session = TrainingSession(
+        **clean, series_id=series_id, status=SessionStatus.SCHEDULED.value, room_status=RoomStatus.PENDING.value
+    )
     session.set_schedule(start, minutes)
     db.session.add(session)
     db.session.flush()

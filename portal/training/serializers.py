@@ -18,6 +18,7 @@ def session_json(session: TrainingSession, viewer: Any = None) -> dict[str, Any]
     return {
         "id": session.id,
         "event_id": session.event_id,
+        "series_id": session.series_id,
         "instructor_id": session.instructor_id,
         "instructor_name": session.instructor.name if session.instructor else None,
         "title": session.title,

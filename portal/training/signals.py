@@ -1,6 +1,10 @@
 """What happens to training sessions, and what their pages ask, for the packages above training (seats,
 notifications)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from portal.core.signals import namespace
 
 _signals = namespace()
@@ -41,3 +45,32 @@ session_page = _signals.signal(
     receiver returns a dict added to the page's template context (seats adds the join `panel` and, for those
     who may see it, `attendance_rows`).""",
 )
+
+series_changed = _signals.signal(
+    "series-changed",
+    doc="""Several occurrences of a training series changed in one step (an edit or cancel with scope
+    `following` or `all`; scope `this` is an ordinary session edit or cancel, with its own notices). Sender: the
+    TrainingSeries; keyword arguments `action` ("updated" or "canceled"), `session_ids` (the affected
+    occurrences, in date order), `changes` (for "updated": session id -> field -> [old, new]; {} for
+    "canceled") and `at` (when the change began: the seats a cancel released are those of these sessions
+    canceled at or after it). Notifications send one email per person listing every affected date. While the
+    change runs, `in_series_change()` is true: per-session notices (seats_released because "session_canceled",
+    session_updated) are left to this batched one.""",
+)
+
+_series_change: ContextVar[bool] = ContextVar("series_change", default=False)
+
+
+@contextmanager
+def series_change() -> Iterator[None]:
+    """Marks the per-session signals sent inside as parts of one series change (see series_changed)."""
+    token = _series_change.set(True)
+    try:
+        yield
+    finally:
+        _series_change.reset(token)
+
+
+def in_series_change() -> bool:
+    """True while a series change runs: a per-session notice is then sent batched, through series_changed."""
+    return _series_change.get()
