@@ -23,7 +23,7 @@ PACKAGE_COMMANDS = {
     "video": "portal.video.cli:video",
     "run": "portal.ops.cli:run",
     "worker": "portal.ops.cli:worker",
-    "cron": "portal.ops.cli:cron",
+    "cron": "portal.ops.cron:cron_command",
 }
 
 

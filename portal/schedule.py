@@ -54,6 +54,21 @@ SCHEDULE: tuple[Periodic, ...] = (
         retry_intervals=(60, 300, 900),
     ),
     Periodic(
+        "series",
+        "portal.training.series.extend_job",
+        "30 2 * * *",
+        900,
+        "daily: make occurrences of weekly series that came within the 365-day horizon",
+        retry_intervals=(60, 300, 900),
+    ),
+    Periodic(
+        "orphan-rooms",
+        "portal.training.rooms.close_orphan_rooms",
+        "17 * * * *",
+        300,
+        "hourly: close provider rooms that no session holds (a creator that crashed between create and store)",
+    ),
+    Periodic(
         "forget-processes",
         "portal.ops.heartbeat.forget_silent",
         "10 2 * * *",

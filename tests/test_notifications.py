@@ -379,7 +379,7 @@ def test_a_channel_that_fails_is_retried_through_the_same_claims_and_the_other_c
     operations.notify_promoted(seat)
     db.session.commit()
     result = run_jobs()
-    assert result.names("failed") == ["send_notification"]
+    assert result.names("failed") == ["send_batch"]
     rows = _by_channel(user_id=member.id)
     [email], [page] = rows["email"], rows["pager"]
     assert email.key == page.key

@@ -138,7 +138,7 @@ def test_smtp_down_reminder_is_retried_with_backoff_and_sent_once_when_it_is_bac
     clock.at(session.start_time - timedelta(minutes=59))
     smtp_sink.refuse(451, "Try again later")
     result = sweep()
-    assert result.names("failed") == ["send_notification"]
+    assert result.names("failed") == ["send_batch"]
     row = _rows(session)[(session.instructor_id, "reminder_1h")]
     assert (row.status, row.attempts) == ("pending", 1) and "451" in row.last_error
 
@@ -175,7 +175,7 @@ def test_a_send_job_that_failed_before_its_first_write_is_run_again_by_the_next_
     operations.plan_reminders(session)
     db.session.commit()
     clock.at(session.start_time - timedelta(minutes=59))
-    real_claim, outage = sending.claim, {"failures": 1}
+    real_claim, outage = sending.claim_many, {"failures": 1}
 
     def claim_during_a_database_outage(*args, **kwargs):
         if outage["failures"]:
@@ -183,8 +183,8 @@ def test_a_send_job_that_failed_before_its_first_write_is_run_again_by_the_next_
             raise OperationalError("UPDATE notifications ...", {}, ConnectionError("server closed the connection"))
         return real_claim(*args, **kwargs)
 
-    monkeypatch.setattr(sending, "claim", claim_during_a_database_outage)
-    assert sweep().names("failed") == ["send_notification"]
+    monkeypatch.setattr(sending, "claim_many", claim_during_a_database_outage)
+    assert sweep().names("failed") == ["send_batch"]
     row = _rows(session)[(session.instructor_id, "reminder_1h")]
     assert (row.status, row.attempts) == ("pending", 0)  # the counter never moved: the next job has the same id
     assert smtp_sink.messages == []
@@ -292,15 +292,14 @@ def test_a_queued_reminder_follows_a_reschedule_and_goes_out_once_at_the_new_tim
     old_start = session.start_time
     clock.at(old_start - timedelta(minutes=59))
     assert sweep_reminders()["enqueued"] == 2  # the 1 h reminders are queued; no worker has taken them yet
-    assert len(queued_job_ids()) == 2
+    assert len(queued_job_ids()) == 1  # in one batch
 
     new_start = old_start + timedelta(hours=24)
     _reschedule(session, new_start)
     result = run_jobs()
     assert sorted(job.return_value() for job in result.finished if job.id.startswith("send-")) == [
-        "not now: its moment is still ahead",
-        "not now: its moment is still ahead",
-        "sent: smtp:127.0.0.1",  # the member's "New time" notice
+        "1 sent",  # the member's "New time" notice
+        "2 not due now",  # the queued reminders: re-checked right before their claim
     ]
     assert [m["Subject"] for m in smtp_sink.messages] == [f"New time: {session.title}"]
     rows = _rows(session)

@@ -9,6 +9,11 @@ scheduled, deferred, started), another enqueue of the id is refused. Once that j
 stopped, canceled) its id refuses nothing: rq keeps an ended job's hash for days (a failed one for its
 failure_ttl), and a sweep whose job died before its first write (a database error on its first query, a worker
 killed just after taking it) must be able to enqueue the same id again, or the work never happens.
+
+Queues by priority: a worker takes from "portal" (rooms, auto-end, sweeps: short jobs that must not wait) before
+"mail" (batches of emails: a burst of a thousand reminders never holds up a room). `enqueue(..., queue_name=)`
+picks the queue; `enqueue(..., at=)` schedules the job for a moment (the worker's scheduler moves it to its queue
+then), with the same unique-id rules.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -30,8 +36,9 @@ from portal.core import redis as portal_redis
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "portal"
+MAIL_QUEUE = "mail"  # batches of notifications (portal.notifications.sending): after everything else
 # The queues a worker takes jobs from, most urgent first (rq takes from the first non-empty one)
-WORKER_QUEUES: tuple[str, ...] = (QUEUE_NAME,)
+WORKER_QUEUES: tuple[str, ...] = (QUEUE_NAME, MAIL_QUEUE)
 _PENDING_KEY = "portal.pending_jobs"
 # A job in one of these states is over: its id no longer deduplicates anything (see the module docstring).
 ENDED_STATUSES = frozenset(
@@ -41,7 +48,7 @@ ENDED_STATUSES = frozenset(
 
 @dataclass
 class PendingJob:
-    func: Callable[..., Any]
+    func: Callable[..., Any] | str
     args: tuple[Any, ...]
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -67,32 +74,65 @@ def worker_queues() -> list[Queue]:
     return [get_queue(name) for name in WORKER_QUEUES]
 
 
-def enqueue(func: Callable[..., Any], *args: Any, **options: Any) -> bool:
-    """Push a job now. Returns False (and logs) when Redis is down, or when a job with the same unique id still
-    waits or runs. A unique id whose job is over is taken back: that job is removed and this one enqueued."""
+def enqueue(
+    func: Callable[..., Any] | str,
+    *args: Any,
+    queue_name: str = QUEUE_NAME,
+    at: datetime | None = None,
+    **options: Any,
+) -> bool:
+    """Push a job now (or schedule it `at` a moment) on `queue_name`. Returns False (and logs) when Redis is down,
+    or when a job with the same unique id still waits or runs. A unique id whose job is over is taken back: that
+    job is removed and this one enqueued. `func` may be a dotted path (a job of a higher layer)."""
     try:
-        queue = get_queue()
+        queue = get_queue(queue_name)
         if options.get("unique"):
-            return _enqueue_unique(queue, func, args, options)
-        queue.enqueue(func, *args, **options)
+            return _enqueue_unique(queue, func, args, options, at)
+        _push(queue, func, args, options, at)
         return True
     except (redis.RedisError, OSError, RuntimeError) as exc:
-        log.warning("could not enqueue %s%r: %s (the sweep will catch up)", func.__name__, args, exc)
+        log.warning("could not enqueue %s%r: %s (the sweep will catch up)", _name(func), args, exc)
         return False
 
 
-def _enqueue_unique(queue: Queue, func: Callable[..., Any], args: tuple[Any, ...], options: dict[str, Any]) -> bool:
+def _name(func: Callable[..., Any] | str) -> str:
+    return func if isinstance(func, str) else func.__name__
+
+
+def schedule_time(at: datetime) -> datetime:
+    """rq files a scheduled job under whole seconds, rounded down: a job for 10:00:00.4 would run at 10:00:00,
+    before its moment. Round up instead (a job never runs early; at most a second late)."""
+    whole = at.replace(microsecond=0)
+    return whole if whole == at else whole + timedelta(seconds=1)
+
+
+def _push(
+    queue: Queue, func: Callable[..., Any] | str, args: tuple[Any, ...], options: dict[str, Any], at: datetime | None
+) -> None:
+    if at is None:
+        queue.enqueue(func, *args, **options)
+    else:
+        queue.enqueue_at(schedule_time(at), func, *args, **options)
+
+
+def _enqueue_unique(
+    queue: Queue,
+    func: Callable[..., Any] | str,
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    at: datetime | None = None,
+) -> bool:
     """rq's unique enqueue refuses an id while its job hash exists, ended or not: remove an ended one and try
     again. Two processes doing this at once: at most one of them enqueues (rq's check-and-save is one script)."""
     try:
-        queue.enqueue(func, *args, **options)
+        _push(queue, func, args, options, at)
         return True
     except DuplicateJobError:
         pass
     if not remove_ended_job(queue.connection, options["job_id"]):
         return False  # still waiting or running: a true duplicate
     try:
-        queue.enqueue(func, *args, **options)
+        _push(queue, func, args, options, at)
         return True
     except DuplicateJobError:
         return False  # another process enqueued it first
@@ -124,7 +164,7 @@ def remove_ended_job(connection: redis.Redis, job_id: str) -> bool:
     return True
 
 
-def enqueue_after_commit(session: Session, func: Callable[..., Any], *args: Any, **options: Any) -> None:
+def enqueue_after_commit(session: Session, func: Callable[..., Any] | str, *args: Any, **options: Any) -> None:
     session.info.setdefault(_PENDING_KEY, []).append(PendingJob(func, args, options))
 
 

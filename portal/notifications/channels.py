@@ -41,6 +41,10 @@ class Channel(Protocol):
     def describe(self, settings: Settings) -> str:
         """Where this channel's messages go, for the start-up lines of `portal run` and the worker log."""
 
+    # Optional: `connection(settings)` returns an object with `deliver(message) -> str` and `close()`, one
+    # connection reused for a batch of rows (portal.notifications.sending uses it when the channel has it; email
+    # keeps one SMTP session open for the batch).
+
 
 CHANNELS: dict[str, Channel] = {}  # by name, in the order they registered
 _announced: set[str] = set()

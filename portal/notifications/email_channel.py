@@ -1,5 +1,6 @@
 """The email channel: composed by `emails` (subject, text and HTML bodies, the .ics), delivered by `mailer`
-(SMTP, or the outbox folder when no SMTP host is set). Always enabled: mail always goes somewhere."""
+(SMTP, or the outbox folder when no SMTP host is set). Always enabled: mail always goes somewhere. A batch of rows
+is delivered over one connection (`connection()`)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,26 @@ class EmailChannel:
     def deliver(self, message: Mail, settings: Settings) -> str:
         return mailer.deliver(mailer.build_message(message, settings), settings)
 
+    def connection(self, settings: Settings) -> EmailConnection:
+        """Many messages over one SMTP connection (a batch of the send job)."""
+        return EmailConnection(settings)
+
     def describe(self, settings: Settings) -> str:
         return mailer.describe_transport(settings)
+
+
+class EmailConnection:
+    """`deliver` on one reused SMTP connection; `close()` at the end of the batch."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.smtp = mailer.Connection(settings)
+
+    def deliver(self, message: Mail) -> str:
+        return self.smtp.send(mailer.render(message, self.settings))
+
+    def close(self) -> None:
+        self.smtp.close()
 
 
 register(EmailChannel())

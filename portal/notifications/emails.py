@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from email.utils import formataddr
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -42,6 +43,23 @@ def _subject(kind: str, title: str, lead: str) -> str:
     }[kind]
 
 
+_ICS_CACHE: dict[tuple[Any, ...], bytes] = {}
+_ICS_CACHE_SIZE = 64
+
+
+def _session_ics(session: TrainingSession, base_url: str, canceled: bool) -> bytes:
+    """The session's .ics, built once for a burst of its emails (a thousand reminders of one seminar): most of
+    composing an email is building it. Keyed by the row's last change, so an edit builds it afresh."""
+    key = (session.id, session.updated_at, session.start_time, session.end_time, session.status, session.title)
+    key += (base_url, canceled)
+    ics = _ICS_CACHE.get(key)
+    if ics is None:
+        if len(_ICS_CACHE) >= _ICS_CACHE_SIZE:
+            _ICS_CACHE.clear()
+        ics = _ICS_CACHE[key] = session_ics(session, base_url=base_url, canceled=canceled)
+    return ics
+
+
 def compose(notification: Notification, user: User, session: TrainingSession | None, settings: Settings) -> Mail:
     if session is None:
         return compose_account_email(notification, user, settings)
@@ -66,7 +84,7 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
     canceled = notification.kind == "canceled"
     ics = Attachment(
         "session.ics",
-        session_ics(session, base_url=settings.BASE_URL, canceled=canceled),
+        _session_ics(session, settings.BASE_URL, canceled),
         "text",
         "calendar",
         {"method": "CANCEL" if canceled else "PUBLISH"},

@@ -24,7 +24,7 @@ from portal.notifications.channels import enabled_channels
 from portal.notifications.models import Notification
 from portal.notifications.queries import reminder_recipients_for, retimable_reminders, seat_holder_ids
 from portal.notifications.rules import REMINDER_PREFIX, is_owed, reminder_key, reminder_kind
-from portal.notifications.sending import ID_BATCH, PENDING, SENT, SKIPPED, enqueue_send
+from portal.notifications.sending import ID_BATCH, PENDING, SENT, SKIPPED, enqueue_send_many, schedule_dispatch
 from portal.seats.models import Seat
 from portal.training.models import TrainingSession
 
@@ -64,9 +64,11 @@ def plan_reminders_many(sessions: list[TrainingSession], *, entitled_since: date
                 elif row is None and channel in enabled:
                     owed = is_owed(due_at, entitled_at)
                     rows.append(_reminder_row(channel, key, kind, user_id, session.id, due_at, owed))
-    _retime(retimed, now)
+    moments = _retime(retimed, now)
     _insert_missing(rows)
     db.session.flush()
+    moments.update(row["due_at"] for row in rows if row["status"] == PENDING)
+    schedule_dispatch(moments, after_commit=True)  # each reminder goes out at its moment, not the next sweep
 
 
 def _recipients(
@@ -95,9 +97,11 @@ def _reminder_row(
     }
 
 
-def _retime(due_by_id: dict[int, datetime], now: datetime) -> None:
+def _retime(due_by_id: dict[int, datetime], now: datetime) -> set[datetime]:
     """Move reminders to their new moment: pending again if it is still ahead (one sent for the old time too: it
-    is due again for the new time), else skipped (one already sent stays sent: no late reminder)."""
+    is due again for the new time), else skipped (one already sent stays sent: no late reminder). Returns the new
+    moments of those pending again."""
+    moments: set[datetime] = set()
     ids = list(due_by_id)
     for start in range(0, len(ids), ID_BATCH):
         batch = select(Notification).where(
@@ -107,8 +111,10 @@ def _retime(due_by_id: dict[int, datetime], now: datetime) -> None:
             row.due_at = due_by_id[row.id]  # attempts stay: they name the send jobs
             if row.due_at > now:
                 row.status, row.last_error, row.sent_at = PENDING, None, None
+                moments.add(row.due_at)
             elif row.status != SENT:
                 row.status, row.last_error = SKIPPED, "its moment had passed when the session was rescheduled"
+    return moments
 
 
 def notify_rescheduled(session: TrainingSession, old_start_time: datetime) -> None:
@@ -169,12 +175,12 @@ def _notify(session: TrainingSession, user_ids: list[int], kind: str, key_for, c
     keys = [row["key"] for row in rows]
     if not keys:
         return
-    for row in db.session.scalars(
-        select(Notification).where(
-            Notification.channel.in_(channels), Notification.key.in_(keys), Notification.status == PENDING
-        )
-    ).all():
-        enqueue_send(row, after_commit=True)
+    pending = db.session.scalars(
+        select(Notification)
+        .where(Notification.channel.in_(channels), Notification.key.in_(keys), Notification.status == PENDING)
+        .order_by(Notification.id)
+    ).all()
+    enqueue_send_many(list(pending), after_commit=True)  # in batches: one SMTP connection per batch
 
 
 def _insert_missing(rows: list[dict[str, Any]]) -> None:

@@ -85,6 +85,61 @@ def sessions_to_plan(now: datetime, horizon: timedelta) -> list[TrainingSession]
     )
 
 
+def sessions_needing_plan(
+    now: datetime, horizon: timedelta, channels: list[str], kinds: list[str]
+) -> list[TrainingSession]:
+    """Scheduled sessions starting within `horizon` where a recipient (the instructor, a confirmed seat holder)
+    lacks one of its reminder rows on an enabled channel: what the sweep must plan. Every planned row exists
+    already (planning writes them when a session is created or booked), so this is usually empty: each pair is
+    probed on the unique (channel, key) index, no rows are loaded or re-inserted."""
+    if not channels or not kinds:
+        return []
+
+    def missing(session_id, user_id):
+        keys = [
+            sa.literal(f"{kind}:") + sa.cast(session_id, sa.String) + ":" + sa.cast(user_id, sa.String)
+            for kind in kinds
+        ]
+        return or_(
+            *(
+                ~sa.exists().where(Notification.channel == channel, Notification.key == key)
+                for channel in channels
+                for key in keys
+            )
+        )
+
+    seat_missing = sa.exists().where(
+        Seat.session_id == TrainingSession.id,
+        Seat.status == SeatStatus.CONFIRMED.value,
+        missing(Seat.session_id, Seat.user_id),
+    )
+    return list(
+        db.session.scalars(
+            select(TrainingSession).where(
+                TrainingSession.status == SessionStatus.SCHEDULED.value,
+                TrainingSession.start_time > now,
+                TrainingSession.start_time <= now + horizon,
+                or_(missing(TrainingSession.id, TrainingSession.instructor_id), seat_missing),
+            )
+        ).all()
+    )
+
+
+def pending_moments(after: datetime, until: datetime) -> list[datetime]:
+    """The distinct moments of pending rows due in (after, until]: the dispatches the sweep schedules again."""
+    return list(
+        db.session.scalars(
+            select(Notification.due_at)
+            .where(
+                Notification.status == NotificationStatus.PENDING.value,
+                Notification.due_at > after,
+                Notification.due_at <= until,
+            )
+            .distinct()
+        ).all()
+    )
+
+
 def sessions_by_id(ids: set[int | None]) -> dict[int, TrainingSession]:
     """The sessions with these ids (None, a notice without a session, is ignored), in one query."""
     ids = {i for i in ids if i is not None}

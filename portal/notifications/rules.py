@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 REMINDER_PREFIX = "reminder_"
 _UNITS = {"h": "hours", "m": "minutes", "s": "seconds"}  # the last letter of a reminder's kind
-MAX_SEND_ATTEMPTS = 8
+MAX_SEND_ATTEMPTS = 10  # with send_backoff: given up about an hour after the first failure
 # A claim older than this belongs to a worker that died: the send job's timeout is far shorter.
 STALE_CLAIM_AFTER = timedelta(minutes=5)
 
@@ -108,5 +108,9 @@ def decide_due(
 
 
 def send_backoff(attempts: int) -> timedelta:
-    """Wait before the next try after `attempts` failed ones: 1, 2, 4, 8, 15, 15 ... minutes."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 15))
+    """Wait before the next try after `attempts` failed ones: 15 s, 30 s, then 1, 2, 4, 8, 15, 15 ... minutes. Short
+    at first: a server that refused for some seconds gets the message within a minute of coming back (a dispatch
+    is scheduled for the end of each backoff)."""
+    if attempts <= 2:
+        return timedelta(seconds=15 * max(attempts, 1))
+    return timedelta(minutes=min(2 ** (attempts - 3), 15))

@@ -1,33 +1,52 @@
-"""Sending a row once, whatever its channel: the states of a row (pending -> sending -> sent; skipped; failed),
+"""Sending rows once, whatever their channel: the states of a row (pending -> sending -> sent; skipped; failed),
 the send job and its enqueueing. The channel is looked up by the row's `channel` (portal.notifications.channels):
 nothing here knows what a channel does.
 
-Delivery guarantee: a row is sent by whoever flips it pending -> sending (one conditional UPDATE). A failure
-before the channel accepted the message puts it back to pending (retried with backoff by the sweep, up to
-MAX_SEND_ATTEMPTS). A worker killed while holding a claim leaves it 'sending'; after STALE_CLAIM_AFTER the sweep
-puts it back to pending. That is at-least-once only for a kill in the instant between the channel's "accepted"
-(an SMTP server's 250) and our commit of 'sent'; a re-sent email has the same Message-ID. Everywhere else: once.
+Batches: one send job (`send_batch`, on the "mail" queue) sends up to BATCH_SIZE rows, each channel over one
+connection it opens once (a channel with `connection(settings)`, as email has: one SMTP connection for the batch).
+Who gets what is read once per batch (recipients, sessions, seats); each row is still claimed on its own right
+before it is sent, and recorded 'sent' right after (in the same commit as the next row's claim: one commit per
+message). A channel that fails stops that channel's rows in this batch: the failed row waits out its backoff, the
+others stay pending untouched, and a dispatch is scheduled for the retry moment.
+
+Delivery guarantee: a row is sent by whoever flips it pending -> sending (a conditional UPDATE; a batch claims up to
+CLAIM_CHUNK rows in one, each on its own terms). A failure before the channel accepted the message puts it back to
+pending (retried with backoff, up to MAX_SEND_ATTEMPTS). A worker killed while holding a claim leaves it 'sending';
+after STALE_CLAIM_AFTER the sweep puts it back to pending. Right after the channel accepted a message, a mark is
+written to Redis (no round trip: the reply is read later); 'sent' is committed with the next chunk's claims, and
+retried with backoff for RECORD_SENT_FOR (a database outage of minutes). The stale-claim recovery records a marked
+row as 'sent' instead of sending it again. What remains at-least-once: the worker killed between the channel's
+"accepted" (an SMTP server's 250) and the mark's write to the socket (microseconds), Redis lost as well as the
+database record (Redis restarted without its data while the database was down for longer than RECORD_SENT_FOR),
+or the server's 250 lost on the wire (the protocol's own window: the client cannot know the message was taken). A
+re-sent email has the same Message-ID (mail clients fold the copy). Everywhere else: once.
 
 A send job may wait in the queue while its session is rescheduled: right before claiming, it re-checks that a
 reminder is due now for the session's current start time, and the claim holds only if the row still has the
-moment that was checked. A re-timed row stays pending and the sweep sends it at its new moment (with the same job
-id if its counter did not move: core.queue lets an ended job's id be enqueued again).
+moment that was checked. A re-timed row stays pending and is sent at its new moment (planning schedules a dispatch
+for it; the sweep is the safety net).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import time
-from collections import defaultdict
-from datetime import datetime
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+import redis
+from rq.timeouts import JobTimeoutException
+from sqlalchemy import case, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.accounts.models import User
-from portal.config import current_settings
+from portal.config import Settings, current_settings
 from portal.core.clock import now_utc
-from portal.core.queue import enqueue, enqueue_after_commit
+from portal.core.queue import MAIL_QUEUE, QUEUE_NAME, enqueue, enqueue_after_commit, get_redis
 from portal.extensions import db
 from portal.notifications import consent, queries
 from portal.notifications.channels import channel_named
@@ -38,91 +57,374 @@ from portal.notifications.rules import (
     is_reminder_recipient,
     reminder_not_due,
     reminder_not_owed,
+    send_backoff,
 )
 from portal.training.models import TrainingSession
 
 log = logging.getLogger(__name__)
 PENDING, SENDING, SENT, SKIPPED, FAILED = (s.value for s in NotificationStatus)
 ID_BATCH = 1000  # ids per UPDATE ... IN: well below SQLite's cap on the bound values of one statement
-SEND_TIMEOUT = 60  # seconds; far below STALE_CLAIM_AFTER
+BATCH_SIZE = 100  # rows per send job: one SMTP connection each (mailer.Connection reconnects before ~100)
+# A batch's job timeout. Each claim lives far shorter than STALE_CLAIM_AFTER: one message's SMTP exchange is bounded
+# by SMTP_TIMEOUT_SECONDS per command, then recording it by RECORD_SENT_FOR.
+BATCH_TIMEOUT = 900
+RECORD_SENT_FOR = 180.0  # seconds of retrying to record 'sent' (a database outage); < STALE_CLAIM_AFTER - one send
+SENT_MARK_TTL = 86400  # seconds a Redis mark "accepted, not yet recorded" is kept (removed once recorded)
+CLAIM_CHUNK = 20  # rows claimed in one UPDATE (and recorded sent in one): one commit per 20 messages, not 2 each
+DISPATCH_JOB = "portal.notifications.jobs.dispatch_due"  # the moment job (a higher module: named, not imported)
+DISPATCH_TIMEOUT = 120
 
 
-# ------------------------------------------------------------------------------------------------ the send job
-def send_job_id(notification: Notification) -> str:
-    """One job per row and attempt: two sweeps enqueueing the same attempt collide on the id (unique=True)."""
-    return f"send-{notification.id}-{notification.attempts}"
+# ------------------------------------------------------------------------------------------------ enqueueing
+def send_job_id(rows: list[Notification]) -> str:
+    """One job per set of rows and attempts: two dispatchers enqueueing the same rows at the same attempts (the
+    minute sweep and a moment's dispatch) collide on the id (unique=True)."""
+    first = rows[0]
+    if len(rows) == 1:
+        return f"send-{first.id}-{first.attempts}"
+    digest = hashlib.blake2b(",".join(f"{r.id}.{r.attempts}" for r in rows).encode(), digest_size=8).hexdigest()
+    return f"send-{first.id}-{first.attempts}-{len(rows)}-{digest}"
 
 
 def enqueue_send(notification: Notification, *, after_commit: bool = False) -> None:
-    options = {
-        "job_id": send_job_id(notification),
-        "unique": True,
-        "job_timeout": SEND_TIMEOUT,
-        "result_ttl": 3600,
-        "failure_ttl": 7 * 86400,
-    }
-    if after_commit:
-        enqueue_after_commit(db.session, send_notification, notification.id, **options)
-    else:
-        enqueue(send_notification, notification.id, **options)
+    enqueue_send_many([notification], after_commit=after_commit)
 
 
+def enqueue_send_many(rows: list[Notification], *, after_commit: bool = False) -> int:
+    """One send job per BATCH_SIZE rows, on the mail queue. Returns the number of jobs."""
+    jobs = 0
+    for start in range(0, len(rows), BATCH_SIZE):
+        chunk = rows[start : start + BATCH_SIZE]
+        options = {
+            "job_id": send_job_id(chunk),
+            "unique": True,
+            "job_timeout": BATCH_TIMEOUT,
+            "result_ttl": 3600,
+            "failure_ttl": 7 * 86400,
+            "queue_name": MAIL_QUEUE,
+        }
+        ids = [row.id for row in chunk]
+        if after_commit:
+            enqueue_after_commit(db.session, send_batch, ids, **options)
+        else:
+            enqueue(send_batch, ids, **options)
+        jobs += 1
+    return jobs
+
+
+def dispatch_job_id(at: datetime) -> str:
+    return f"mail-at-{int(at.timestamp())}"
+
+
+def schedule_dispatch(moments: Iterable[datetime], *, after_commit: bool = False) -> None:
+    """Have the due rows sent at each of these moments (a reminder's due time, a retry's end of backoff): one
+    dispatch job per whole second, however many rows and processes ask for it. Moments already past are left to
+    whoever is dispatching now (and the minute sweep)."""
+    now = now_utc()
+    for at in sorted({m.replace(microsecond=0) + timedelta(seconds=1 if m.microsecond else 0) for m in moments}):
+        if at <= now:
+            continue
+        options = {
+            "job_id": dispatch_job_id(at),
+            "unique": True,
+            "at": at,
+            "job_timeout": DISPATCH_TIMEOUT,
+            "result_ttl": 600,
+            "failure_ttl": 86400,
+            "queue_name": QUEUE_NAME,
+        }
+        if after_commit:
+            enqueue_after_commit(db.session, DISPATCH_JOB, **options)
+        else:
+            enqueue(DISPATCH_JOB, **options)
+
+
+# ------------------------------------------------------------------------------------------------ the send job
 def send_notification(notification_id: int) -> str:
-    """Send one row, once, on its channel. Re-checks, right before sending, that it is still wanted and due for
-    its session's current time (a reschedule after the job was queued re-times the row: it waits for its new
-    moment). Safe to run twice or concurrently."""
-    row = db.session.get(Notification, notification_id)
-    if row is None or row.status != PENDING:
-        return f"nothing to do ({row.status if row else 'gone'})"
-    session = db.session.get(TrainingSession, row.session_id) if row.session_id else None
-    user = db.session.get(User, row.user_id)
-    why_not = _why_not(row, session, user)
-    if why_not:
-        skip([row.id], why_not)
-        db.session.commit()
-        return f"skipped: {why_not}"
-    not_now = _not_now(row, session)
-    if not_now:
-        db.session.rollback()
-        return f"not now: {not_now}"
-    if not claim(row.id, due_at=row.due_at):
-        db.session.rollback()
-        return "claimed by another worker, or re-timed meanwhile"
-    db.session.commit()
+    """One row (jobs queued before batches, and tests): a batch of one."""
+    return send_batch([notification_id])
+
+
+def send_batch(notification_ids: list[int]) -> str:
+    """Send these rows, each once, on its channel; one connection per channel for the whole batch. Re-checks,
+    right before each claim, that the row is still wanted and due for its session's current time (a reschedule
+    after the job was queued re-times the row: it waits for its new moment). Safe to run twice or concurrently.
+    Raises (the job is marked failed) if a channel failed; its other rows are left pending for the retry."""
     settings = current_settings()
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False  # no reload after each commit
+    counts: Counter[str] = Counter()
+    connections: dict[str, Any] = {}
+    failures: dict[str, str] = {}
     try:
-        channel = channel_named(row.channel)
-        where = channel.deliver(channel.compose(row, user, session, settings), settings)
-    except Exception as exc:
-        db.session.rollback()
-        db.session.refresh(row)
-        release_after_failure(row, f"{type(exc).__name__}: {exc}")
+        _send_rows(_load(notification_ids), settings, connections, failures, counts)
+    finally:
+        session.expire_on_commit = expire_on_commit
+        for connection in connections.values():
+            _close_quietly(connection)
+    summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()) if n) or "nothing to do"
+    if failures:
+        raise DeliveryFailed(f"{summary}; " + "; ".join(f"{ch}: {why}" for ch, why in failures.items()))
+    return summary
+
+
+class DeliveryFailed(Exception):
+    """A channel did not accept a message: its rows wait for the retry (the job is marked failed)."""
+
+
+class _Batch:
+    """What the checks of a batch read once: the rows' people, sessions and confirmed seats."""
+
+    def __init__(self, rows: list[Notification]):
+        user_ids = {row.user_id for row in rows}
+        self.users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids))).all()}
+        self.sessions = queries.sessions_by_id({row.session_id for row in rows})
+        self.seated = queries.confirmed_pairs(set(self.sessions))
+
+
+def _load(ids: list[int]) -> tuple[list[Notification], _Batch]:
+    rows = list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.id.in_(ids), Notification.status == PENDING)
+            .order_by(Notification.due_at, Notification.id)
+        ).all()
+    )
+    return rows, _Batch(rows)
+
+
+def _send_rows(
+    loaded: tuple[list[Notification], _Batch],
+    settings: Settings,
+    connections: dict[str, Any],
+    failures: dict[str, str],
+    counts: Counter[str],
+) -> None:
+    rows, batch = loaded
+    unrecorded: list[int] = []  # accepted by their channel (marked in Redis), 'sent' not committed yet
+    marks = _AcceptedMarks()
+    try:
+        for start in range(0, len(rows), CLAIM_CHUNK):
+            wanted = [row for row in rows[start : start + CLAIM_CHUNK] if _wanted(row, batch, failures, counts)]
+            previous, unrecorded = unrecorded, []
+            marks.settle()
+            claimed = _record_and_claim(previous, wanted)
+            counts["claimed elsewhere or re-timed"] += len(wanted) - len(claimed)
+            for row in (r for r in wanted if r.id in claimed):
+                if row.channel in failures:  # its channel failed on an earlier row of this chunk
+                    _unclaim(row.id)
+                    counts["left for the retry"] += 1
+                    continue
+                try:
+                    where = _deliver(row, batch, settings, connections)
+                except JobTimeoutException:
+                    raise  # the row stays 'sending': the stale-claim recovery decides (never accepted: sent again)
+                except Exception as exc:
+                    failures[row.channel] = f"{type(exc).__name__}: {exc}"
+                    _release_after_failure(row, failures[row.channel])
+                    counts["failed"] += 1
+                    continue
+                marks.mark(row.id)
+                unrecorded.append(row.id)
+                counts["sent"] += 1
+                log.info(
+                    "notification %s (%s to user %s) sent by %s: %s", row.id, row.kind, row.user_id, row.channel, where
+                )
+    finally:
+        marks.close()
+        if unrecorded:
+            _record_sent(unrecorded)
+        else:
+            _commit_quietly()  # skips of the last rows
+
+
+def _wanted(row: Notification, batch: _Batch, failures: dict[str, str], counts: Counter[str]) -> bool:
+    """The checks right before the claim: still wanted (else skipped, with its reason) and due now."""
+    if row.channel in failures:
+        counts["left for the retry"] += 1
+        return False
+    session = batch.sessions.get(row.session_id) if row.session_id else None
+    why_not = _why_not(row, session, batch.users.get(row.user_id), batch.seated)
+    if why_not:
+        skip([row.id], why_not)  # committed with the next claim, or at the end
+        counts["skipped"] += 1
+        return False
+    if _not_now(row, session):
+        counts["not due now"] += 1
+        return False
+    return True
+
+
+def _record_and_claim(unrecorded: list[int], rows: list[Notification]) -> set[int]:
+    """One commit: the previous chunk's 'sent' and this chunk's claims. If the database fails here, the previous
+    chunk is recorded on its own, with the long retry."""
+    try:
+        if unrecorded:
+            mark_sent(unrecorded)
+        claimed = claim_many(rows)
         db.session.commit()
-        log.warning(
-            "notification %s (%s by %s) not sent, attempt %s: %s", row.id, row.kind, row.channel, row.attempts, exc
-        )
+    except SQLAlchemyError:
+        db.session.rollback()
+        if unrecorded:
+            _record_sent(unrecorded)
         raise
-    _record_sent(row.id)
-    log.info("notification %s (%s to user %s) sent by %s: %s", row.id, row.kind, row.user_id, row.channel, where)
-    return f"sent: {where}"
+    if unrecorded:
+        _forget_accepted(unrecorded)
+    return claimed
 
 
-def _record_sent(notification_id: int, tries: int = 5) -> None:
-    """The message is out: recording that must not be lost to a brief database hiccup (a row left 'sending'
-    would be re-sent after STALE_CLAIM_AFTER)."""
-    for attempt in range(1, tries + 1):
+def _deliver(row: Notification, batch: _Batch, settings: Settings, connections: dict[str, Any]) -> str:
+    channel = channel_named(row.channel)
+    session = batch.sessions.get(row.session_id) if row.session_id else None
+    message = channel.compose(row, batch.users[row.user_id], session, settings)
+    opener = getattr(channel, "connection", None)
+    if opener is None:  # a channel without connections: one delivery each
+        return channel.deliver(message, settings)
+    if row.channel not in connections:
+        connections[row.channel] = opener(settings)
+    return connections[row.channel].deliver(message)
+
+
+def _close_quietly(connection: Any) -> None:
+    try:
+        connection.close()
+    except Exception as exc:  # a connection that broke is dropped all the same
+        log.debug("closing a channel connection: %s", exc)
+
+
+def _commit_quietly() -> None:
+    try:
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("could not record skipped notifications (the next dispatch skips them again): %s", exc)
+
+
+def _release_after_failure(row: Notification, error: str) -> None:
+    """The channel did not accept the message: back to pending (or failed after MAX_SEND_ATTEMPTS), and a
+    dispatch at the end of its backoff."""
+    attempts = row.attempts + 1  # the claim counted this one
+    log.warning("notification %s (%s by %s) not sent, attempt %s: %s", row.id, row.kind, row.channel, attempts, error)
+    try:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id == row.id, Notification.status == SENDING)
+            .values(
+                status=case((Notification.attempts < MAX_SEND_ATTEMPTS, PENDING), else_=FAILED),
+                last_error=error[:500],
+                updated_at=now_utc(),
+            ),
+            execution_options=NO_SYNC,
+        )
+        db.session.commit()
+    except SQLAlchemyError as exc:  # left 'sending': the stale-claim recovery puts it back to pending
+        db.session.rollback()
+        log.warning("notification %s: could not record the failure: %s", row.id, exc)
+        return
+    if attempts < MAX_SEND_ATTEMPTS:
+        schedule_dispatch([now_utc() + send_backoff(attempts)])
+
+
+def _record_sent(notification_ids: list[int]) -> None:
+    """The messages are out: recording that must outlive a database outage (a row left 'sending' would be sent
+    again after STALE_CLAIM_AFTER). Retried with backoff for RECORD_SENT_FOR; meanwhile the marks in Redis tell the
+    stale-claim recovery that they were accepted."""
+    deadline = time.monotonic() + RECORD_SENT_FOR
+    delay = 0.2
+    while True:
         try:
-            mark_sent(notification_id)
+            mark_sent(notification_ids)
             db.session.commit()
-            return
-        except SQLAlchemyError:
+            break
+        except SQLAlchemyError as exc:
             db.session.rollback()
-            if attempt == tries:
+            if time.monotonic() + delay > deadline:
+                log.error(
+                    "notifications %s were accepted but could not be recorded as sent for %.0f s (%s); the marks in"
+                    " Redis (if it is up) keep them from being sent again",
+                    notification_ids,
+                    RECORD_SENT_FOR,
+                    exc,
+                )
                 raise
-            time.sleep(0.5 * attempt)
+            log.warning("notifications %s accepted; recording them: %s (again in %.1f s)", notification_ids, exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
+    _forget_accepted(notification_ids)
 
 
-def _why_not(row: Notification, session: TrainingSession | None, user: User | None) -> str | None:
+def _accepted_key(notification_id: int) -> str:
+    return f"portal.notification.accepted.{notification_id}"
+
+
+class _AcceptedMarks:
+    """Marks in Redis, written right after each channel's "accepted" without waiting for Redis's reply (one write
+    to the socket, no round trip: the replies are read at the end of each chunk). A worker killed before the
+    database records 'sent' leaves the marks, and the stale-claim recovery records those rows instead of sending
+    them again."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+        self._connection: Any = None
+        self._unread = 0
+
+    def mark(self, notification_id: int) -> None:
+        try:
+            if self._connection is None:
+                self._pool = get_redis().connection_pool
+                self._connection = self._pool.get_connection()
+            self._connection.send_command("SET", _accepted_key(notification_id), "1", "EX", SENT_MARK_TTL)
+            self._unread += 1
+        except (redis.RedisError, OSError) as exc:
+            log.warning("notification %s: could not mark it accepted in Redis: %s", notification_id, exc)
+            self._drop()
+
+    def settle(self) -> None:
+        """Read the replies of the marks written so far (and notice a failure)."""
+        try:
+            while self._unread:
+                self._connection.read_response()
+                self._unread -= 1
+        except (redis.RedisError, OSError) as exc:
+            log.warning("accepted marks may be missing in Redis: %s", exc)
+            self._drop()
+
+    def close(self) -> None:
+        self.settle()
+        if self._connection is not None:
+            self._pool.release(self._connection)
+            self._connection = None
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.disconnect()
+                self._pool.release(self._connection)
+        self._connection, self._unread = None, 0
+
+
+def _forget_accepted(notification_ids: list[int]) -> None:
+    try:
+        get_redis().delete(*(_accepted_key(i) for i in notification_ids))
+    except (redis.RedisError, OSError) as exc:  # they expire after SENT_MARK_TTL
+        log.debug("accepted marks not removed: %s", exc)
+
+
+def _accepted_marks(ids: list[int]) -> set[int]:
+    """Of these rows, those a worker marked accepted by their channel but could not record."""
+    if not ids:
+        return set()
+    try:
+        values = get_redis().mget([_accepted_key(i) for i in ids])
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not read the accepted marks in Redis: %s", exc)
+        return set()
+    return {i for i, value in zip(ids, values, strict=True) if value is not None}
+
+
+def _why_not(
+    row: Notification, session: TrainingSession | None, user: User | None, seated: set[tuple[int, int]]
+) -> str | None:
     if user is None:
         return "the recipient's account is gone"
     refused = consent.why_not_send(user, row.kind)
@@ -131,30 +433,33 @@ def _why_not(row: Notification, session: TrainingSession | None, user: User | No
     if session is None:
         return "the session is gone" if row.session_id is not None else None  # None: an account email
     if is_reminder(row.kind):
-        seated = user.id != session.instructor_id and queries.holds_confirmed_seat(session.id, user.id)
+        holds = user.id != session.instructor_id and (session.id, user.id) in seated
         return reminder_not_owed(
             session_status=session.status,
             start_time=session.start_time,
             now=now_utc(),
             is_recipient=is_reminder_recipient(
-                user.id, instructor_id=session.instructor_id, holds_confirmed_seat=seated
+                user.id, instructor_id=session.instructor_id, holds_confirmed_seat=holds
             ),
         )
     if row.kind == "rescheduled" and session.is_final:
         return f"the session is {session.status}"
-    if row.kind == "promoted" and not queries.holds_confirmed_seat(session.id, user.id):
+    if row.kind == "promoted" and (session.id, user.id) not in seated:
         return "no longer holds the seat"
     return None
 
 
-def _not_now(row: Notification, session: TrainingSession) -> str | None:
+def _not_now(row: Notification, session: TrainingSession | None) -> str | None:
     """Why a wanted row must wait (it stays pending): a reminder whose moment is not this one of its session."""
-    if not is_reminder(row.kind):
+    if session is None or not is_reminder(row.kind):
         return None
     return reminder_not_due(row.kind, row.due_at, start_time=session.start_time, now=now_utc())
 
 
 # ------------------------------------------------------------------------------------------------ sending states
+NO_SYNC = {"synchronize_session": False}  # the identity map of a batch holds hundreds of rows: do not scan it
+
+
 def claim(notification_id: int, *, due_at: datetime | None = None) -> bool:
     """pending -> sending, atomically; True only for the one caller that won. With `due_at`, only if the row
     still has that moment: a reschedule committed since the caller's checks re-timed it, and it waits."""
@@ -164,23 +469,54 @@ def claim(notification_id: int, *, due_at: datetime | None = None) -> bool:
     result = db.session.execute(
         update(Notification)
         .where(*conditions)
-        .values(status=SENDING, claimed_at=now_utc(), attempts=Notification.attempts + 1, updated_at=now_utc())
+        .values(status=SENDING, claimed_at=now_utc(), attempts=Notification.attempts + 1, updated_at=now_utc()),
+        execution_options=NO_SYNC,
     )
     return result.rowcount == 1
 
 
-def mark_sent(notification_id: int) -> None:
+def claim_many(rows: list[Notification]) -> set[int]:
+    """`claim` for many rows in one UPDATE, each on its own terms (still pending, still at the moment the caller
+    checked); returns the ids this caller won."""
+    if not rows:
+        return set()
+    now = now_utc()
+    result = db.session.execute(
+        update(Notification)
+        .where(
+            tuple_(Notification.id, Notification.due_at).in_([(row.id, row.due_at) for row in rows]),
+            Notification.status == PENDING,
+        )
+        .values(status=SENDING, claimed_at=now, attempts=Notification.attempts + 1, updated_at=now)
+        .returning(Notification.id),
+        execution_options=NO_SYNC,
+    )
+    return set(result.scalars().all())
+
+
+def _unclaim(notification_id: int) -> None:
+    """A claimed row that was not tried (its channel failed on an earlier row): pending again, no attempt spent."""
+    try:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == SENDING)
+            .values(status=PENDING, attempts=Notification.attempts - 1, updated_at=now_utc()),
+            execution_options=NO_SYNC,
+        )
+        db.session.commit()
+    except SQLAlchemyError as exc:  # left 'sending': the stale-claim recovery puts it back to pending
+        db.session.rollback()
+        log.warning("notification %s: could not hand back its claim: %s", notification_id, exc)
+
+
+def mark_sent(notification_ids: int | list[int]) -> None:
+    ids = [notification_ids] if isinstance(notification_ids, int) else notification_ids
     db.session.execute(
         update(Notification)
-        .where(Notification.id == notification_id, Notification.status == SENDING)
-        .values(status=SENT, sent_at=now_utc(), last_error=None, updated_at=now_utc())
+        .where(Notification.id.in_(ids), Notification.status == SENDING)
+        .values(status=SENT, sent_at=now_utc(), last_error=None, updated_at=now_utc()),
+        execution_options=NO_SYNC,
     )
-
-
-def release_after_failure(notification: Notification, error: str) -> None:
-    """The send failed before the channel accepted the message: try again later, or give up."""
-    notification.status = PENDING if notification.attempts < MAX_SEND_ATTEMPTS else FAILED
-    notification.last_error = error[:500]
 
 
 def skip(notification_ids: list[int] | dict[int, str], reason: str | None = None) -> None:
@@ -195,17 +531,27 @@ def skip(notification_ids: list[int] | dict[int, str], reason: str | None = None
             db.session.execute(
                 update(Notification)
                 .where(Notification.id.in_(ids[start : start + ID_BATCH]), Notification.status == PENDING)
-                .values(status=SKIPPED, last_error=why, updated_at=now)
+                .values(status=SKIPPED, last_error=why, updated_at=now),
+                execution_options=NO_SYNC,
             )
 
 
 def recover_stale_claims(ids: list[int]) -> int:
-    """Claims left 'sending' by a worker that died: back to pending (the message was not confirmed sent)."""
+    """Claims left 'sending' by a worker that died: back to pending (the message was not confirmed sent), or
+    'sent' when the worker left the mark that its channel accepted it (it could not record it: a database
+    outage)."""
     if not ids:
         return 0
+    accepted = _accepted_marks(ids)
+    if accepted:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(accepted), Notification.status == SENDING)
+            .values(status=SENT, sent_at=now_utc(), last_error=None, updated_at=now_utc())
+        )
     result = db.session.execute(
         update(Notification)
-        .where(Notification.id.in_(ids), Notification.status == SENDING)
+        .where(Notification.id.in_([i for i in ids if i not in accepted]), Notification.status == SENDING)
         .values(status=PENDING, last_error="the worker stopped while sending; retried", updated_at=now_utc())
     )
-    return result.rowcount
+    return result.rowcount + len(accepted)

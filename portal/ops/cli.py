@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from portal.config import ConfigError
-from portal.ops.cron import main
+from portal.ops.cron import cron_command as cron
 from portal.ops.launcher import Launcher
 from portal.ops.worker import run_worker
 
@@ -32,15 +32,6 @@ def worker(burst: bool) -> None:
 
     try:
         run_worker(burst=burst)
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-@click.command(help="Run the cron process that enqueues the periodic jobs of portal/schedule.py (run ONE).")
-def cron() -> None:
-
-    try:
-        main()
     except ConfigError as exc:
         raise click.ClickException(f"configuration: {exc}") from None
 

@@ -6,6 +6,11 @@ machine's local time zone (we want UTC whatever TZ says), gives every enqueue a 
 lock, so two cron processes enqueue every job twice. Here every enqueue has a deterministic id
 `cron-<name>-<UTC slot>` with unique=True: any number of cron processes enqueue each slot once. The loop also
 records the cron heartbeat, and keeps a slot it could not enqueue (Redis down) until Redis is back.
+
+Light on purpose: enqueueing needs only the settings and Redis (jobs are named by dotted path), and the heartbeat
+one table, so this module never builds the Flask app nor imports the packages (issue 13: the process took
+82 MiB with the whole app; see `main`). It rides out Redis and database outages: a failure is logged when
+the outage starts and when it ends (class Outage), never at every tick, and the loop goes on.
 """
 
 from __future__ import annotations
@@ -16,17 +21,18 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import click
 import redis
+import sqlalchemy as sa
 from croniter import croniter
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
-from portal.app import create_app
+from portal.config import ConfigError, load_settings
+from portal.core import redis as portal_redis
 from portal.core.clock import now_utc
-from portal.core.queue import get_queue
-from portal.core.redis import release_embedded
-from portal.extensions import db
-from portal.ops.heartbeat import beat, process_name
+from portal.core.queue import QUEUE_NAME
+from portal.ops.beats import process_name, record_beat
 from portal.schedule import SCHEDULE, Periodic
 
 log = logging.getLogger("portal.cron")
@@ -72,6 +78,29 @@ def enqueue_slot(queue: Queue, entry: Periodic, slot: datetime) -> bool:
     return True
 
 
+class Outage:
+    """Logs an outage once when it starts (with the first error) and once when it ends (with its length),
+    rather than at every failed attempt."""
+
+    def __init__(self, what: str, meanwhile: str):
+        self.what, self.meanwhile = what, meanwhile
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("%s is unavailable (%s: %s); %s", self.what, type(exc).__name__, exc, self.meanwhile)
+
+    def succeeded(self) -> None:
+        if self.since is not None:
+            log.warning(
+                "%s is back after %.0f s (%d failed attempts)", self.what, time.monotonic() - self.since, self.failures
+            )
+            self.since, self.failures = None, 0
+
+
 class CronLoop:
     def __init__(self, queue: Queue, *, schedule: tuple[Periodic, ...] = SCHEDULE, beat=None, beat_every: float = 30.0):
         self.queue = queue
@@ -82,9 +111,14 @@ class CronLoop:
         start = now_utc().replace(second=0, microsecond=0) - timedelta(microseconds=1)
         self.done_until = dict.fromkeys((e.name for e in schedule), start)  # slots up to here are enqueued
         self._last_beat = 0.0
+        self.redis_outage = Outage("Redis", "due jobs are kept and enqueued when it is back")
+        self.db_outage = Outage("the database", "the cron heartbeat is not recorded meanwhile")
+        self.tick_outage = Outage("the cron tick", "retrying every second")
 
     def tick(self, now: datetime | None = None) -> list[str]:
-        """Enqueue what is due up to `now`; returns the job ids this call enqueued."""
+        """Enqueue what is due up to `now`; returns the job ids this call enqueued. While Redis is unreachable
+        the due slots are kept (and folded: a sweep that runs once covers the minutes missed) and enqueued once it
+        answers again; the outage is logged when it starts and when it ends, not at every tick."""
         now = now or now_utc()
         enqueued = []
         for entry in self.schedule:
@@ -96,21 +130,29 @@ class CronLoop:
                     enqueued.append(slot_job_id(entry, slot))
                     log.info("enqueued %s", slot_job_id(entry, slot))
             except (redis.RedisError, OSError) as exc:
-                log.warning("could not enqueue %s (kept for the next tick): %s", entry.name, exc)
-                continue
+                self.redis_outage.failed(exc)
+                break  # the other entries would fail the same way: try them all again at the next tick
+            self.redis_outage.succeeded()
             self.done_until[entry.name] = now
         return enqueued
 
     def run(self) -> None:
         log.info("cron started: %s (UTC)", ", ".join(f"{e.name} [{e.cron}]" for e in self.schedule))
         while not self.stopping.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception as exc:  # never let one bad tick end the process; the next tick tries again
+                self.tick_outage.failed(exc)
+            else:
+                self.tick_outage.succeeded()
             if self.beat and time.monotonic() - self._last_beat >= self.beat_every:
                 try:
                     self.beat()
+                except Exception as exc:  # the database may be unavailable for a while; keep scheduling
+                    self.db_outage.failed(exc)
+                else:
+                    self.db_outage.succeeded()
                     self._last_beat = time.monotonic()
-                except Exception as exc:  # the database may be briefly unavailable; keep scheduling
-                    log.warning("cron heartbeat not recorded: %s", exc)
             self.stopping.wait(TICK_SECONDS)
         log.info("cron stopped")
 
@@ -119,27 +161,42 @@ class CronLoop:
 
 
 def main() -> None:
-    """`python -m portal.ops.cron` / `portal cron`: the one process that enqueues periodic jobs."""
-
-    app = create_app()
-    settings = app.extensions["portal.settings"]
+    """`python -m portal.ops.cron` / `portal cron`: the one process that enqueues periodic jobs. Settings, one
+    Redis connection and one database connection (for the heartbeat): no app."""
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    connection = portal_redis.connect(settings)
+    engine = sa.create_engine(settings.database_url, **_engine_options(settings.database_url))
     name = process_name("cron")
+    details = {"schedule": [e.name for e in SCHEDULE]}
 
-    def heartbeat() -> None:
-        with app.app_context():
-            try:
-                beat(name, "cron", {"schedule": [e.name for e in SCHEDULE]})
-            finally:
-                db.session.remove()
-
-    with app.app_context():
-        loop = CronLoop(get_queue(), beat=heartbeat, beat_every=settings.WORKER_HEARTBEAT_SECONDS)
+    loop = CronLoop(
+        Queue(QUEUE_NAME, connection=connection),
+        beat=lambda: record_beat(engine, name, "cron", details),
+        beat_every=settings.WORKER_HEARTBEAT_SECONDS,
+    )
     signal.signal(signal.SIGTERM, loop.stop)
     signal.signal(signal.SIGINT, loop.stop)
     try:
         loop.run()
     finally:
-        release_embedded()
+        portal_redis.release_embedded()
+        engine.dispose()
+
+
+def _engine_options(url: str) -> dict:
+    """One connection at most, checked before use (it may have died in a database outage)."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}, "poolclass": sa.pool.NullPool}
+    return {"pool_pre_ping": True, "pool_size": 1, "max_overflow": 0}
+
+
+@click.command("cron", help="Run the cron process that enqueues the periodic jobs of portal/schedule.py (run ONE).")
+def cron_command() -> None:
+    try:
+        main()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
 
 
 if __name__ == "__main__":

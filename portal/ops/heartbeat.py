@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,11 +11,10 @@ from sqlalchemy import delete
 from portal.core.clock import now_utc
 from portal.core.db import upsert_insert
 from portal.extensions import db
+from portal.ops.beats import process_name
 from portal.ops.models import Heartbeat
 
-
-def process_name(kind: str) -> str:
-    return f"{kind}:{socket.gethostname()}:{os.getpid()}"
+__all__ = ["PIPELINE", "beat", "forget_silent", "is_alive", "process_name", "worker_beat"]
 
 
 def beat(name: str, kind: str, details: dict[str, Any] | None = None) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text, union_all
 
 from portal.config import current_settings
 from portal.core.clock import now_utc
-from portal.core.queue import get_queue
+from portal.core.queue import get_queue, worker_queues
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationStatus
 from portal.ops.heartbeat import PIPELINE, is_alive
@@ -82,11 +82,11 @@ def health() -> Health:
     if report.database_error is None:
         _add_database_facts(report)
     if report.redis_error is None:
-        queue = get_queue()
-        report.queued = queue.count
-        report.scheduled = ScheduledJobRegistry(queue=queue).count
-        report.running = StartedJobRegistry(queue=queue).count
-        report.failed = FailedJobRegistry(queue=queue).count
+        queues = worker_queues()  # rooms and auto-end, then mail
+        report.queued = sum(queue.count for queue in queues)
+        report.scheduled = sum(ScheduledJobRegistry(queue=queue).count for queue in queues)
+        report.running = sum(StartedJobRegistry(queue=queue).count for queue in queues)
+        report.failed = sum(FailedJobRegistry(queue=queue).count for queue in queues)
     return report
 
 

@@ -1,10 +1,12 @@
 """Fixtures for jobs tests (see tests/conftest.py for the shared toolkit).
 
-- `run_jobs()`: a REAL rq worker (SimpleWorker, burst) against the REAL test Redis, every job inside the app
-  context like production workers. First it moves scheduled jobs that are due at the (possibly moved) clock
-  into the queue (enqueue_at, Retry intervals), then works until the queue is empty; repeats while jobs
-  enqueue more jobs. Returns a JobRun with the finished and failed jobs of this call.
-- `queued_job_ids()`: ids waiting in the queue (what an operation or a sweep enqueued).
+- `run_jobs()`: a REAL rq worker (SimpleWorker, burst, like production's) on every worker queue (portal, then mail)
+  against the REAL test Redis, every job inside the app context like production workers. First it moves
+  scheduled jobs that are due at the (possibly moved) clock into their queue (enqueue_at, Retry intervals), then
+  works until the queues are empty; repeats while jobs enqueue more jobs. Returns a JobRun with the finished and
+  failed jobs of this call.
+- `queued_job_ids()`: ids waiting in the worker's queues, most urgent queue first (what an operation or a sweep
+  enqueued). Scheduled jobs (a reminder's moment) are not in a queue until due.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def assert_no_foreign_workers(queue) -> None:
 
 @pytest.fixture
 def run_jobs(app, redis_conn):
-    from portal.core.queue import get_queue
+    from portal.core.queue import get_queue, worker_queues
     from portal.extensions import db
     from portal.ops.worker import AppSimpleWorker
 
@@ -65,20 +67,24 @@ def run_jobs(app, redis_conn):
         from flask import current_app
 
         bound = current_app._get_current_object()  # the test's app (e.g. cloudflare_app), else the session app
-        queue = get_queue()
-        finished, failed = FinishedJobRegistry(queue=queue), FailedJobRegistry(queue=queue)
-        seen_ok, seen_failed = set(finished.get_job_ids()), set(failed.get_job_ids())
+        queues = worker_queues()  # most urgent first, as the production worker takes them
+        connection = queues[0].connection
+        finished = [FinishedJobRegistry(queue=q) for q in queues]
+        failed = [FailedJobRegistry(queue=q) for q in queues]
+        seen_ok = {i for r in finished for i in r.get_job_ids()}
+        seen_failed = {i for r in failed for i in r.get_job_ids()}
         for _ in range(max_rounds):
-            move_due_scheduled(queue)
-            if queue.count == 0:
+            for queue in queues:
+                move_due_scheduled(queue)
+            if not any(q.count for q in queues):
                 break
-            AppSimpleWorker([queue], connection=queue.connection, app=bound).work(burst=True, with_scheduler=False)
+            AppSimpleWorker(queues, connection=connection, app=bound).work(burst=True, with_scheduler=False)
         db.session.expire_all()  # the jobs wrote through their own sessions
-        new_ok = [i for i in finished.get_job_ids() if i not in seen_ok]
-        new_failed = [i for i in failed.get_job_ids() if i not in seen_failed]
+        new_ok = [i for r in finished for i in r.get_job_ids() if i not in seen_ok]
+        new_failed = [i for r in failed for i in r.get_job_ids() if i not in seen_failed]
         return JobRun(
-            [j for j in Job.fetch_many(new_ok, connection=queue.connection) if j],
-            [j for j in Job.fetch_many(new_failed, connection=queue.connection) if j],
+            [j for j in Job.fetch_many(new_ok, connection=connection) if j],
+            [j for j in Job.fetch_many(new_failed, connection=connection) if j],
         )
 
     return run
@@ -86,9 +92,9 @@ def run_jobs(app, redis_conn):
 
 @pytest.fixture
 def queued_job_ids(app, redis_conn):
-    from portal.core.queue import get_queue
+    from portal.core.queue import worker_queues
 
     def ids() -> list[str]:
-        return list(get_queue().get_job_ids())
+        return [job_id for queue in worker_queues() for job_id in queue.get_job_ids()]
 
     return ids
