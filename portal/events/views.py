@@ -42,7 +42,12 @@ def detail(event_id: int):
     context: dict[str, Any] = {"sessions": [], "panels": {}}
     for part in answers(event_page.send(event, viewer=current_user)):
         context.update(part)
-    return render_template("events/detail.html", event=event, **context)
+    sessions = context.pop("sessions")
+    upcoming = [s for s in sessions if not s.is_final]  # soonest first; past ones (ended, canceled) folded away
+    past = sorted((s for s in sessions if s.is_final), key=lambda s: (s.start_time, s.id), reverse=True)
+    return render_template(
+        "events/detail.html", event=event, sessions=upcoming, past_sessions=past, panel_group=True, **context
+    )
 
 
 # ------------------------------------------------------------------------------------------------ forms

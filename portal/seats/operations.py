@@ -135,7 +135,17 @@ def _sync_counter(session: TrainingSession) -> None:
     db.session.refresh(session, ["seats_taken"])
 
 
-def _waitlist_row(session: TrainingSession, user, seat: Seat | None, now: datetime) -> Seat:
+def _lock_waitlist(session: TrainingSession) -> None:
+    """Waitlist places of one session are handed out one at a time: the session's row lock (taken by every seat
+    claim too), held until commit. Each place's time is read after the lock, so (waitlisted_at, id) orders the
+    places as they were given, and a place counted right after its insert counts every place given before it
+    (those transactions have committed). SQLite serialises writers anyway (FOR UPDATE is left out there)."""
+    db.session.execute(select(TrainingSession.id).where(TrainingSession.id == session.id).with_for_update())
+
+
+def _waitlist_row(session: TrainingSession, user, seat: Seat | None) -> Seat:
+    _lock_waitlist(session)
+    now = now_utc()
     if seat is None:
         try:
             with db.session.begin_nested():
@@ -178,7 +188,7 @@ def reserve(session: TrainingSession, user, *, waitlist: bool = True) -> Seat:
         return seat
     if not waitlist:
         raise refusal_error(Reason.FULL)
-    seat = _waitlist_row(session, user, seat_of(session, user), now)
+    seat = _waitlist_row(session, user, seat_of(session, user))
     db.session.flush()
     return seat
 

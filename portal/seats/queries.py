@@ -1,16 +1,29 @@
 """Reads for seats, the join panel, attendance and a member's schedule.
 
-`join_panels` answers for any number of sessions in a fixed number of queries (the viewer's seats and the
-waitlist counts, each one grouped query), so a page of panels, and one poll of a panel, stay cheap.
+`join_panels` answers for any number of sessions in a fixed number of queries (the viewer's seats, and the
+waitlist counts of the full sessions, each one grouped query), so a page of panels stays cheap.
+
+A poll of panels (`poll_panels`) goes further. What is the same for every viewer of a session (its status, times,
+seats taken, waitlist length) is a `SessionSnapshot`: read in one statement for any number of sessions (no joins,
+the waitlist counted only where a full session shows it) and kept in this process for `SNAPSHOT_SECONDS`, so a
+thousand members polling one session in the same second read it once. Any write this process makes to sessions or
+seats forgets every snapshot when it commits (a SQLAlchemy engine listener), so a viewer never sees this
+process's own change late; another process's change shows within `SNAPSHOT_SECONDS`. Per viewer only their own
+seat is read (one query, none when signed out).
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+import sqlalchemy as sa
+from sqlalchemy import and_, case, event, func, select
 
 from portal.config import current_settings
 from portal.core.clock import now_utc
@@ -18,12 +31,157 @@ from portal.extensions import db
 from portal.seats import rules
 from portal.seats.models import Attendance, Seat, SeatStatus
 from portal.seats.rules import Eligibility, SeatAction
-from portal.training.models import FINAL_STATUSES, TrainingSession
+from portal.training.models import FINAL_STATUSES, SessionStatus, TrainingSession
+from portal.training.rules import can_view
+
+SNAPSHOT_SECONDS = 1.0  # how long one process reuses a session's shared panel state
+_SNAPSHOT_LIMIT = 20_000  # sessions remembered at most (then all are forgotten at once)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC", "MERGE ")
+_TABLES = ("training_sessions", "seats")
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """The part of a session's join panel that is the same for every viewer; it reads like a TrainingSession for
+    the rules and the panel template (id, title, status, times, capacity, seats taken, who may see it)."""
+
+    id: int
+    title: str
+    status: str
+    start_time: datetime
+    end_time: datetime
+    capacity: int | None
+    seats_taken: int
+    is_public: bool
+    members_only: bool
+    instructor_id: int
+    waitlist_count: int  # 0 unless the session is full (only a full session shows its waitlist)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class _SnapshotCache:
+    """Snapshots of one engine's sessions, each for SNAPSHOT_SECONDS; forgotten whenever a write to sessions or
+    seats through this engine commits (and when one runs, so a reader never re-caches across the commit)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, tuple[float, SessionSnapshot | None]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, session_id: int, now: float) -> tuple[bool, SessionSnapshot | None]:
+        entry = self.entries.get(session_id)
+        if entry is None or entry[0] <= now:
+            return False, None
+        return True, entry[1]
+
+    def put(self, session_id: int, snapshot: SessionSnapshot | None, expires: float) -> None:
+        if len(self.entries) >= _SNAPSHOT_LIMIT:
+            self.entries.clear()
+        self.entries[session_id] = (expires, snapshot)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+_caches: weakref.WeakKeyDictionary[sa.Engine, _SnapshotCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _touches_panels(statement: str) -> bool:
+    head = statement.lstrip()[:6].upper()
+    return head in _WRITES and any(table in statement for table in _TABLES)
+
+
+def snapshot_cache(engine: sa.Engine | None = None) -> _SnapshotCache:
+    """The engine's snapshot cache, created (with its listeners) on first use."""
+    engine = engine or db.engine
+    cache = _caches.get(engine)
+    if cache is not None:
+        return cache
+    with _caches_lock:
+        cache = _caches.get(engine)
+        if cache is None:
+            cache = _SnapshotCache()
+
+            def on_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+                if _touches_panels(statement):
+                    conn.info["panel_write"] = True
+                    cache.clear()
+
+            def on_commit(conn) -> None:
+                if conn.info.pop("panel_write", False):
+                    cache.clear()
+
+            def on_rollback(conn) -> None:
+                if conn.info.pop("panel_write", False):
+                    cache.clear()
+
+            event.listen(engine, "before_cursor_execute", on_execute)
+            event.listen(engine, "commit", on_commit)
+            event.listen(engine, "rollback", on_rollback)
+            _caches[engine] = cache
+    return cache
+
+
+_SNAPSHOT_COLUMNS = (
+    TrainingSession.id,
+    TrainingSession.title,
+    TrainingSession.status,
+    TrainingSession.start_time,
+    TrainingSession.end_time,
+    TrainingSession.capacity,
+    TrainingSession.seats_taken,
+    TrainingSession.is_public,
+    TrainingSession.members_only,
+    TrainingSession.instructor_id,
+)
+
+
+_WAITING = (
+    select(func.count())
+    .select_from(Seat)
+    .where(Seat.session_id == TrainingSession.id, Seat.status == SeatStatus.WAITLISTED.value)
+    .correlate(TrainingSession)
+    .scalar_subquery()
+)
+_FULL = and_(TrainingSession.capacity.is_not(None), TrainingSession.seats_taken >= TrainingSession.capacity)
+# The shared part of any number of panels in one statement: the waitlist is counted only where a full session shows it
+_SNAPSHOTS = select(*_SNAPSHOT_COLUMNS, case((_FULL, _WAITING), else_=0)).where(
+    TrainingSession.id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+def snapshots(session_ids: Sequence[int], *, fresh: bool = False) -> dict[int, SessionSnapshot]:
+    """The shared panel state of each existing session of `session_ids`: from this process's cache where it is
+    younger than SNAPSHOT_SECONDS (unless `fresh`), the rest in one statement (the waitlist counted in the same
+    statement, only for full sessions)."""
+    cache = snapshot_cache()
+    clock = time.monotonic()
+    found: dict[int, SessionSnapshot] = {}
+    missing: list[int] = []
+    for session_id in dict.fromkeys(session_ids):
+        hit, snapshot = (False, None) if fresh else cache.get(session_id, clock)
+        if not hit:
+            missing.append(session_id)
+        elif snapshot is not None:
+            found[session_id] = snapshot
+    if missing:
+        rows = db.session.connection().execute(_SNAPSHOTS, {"ids": missing})
+        loaded = {row[0]: SessionSnapshot(*row[:-1], waitlist_count=int(row[-1] or 0)) for row in rows}
+        expires = clock + SNAPSHOT_SECONDS
+        for session_id in missing:
+            snapshot = loaded.get(session_id)
+            cache.put(session_id, snapshot, expires)
+            if snapshot is not None:
+                found[session_id] = snapshot
+    return found
 
 
 @dataclass(frozen=True)
 class JoinPanel:
-    session: TrainingSession
+    session: TrainingSession | SessionSnapshot
     eligibility: Eligibility
     seat_status: str | None  # the viewer's seat: confirmed, waitlisted, canceled or None
     seat_action: SeatAction | None  # the one seat button offered
@@ -34,17 +192,35 @@ class JoinPanel:
     def seconds_until_start(self) -> int:
         return max(int((self.session.start_time - self.now).total_seconds()), 0)
 
+    def etag(self, viewer_key: str) -> str:
+        """A strong ETag (unquoted) of what the panel shows `viewer_key` (who they are, their zone): everything it
+        renders except the seconds of its countdowns, which tick in the browser. It changes when the panel's stage does
+        (the window opens, the start passes, the poll interval changes), so a poll that gets 304 misses nothing."""
+        s, e = self.session, self.eligibility
+        state = (
+            s.id, s.title, s.status, s.start_time.isoformat(), s.capacity, s.seats_taken, self.waitlist_count,
+            self.seat_status, self.seat_action, e.reason, e.can_join, e.poll_seconds, e.is_host,
+            e.seconds_until_open > 0, self.seconds_until_start > 0, e.opens_at.isoformat() if e.opens_at else None,
+            viewer_key,
+        )  # fmt: skip
+        return hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
+
 
 def join_panels(sessions: Sequence[TrainingSession], viewer, *, with_waitlist: bool = True) -> dict[int, JoinPanel]:
     """One join panel per session for `viewer` (a User or the anonymous user), in at most two queries.
 
     `with_waitlist=False` skips counting waitlists (every `waitlist_count` is 0), for callers that never show it.
+    Only full sessions show a waitlist, so only theirs are counted.
     """
+    ids = [s.id for s in sessions]
+    full = [s.id for s in sessions if s.capacity is not None and s.seats_taken >= s.capacity]
+    waiting = waitlist_counts(full) if with_waitlist else {}
+    return _panels(sessions, viewer, viewer_seat_statuses(ids, viewer), waiting)
+
+
+def _panels(sessions, viewer, seats: dict[int, str], waiting: dict[int, int]) -> dict[int, JoinPanel]:
     window = current_settings().join_window
     now = now_utc()
-    ids = [s.id for s in sessions]
-    seats = viewer_seat_statuses(ids, viewer)
-    waiting = waitlist_counts(ids) if with_waitlist else {}
     panels = {}
     for session in sessions:
         status = seats.get(session.id)
@@ -59,13 +235,26 @@ def join_panels(sessions: Sequence[TrainingSession], viewer, *, with_waitlist: b
     return panels
 
 
+def poll_panels(session_ids: Sequence[int], viewer, *, fresh: bool = False) -> dict[int, JoinPanel]:
+    """The join panels of the sessions of `session_ids` that exist and `viewer` may see, built on the shared
+    snapshots: no query for the shared part while it is cached, one for the viewer's seats when signed in.
+    `fresh`: read the snapshots now (after a seat change, the viewer sees their own write)."""
+    shown = [s for s in snapshots(session_ids, fresh=fresh).values() if can_view(s, viewer)]
+    seats = viewer_seat_statuses([s.id for s in shown], viewer)
+    return _panels(shown, viewer, seats, {s.id: s.waitlist_count for s in shown})
+
+
+# Built once, run as a plain (Core) statement: every poll of a signed-in member runs it.
+_VIEWER_SEATS = select(Seat.session_id, Seat.status).where(
+    Seat.user_id == sa.bindparam("user_id"), Seat.session_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
 def viewer_seat_statuses(session_ids: Sequence[int], viewer) -> dict[int, str]:
     if not session_ids or not getattr(viewer, "is_authenticated", False):
         return {}
-    rows = db.session.execute(
-        select(Seat.session_id, Seat.status).where(Seat.user_id == viewer.id, Seat.session_id.in_(session_ids))
-    )
-    return {row.session_id: row.status for row in rows}
+    rows = db.session.connection().execute(_VIEWER_SEATS, {"user_id": viewer.id, "ids": list(session_ids)})
+    return dict(rows.all())
 
 
 def waitlist_counts(session_ids: Sequence[int]) -> dict[int, int]:
@@ -80,7 +269,9 @@ def waitlist_counts(session_ids: Sequence[int]) -> dict[int, int]:
 
 
 def waitlist_position(session: TrainingSession, user) -> int | None:
-    """1 for the first on the waitlist; None if the person is not on it."""
+    """1 for the first on the waitlist; None if the person is not on it. Exact right after `operations.reserve`
+    in the same transaction: waitlist places are given one at a time under the session's row lock, so every place
+    before this one has committed and is counted."""
     seat = db.session.scalar(
         select(Seat).where(
             Seat.session_id == session.id, Seat.user_id == user.id, Seat.status == SeatStatus.WAITLISTED.value
@@ -176,5 +367,25 @@ def my_schedule(user) -> list[ScheduleEntry]:
             TrainingSession.archived_at.is_(None),
         )
         .order_by(TrainingSession.start_time, TrainingSession.id)
+    ).all()
+    return [ScheduleEntry(session, status) for session, status in rows]
+
+
+PAST_SHOWN = 50  # My schedule lists this many past sessions (most recent first), folded away
+
+
+def my_past_sessions(user) -> list[ScheduleEntry]:
+    """The ended sessions `user` held a seat in, most recent first (at most PAST_SHOWN)."""
+    rows = db.session.execute(
+        select(TrainingSession, Seat.status)
+        .join(Seat, Seat.session_id == TrainingSession.id)
+        .where(
+            Seat.user_id == user.id,
+            Seat.status == SeatStatus.CONFIRMED.value,
+            TrainingSession.status == SessionStatus.ENDED.value,
+            TrainingSession.archived_at.is_(None),
+        )
+        .order_by(TrainingSession.start_time.desc(), TrainingSession.id.desc())
+        .limit(PAST_SHOWN)
     ).all()
     return [ScheduleEntry(session, status) for session, status in rows]

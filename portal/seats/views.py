@@ -9,17 +9,29 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
 from flask_login import current_user
 
 from portal.accounts.auth import require_login
 from portal.config import current_settings
-from portal.core.errors import DomainError, Forbidden, NotFound, Unauthorized
+from portal.core.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from portal.core.forms import safe_next
 from portal.core.htmx import is_htmx
 from portal.core.text import spreadsheet_safe
+from portal.core.timezones import viewer_timezone
 from portal.core.validation import is_id
-from portal.core.web import expose_to_templates, no_store
+from portal.core.web import bearer_token, expose_to_templates, no_store
 from portal.extensions import db
 from portal.seats import operations, queries
 from portal.seats.models import SeatStatus
@@ -60,24 +72,108 @@ def may_start(session: TrainingSession) -> bool:
     return allowed_actions(session, current_user)["start"]
 
 
+def viewer_key() -> str:
+    """Who sees a panel, as far as its rendering depends on them: the viewer and the zone times are shown in."""
+    who = current_user.id if current_user.is_authenticated else "-"
+    return f"{who}|{viewer_timezone().key}"
+
+
+def panel_etag(panel: queries.JoinPanel) -> str:
+    return panel.etag(viewer_key())
+
+
+def in_group() -> bool:
+    """A seat button of a panel on a page whose one poller refreshes every panel (the form says so)."""
+    return request.form.get("group") == "1"
+
+
 def render_panel(session: TrainingSession, notice: str | None = None, *, is_error: bool = False) -> Response:
-    return no_store(
-        render_template("seats/_join_panel.html", panel=panel_for(session), notice=notice, notice_is_error=is_error)
+    html = render_template(
+        "seats/_join_panel.html",
+        panel=panel_for(session),
+        notice=notice,
+        notice_is_error=is_error,
+        panel_group=in_group(),
     )
+    return no_store(html)
 
 
 @bp.app_context_processor
 def seat_links():
-    return {"session_url": session_url, "start_url": start_url, "sessions_url": lambda: url_for("training.index")}
+    return {
+        "session_url": session_url,
+        "start_url": start_url,
+        "sessions_url": lambda: url_for("training.index"),
+        "panel_etag": panel_etag,
+    }
 
 
 # ------------------------------------------------------------------------------------------------ the panel
+def _reads_only() -> None:
+    """A poll only reads: its statements run in autocommit, without the BEGIN and COMMIT round trips of a
+    transaction (none of them needs to see the others' snapshot). Only when it will surely read (a signed-in
+    viewer is loaded from the database; an anonymous poll of a fresh snapshot reads nothing and takes no
+    connection at all), and only before the request's first statement."""
+    signed_in = "_user_id" in cookie_session or bearer_token(request.headers) is not None
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    if (signed_in or remembered) and not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def _not_modified(etag: str) -> Response:
+    response = no_store(Response(status=304))
+    response.set_etag(etag)
+    return response
+
+
 @bp.get("/sessions/<int:session_id>/panel")
 def panel(session_id: int):
-    session = visible_session(session_id)
+    """One panel polling itself (the session page). The shared part comes from the session's snapshot (no query
+    while it is fresh), the viewer's seat from one query; an unchanged panel is a 304 to its ETag."""
     if not is_htmx():
+        visible_session(session_id)
         return redirect(session_url(session_id), code=303)
-    return render_panel(session)
+    _reads_only()
+    viewer = current_user._get_current_object()  # not the proxy: the rules read it many times
+    panel = queries.poll_panels([session_id], viewer).get(session_id) if is_id(session_id) else None
+    if panel is None:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    etag = panel_etag(panel)
+    if request.if_none_match.contains(etag):
+        return _not_modified(etag)
+    response = no_store(render_template("seats/_join_panel.html", panel=panel))
+    response.set_etag(etag)
+    return response
+
+
+MAX_POLLED_PANELS = 200
+
+
+def _polled_ids() -> list[int]:
+    raw = request.args.get("ids", "")
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    ids = [int(part) for part in parts if part.isdigit() and is_id(int(part))]
+    if not parts or len(ids) != len(parts) or len(ids) > MAX_POLLED_PANELS:
+        raise ValidationFailed({"ids": f"Give 1 to {MAX_POLLED_PANELS} session ids, separated by commas."})
+    return list(dict.fromkeys(ids))
+
+
+@bp.get("/sessions/panels")
+def poll_panels():
+    """The one poll of a page with several panels (an event page, My schedule). If-None-Match lists the ETags of
+    the panels the page shows; the answer is 304 when none changed, else the changed panels and the page's poller
+    (its interval, the soonest any panel needs), each swapped in out of band. Sessions the viewer may not see, or
+    that are gone, are left out."""
+    ids = _polled_ids()
+    if not is_htmx():
+        return redirect(url_for("training.index"), code=303)
+    _reads_only()
+    panels = queries.poll_panels(ids, current_user._get_current_object())
+    etags = {session_id: panel_etag(p) for session_id, p in panels.items()}
+    changed = [panels[i] for i in panels if not request.if_none_match.contains(etags[i])]
+    if not changed:
+        return no_store(Response(status=304))
+    return no_store(render_template("seats/_panels_poll.html", changed=changed, panels=list(panels.values())))
 
 
 # ------------------------------------------------------------------------------------------------ seats
@@ -236,9 +332,21 @@ def _hms(seconds: int) -> str:
 @bp.get("/my/schedule")
 @require_login
 def my_schedule():
+    """Upcoming sessions (not over yet, soonest first) with their panels, all refreshed by one poller; the last
+    PAST_SHOWN ended ones folded away below, without panels."""
     entries = queries.my_schedule(current_user)
     panels = queries.join_panels([e.session for e in entries], current_user)
-    return no_store(render_template("seats/my_schedule.html", entries=entries, panels=panels))
+    past = queries.my_past_sessions(current_user)
+    return no_store(
+        render_template(
+            "seats/my_schedule.html",
+            entries=entries,
+            past=past,
+            past_shown=queries.PAST_SHOWN,
+            panels=panels,
+            panel_group=True,
+        )
+    )
 
 
 @bp.get("/sessions/<int:session_id>/calendar.ics")

@@ -40,7 +40,29 @@
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
 
-  // 3. htmx error responses are shown, not swallowed.
+  // 3. Join panels poll with the ETags of what the page shows, so an unchanged answer is a bodiless 304 and nothing
+  //    on the page is touched (the focused button stays focused). A panel alone polls itself (its own ETag); a page
+  //    of panels has one poller ([data-panel-poller]) that sends the ETags of every panel on the page and gets back
+  //    only the changed ones, swapped in out of band. Countdowns tick from their data-countdown-to meanwhile (2.).
+  function quoted(tag) { return '"' + tag + '"'; }
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (evt.detail.verb !== "get" || !elt || !elt.getAttribute) return;
+    var tags = [];
+    if (elt.hasAttribute("data-panel-poller")) {
+      document.querySelectorAll(".join-panel[data-etag]").forEach(function (panel) {
+        tags.push(quoted(panel.getAttribute("data-etag")));
+      });
+    } else if (elt.classList.contains("join-panel") && elt.getAttribute("data-etag")) {
+      tags.push(quoted(elt.getAttribute("data-etag")));
+    }
+    if (tags.length) evt.detail.headers["If-None-Match"] = tags.join(", ");
+  });
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail.xhr && evt.detail.xhr.status === 304) evt.detail.shouldSwap = false;
+  });
+
+  // 4. htmx error responses are shown, not swallowed.
   function toast(message) {
     var region = document.querySelector(".toast-region");
     if (!region) {
