@@ -33,6 +33,8 @@ NAV_LINKS = [
     ("events.index", "Events", None),
     ("training.index", "Sessions", None),
     ("seats.my_schedule", "My schedule", Role.MEMBER),
+    ("training_log.mine", "Training log", Role.PUBLIC),
+    ("recordings.index", "Recordings", Role.PUBLIC),
     ("training.my_sessions", "My sessions", Role.INSTRUCTOR),
     ("accounts.users", "Users", Role.ADMIN),
     ("audit.index", "Audit log", Role.ADMIN),

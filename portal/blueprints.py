@@ -10,9 +10,13 @@ from portal.notifications.views import bp as notifications_views
 from portal.openapi.views import bp as openapi_views
 from portal.ops.views import bp as ops_views
 from portal.seats.api import bp as seats_api
+from portal.seats.feed_views import bp as calendar_feed_views
+from portal.seats.log_views import bp as training_log_views
 from portal.seats.standing_api import bp as standing_api
+from portal.seats.standing_views import bp as standing_views
 from portal.seats.views import bp as seats_views
 from portal.training.api import bp as training_api
+from portal.training.recordings_views import bp as recordings_views
 from portal.training.series_api import bp as series_api
 from portal.training.views import bp as training_views
 from portal.video.views import bp as video_views
@@ -25,10 +29,14 @@ BLUEPRINTS = [
     events_api,
     training_views,
     training_api,
+    recordings_views,
     series_api,
     seats_views,
     seats_api,
+    training_log_views,
+    calendar_feed_views,
     standing_api,
+    standing_views,
     video_views,
     audit_views,
     notifications_views,

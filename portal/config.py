@@ -86,6 +86,9 @@ class Settings:
     )
     AUTO_END_GRACE_MINUTES: int = _setting(30, "a session this long past its end is ended by the worker")
     ARCHIVE_AFTER_DAYS: int = _setting(7, "ended sessions older than this are archived by the daily cleanup")
+    RECORDING_RETENTION_DAYS: int = _setting(
+        30, "a recording is listed on /recordings this many days after its session ended"
+    )
     PROVISION_AHEAD_HOURS: int = _setting(2, "the sweep provisions rooms for sessions starting this soon")
     API_TOKEN_TTL_HOURS: int = _setting(24, "lifetime of a bearer token from POST /api/auth/token")
     MAX_REQUEST_BYTES: int = _setting(1024 * 1024, "largest request body accepted; a larger one is answered 413")
@@ -153,6 +156,7 @@ _POSITIVE = {
     "JOIN_WINDOW_MINUTES",
     "AUTO_END_GRACE_MINUTES",
     "ARCHIVE_AFTER_DAYS",
+    "RECORDING_RETENTION_DAYS",
     "PROVISION_AHEAD_HOURS",
     "API_TOKEN_TTL_HOURS",
     "MAX_REQUEST_BYTES",

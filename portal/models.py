@@ -5,6 +5,7 @@ from portal.audit.models import AuditEntry
 from portal.events.models import Event
 from portal.notifications.models import Notification
 from portal.ops.models import Heartbeat
+from portal.seats.feed_models import CalendarFeed
 from portal.seats.models import Attendance, Seat
 from portal.seats.standing_models import StandingBooking
 from portal.training.models import TrainingSession
@@ -14,6 +15,7 @@ from portal.video.models import LocalRoom, VideoParticipant, WebhookDelivery
 __all__ = [
     "Attendance",
     "AuditEntry",
+    "CalendarFeed",
     "Event",
     "Heartbeat",
     "LocalRoom",

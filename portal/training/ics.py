@@ -1,9 +1,11 @@
 """The .ics file of a session: start and end in UTC, title, the session page link, an alarm 10 minutes before.
-The .ics of a series: one VEVENT with its RRULE, EXDATEs for canceled occurrences, and the series' VTIMEZONE."""
+The .ics of a series: one VEVENT with its RRULE, EXDATEs for canceled occurrences, and the series' VTIMEZONE.
+A person's calendar feed: one VEVENT per session, shaped like a session's (no alarm), stamped with its last change."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -52,6 +54,47 @@ def session_ics(session: TrainingSession, *, base_url: str, canceled: bool = Fal
         alarm.add("trigger", -ALARM_BEFORE)
         event.add_component(alarm)
     calendar.add_component(event)
+    return calendar.to_ical()
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One session of a calendar feed, and the person's part in it (a line of the description)."""
+
+    session: TrainingSession
+    canceled: bool = False
+    note: str = ""
+
+
+def calendar_ics(entries: Sequence[FeedEntry], *, base_url: str, name: str) -> bytes:
+    """A subscribed calendar (METHOD:PUBLISH, what calendar programs expect of a feed): one VEVENT
+    per session, UID stable, SEQUENCE / LAST-MODIFIED / DTSTAMP from the session's last change, so the same data
+    gives the same bytes (the feed's ETag rests on that). Canceled ones say STATUS:CANCELLED. Never a join token,
+    a room or a provider link: only the session page."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Training Portal//calendar feed//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", single_line(name))
+    calendar.add("x-published-ttl", "PT1H")  # how often clients that honour it poll
+    for entry in entries:
+        session = entry.session
+        url = session_url(session.id, base_url)
+        changed = session.updated_at or session.created_at or now_utc()
+        event = Event()
+        event.add("uid", session_uid(session, base_url))
+        event.add("dtstamp", changed)
+        event.add("last-modified", changed)
+        event.add("dtstart", session.start_time)
+        event.add("dtend", session.end_time)
+        event.add("summary", single_line(session.title))
+        event.add("url", url)
+        lines = [entry.note] if entry.note else []
+        event.add("description", "\n".join([*lines, f"Join from the session page: {url}"]))
+        event.add("sequence", int(changed.timestamp()))
+        event.add("status", "CANCELLED" if entry.canceled else "CONFIRMED")
+        calendar.add_component(event)
     return calendar.to_ical()
 
 
