@@ -25,7 +25,10 @@ from portal.notifications.rules import is_reminder
 
 # The one kind an address that is not verified yet may receive: the link that verifies it
 TO_UNVERIFIED = frozenset({tokens.VERIFY_EMAIL})
-NOTICE_KINDS = frozenset({"rescheduled", "canceled", "session_canceled", "not_started", "instructor_late"})
+NOTICE_KINDS = frozenset(
+    {"rescheduled", "canceled", "session_canceled", "not_started", "instructor_late"}
+    | {"series_canceled", "series_updated"}  # one email for several dates of a weekly series
+)
 _SALT = "portal.notifications.unsubscribe"
 
 

@@ -33,9 +33,15 @@ def _lead(offset: timedelta) -> str:
     return f"in {minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def _subject(kind: str, title: str, lead: str) -> str:
+FIELD_NAMES = {"duration_minutes": "length", "members_only": "who may join", "chat_enabled": "chat"}
+
+
+def _subject(kind: str, title: str, lead: str, dates: int = 0) -> str:
     if is_reminder(kind):
         return f"Reminder: {title} starts {lead}"
+    if kind.startswith("series_"):
+        what = "Canceled" if kind == "series_canceled" else "Changed"
+        return f"{what}: {title}, {dates} date{'s' if dates != 1 else ''}"
     return {
         "rescheduled": f"New time: {title}",
         "canceled": f"Canceled: {title}",
@@ -76,12 +82,17 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
         "old_when": format_local(datetime.fromisoformat(old), ZoneInfo(zone)) if old else "",
         "join_window": settings.JOIN_WINDOW_MINUTES,
     }
-    subject = _subject(notification.kind, session.title, lead)
+    extra = notification.context or {}
+    starts = [datetime.fromisoformat(at) for at in extra.get("starts", [])]
+    context["dates"] = [format_local(at, ZoneInfo(zone)) for at in starts]
+    context["fields"] = [FIELD_NAMES.get(f, f.replace("_", " ")) for f in extra.get("fields", [])]
+    subject = _subject(notification.kind, session.title, lead, len(starts))
     template = "reminder" if is_reminder(notification.kind) else notification.kind
     env = current_app.jinja_env  # rendered without request context processors: no request here
     text = env.get_template(f"emails/{template}.txt").render(subject=subject, **context)
     html = env.get_template(f"emails/{template}.html").render(subject=subject, **context)
     canceled = notification.kind == "canceled"
+    series_notice = notification.kind.startswith("series_")  # several dates: the series' own .ics is linked
     ics = Attachment(
         "session.ics",
         _session_ics(session, settings.BASE_URL, canceled),
@@ -94,7 +105,7 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
         subject=subject,
         text=text,
         html=html,
-        attachments=(ics,),
+        attachments=() if series_notice else (ics,),
         message_key=message_key(notification),
     )
 

@@ -132,6 +132,27 @@ def notify_rescheduled(session: TrainingSession, old_start_time: datetime) -> No
 
 def notify_canceled(session: TrainingSession, seats: list[Seat]) -> None:
     """Tell the holders of `seats` (released by the cancel) that the session is canceled; drop unsent reminders."""
+    drop_pending_reminders(session)
+    _notify(session, sorted({seat.user_id for seat in seats}), "canceled", lambda uid: f"canceled:{session.id}:{uid}")
+
+
+def notify_series_change(
+    series_id: int, action: str, sessions: list[TrainingSession], user_ids: list[int], changes: dict, at: datetime
+) -> None:
+    """One email per person for a change to several occurrences of a series ("canceled" or "updated"), listing
+    every affected date (kind series_canceled / series_updated; the row hangs on the first affected session)."""
+    if not sessions or not user_ids:
+        return
+    fields = sorted({field for change in changes.values() for field in change})
+    context = {"starts": [s.start_time.isoformat() for s in sessions], "fields": fields}
+    stamp = int(at.timestamp())
+    _notify(
+        sessions[0], user_ids, f"series_{action}", lambda uid: f"series-{action}:{series_id}:{uid}:{stamp}", context
+    )
+
+
+def drop_pending_reminders(session: TrainingSession) -> None:
+    """A canceled session's unsent reminders are skipped."""
     db.session.execute(
         update(Notification)
         .where(
@@ -141,7 +162,6 @@ def notify_canceled(session: TrainingSession, seats: list[Seat]) -> None:
         )
         .values(status=SKIPPED, last_error="the session was canceled")
     )
-    _notify(session, sorted({seat.user_id for seat in seats}), "canceled", lambda uid: f"canceled:{session.id}:{uid}")
 
 
 def notify_promoted(seat: Seat) -> None:

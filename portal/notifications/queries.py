@@ -140,6 +140,20 @@ def pending_moments(after: datetime, until: datetime) -> list[datetime]:
     )
 
 
+def series_change_recipients(action: str, session_ids: list[int], at: datetime) -> list[int]:
+    """Who is told of a change to several occurrences of a series: for a cancel, the people whose seats or waitlist
+    places it released (canceled at or after `at`); for an edit, every confirmed and waitlisted holder."""
+    if action == "canceled":
+        which = (Seat.status == SeatStatus.CANCELED.value, Seat.canceled_at >= at)
+    else:
+        which = (Seat.status.in_((SeatStatus.CONFIRMED.value, SeatStatus.WAITLISTED.value)),)
+    return list(
+        db.session.scalars(
+            select(Seat.user_id).where(Seat.session_id.in_(session_ids), *which).distinct().order_by(Seat.user_id)
+        )
+    )
+
+
 def sessions_by_id(ids: set[int | None]) -> dict[int, TrainingSession]:
     """The sessions with these ids (None, a notice without a session, is ignored), in one query."""
     ids = {i for i in ids if i is not None}

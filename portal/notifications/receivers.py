@@ -3,11 +3,12 @@ notification rows inside the sender's transaction; the rows are sent after it co
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from portal.accounts import signals as account_signals
 from portal.accounts.models import User
-from portal.notifications import operations
+from portal.notifications import operations, queries
 from portal.notifications.account_mail import queue_account_email
 from portal.seats import signals as seat_signals
 from portal.seats.models import Seat
@@ -40,8 +41,23 @@ def tell_promoted(session: TrainingSession, *, seats: list[Seat], **_: Any) -> N
 
 @seat_signals.seats_released.connect
 def tell_canceled(session: TrainingSession, *, seats: list[Seat], because: str, **_: Any) -> None:
-    if because == "session_canceled":
+    if because != "session_canceled":
+        return
+    if training_signals.in_series_change():
+        operations.drop_pending_reminders(session)  # the people are told once, by tell_series_change
+    else:
         operations.notify_canceled(session, seats)
+
+
+@training_signals.series_changed.connect
+def tell_series_change(
+    series: Any, *, action: str, session_ids: list[int], changes: dict, at: datetime, **_: Any
+) -> None:
+    """Several occurrences changed in one step: one email per person listing every affected date."""
+    by_id = queries.sessions_by_id(set(session_ids))
+    sessions = sorted((by_id[i] for i in session_ids if i in by_id), key=lambda s: (s.start_time, s.id))
+    recipients = queries.series_change_recipients(action, session_ids, at)
+    operations.notify_series_change(series.id, action, sessions, recipients, changes, at)
 
 
 @account_signals.account_mail.connect
