@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,10 @@ from portal.extensions import db
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench"
 PASSWORD = "bench password 0123"
 TARGET = 1.5
-DAYS_BACK, DAYS_AHEAD = 1200, 60  # the full portal's history and schedule; the no-history one keeps 10 days back
+DAYS_BACK, DAYS_AHEAD = 1200, 60
+BELTS = ("white belt", "yellow belt", "green belt", "brown belt", "black belt")
+TAGS = (["kata"], ["kumite"], ["kihon", "beginners"], ["kata", "advanced"], [])
+# the full portal's history and schedule; the no-history one keeps 10 days back
 
 
 # --------------------------------------------------------------------------------------------- databases
@@ -200,6 +203,9 @@ def fill(app, people: dict[str, int], n_sessions: int, seats_per_session: int, *
                     "event_id": event_ids[min(i // 20, len(event_ids) - 1)],
                     "instructor_id": instructors[i % len(instructors)],
                     "title": f"Session {i}",
+                    # issue 11's filters: words and tags to find (one session in 1,000 has the rare tag)
+                    "description": f"{BELTS[i % len(BELTS)]} class, room {i % 7}",
+                    "tags": TAGS[i % len(TAGS)] + (["rare"] if i % 1000 == 0 else []),
                     "start_time": start,
                     "duration_minutes": 60,
                     "end_time": end,
@@ -328,13 +334,23 @@ def signed_in(app, role: str, token_for: int | None = None):
     return client
 
 
+def dated(path: str) -> str:
+    """`path` with {d-N} (the date N days ago) and {t-N} (that moment, ISO 8601 with its offset) filled in."""
+    now = datetime.now(UTC)
+    for days in (30, 60, 365):
+        path = path.replace(f"{{d-{days}}}", (now - timedelta(days=days)).date().isoformat())
+        path = path.replace(f"{{t-{days}}}", (now - timedelta(days=days)).isoformat().replace("+", "%2B"))
+    return path.replace("{d}", now.date().isoformat())
+
+
 def page(role: str, path: str) -> Callable:
     def make(app, people):
         client = signed_in(app, role, people["member"] if role == "api" else None)
+        path_ = dated(path)
 
         def run() -> None:
-            response = client.get(path)
-            assert response.status_code == 200, (path, response.status_code)
+            response = client.get(path_)
+            assert response.status_code == 200, (path_, response.status_code)
 
         return run
 
@@ -379,6 +395,21 @@ ITEMS: list[tuple[str, str, Callable]] = [
     ("GET /api/training/sessions", "page", page("api", "/api/training/sessions")),
     ("GET /api/training/sessions?sort_by=title", "page", page("api", "/api/training/sessions?sort_by=title")),
     ("/my/sessions, instructor", "page", page("instructor", "/my/sessions")),
+    # issue 11: the filtered list and the week view (each filter reads an index, or the rows a page's index walk
+    # reads; `rare` (1 session in 1,000) is the worst case for the tag filter: the walk reads until a page is full)
+    ("/sessions?q=black+belt&tag=kata, member", "page", page("member", "/sessions?q=black+belt&tag=kata")),
+    ("/sessions?past=1&tag=kumite&status=ended", "page", page("member", "/sessions?past=1&tag=kumite&status=ended")),
+    ("/sessions?past=1&tag=rare, member", "page", page("member", "/sessions?past=1&tag=rare")),
+    ("/sessions?from=..&to=.. (30 days), member", "page", page("member", "/sessions?past=1&from={d-30}&to={d}")),
+    (
+        "GET /api/training/sessions?q,tag,from",
+        "page",
+        page("api", "/api/training/sessions?q=green&tag=kihon&from={t-60}"),
+    ),
+    ("/timetable, member", "page", page("member", "/timetable")),
+    ("/timetable, anonymous", "page", page("anonymous", "/timetable")),
+    ("/timetable last year, member", "page", page("member", "/timetable?start={d-365}")),
+    ("/timetable?tag=kata&q=belt, member", "page", page("member", "/timetable?tag=kata&q=belt")),
     ("/admin/health, admin", "page", page("admin", "/admin/health")),
     ("sweep auto-end", "sweep", sweep("portal.training.jobs.sweep_auto_end")),
     ("sweep cleanup", "sweep", sweep("portal.training.jobs.cleanup")),

@@ -32,6 +32,7 @@ from portal.video import init_video
 NAV_LINKS = [
     ("events.index", "Events", None),
     ("training.index", "Sessions", None),
+    ("training.week", "Timetable", None),
     ("seats.my_schedule", "My schedule", Role.MEMBER),
     ("training_log.mine", "Training log", Role.PUBLIC),
     ("recordings.index", "Recordings", Role.PUBLIC),

@@ -235,6 +235,16 @@ def test_my_schedule_has_one_poller_and_folds_past_sessions(client, login_as, ma
     assert "Soon" in upcoming and "Later" in upcoming and "Done" not in upcoming and "Done" in folded
 
 
+def test_the_sessions_list_has_one_poller_for_all_its_panels(client, login_as, make_session):
+    login_as("member")
+    soon = make_session(title="Soon", start_in=timedelta(minutes=5))
+    later = make_session(title="Later", start_in=timedelta(days=3))
+    html = client.get("/sessions").get_data(as_text=True)
+    (poller,) = pollers(html)
+    assert f"ids={soon.id}%2C{later.id}" in poller or f"ids={soon.id},{later.id}" in poller
+    assert 'hx-get="/sessions/' not in html.replace(poller, "")  # no panel polls by itself
+
+
 def test_a_page_whose_sessions_are_all_over_does_not_poll(client, login_as, make_event, make_session):
     login_as("member")
     event = make_event()

@@ -87,6 +87,15 @@ SESSION_FILTERS = (
     Query("status", enum_of(SessionStatus), "Only sessions in this state."),
     Query("instructor_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Only this instructor's."),
     Query("event_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Only this event's."),
+    Query("series_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Only this weekly series' occurrences."),
+    Query("q", {"type": "string", "maxLength": 200}, "Words that must each be in the title or the description."),
+    Query(
+        "tag",
+        {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 10},
+        "Only sessions with this tag; repeat it for sessions with every one of them.",
+    ),
+    Query("from", {"type": "string", "format": "date-time"}, "Only sessions starting at or after (with an offset)."),
+    Query("to", {"type": "string", "format": "date-time"}, "Only sessions starting before (with an offset)."),
     Query("upcoming", {"type": "boolean", "default": False}, "Only sessions not ended yet."),
     Query("include_archived", {"type": "boolean", "default": False}, "Archived sessions too."),
     Query(
@@ -189,6 +198,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {200: "SessionPage"},
         (400, 401),
         query=SESSION_FILTERS,
+        description="An unknown, repeated or malformed query parameter is 400 `malformed`, its `fields` naming each.",
     ),
     ("training_api.create_session", "POST"): Operation(
         "Schedule a session (instructors and above)",

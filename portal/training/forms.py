@@ -88,3 +88,54 @@ def new_values(zone: str) -> dict[str, Any]:
     for key, default in rules.BOOLEAN_DEFAULTS.items():
         values[key] = "on" if default else ""
     return values
+
+
+# ------------------------------------------------------------------------------------------------ repeats weekly
+ENDS = ("count", "until")
+
+
+def repeats(form: Mapping[str, str]) -> bool:
+    return form.get("repeats") == "on"
+
+
+def rule_data(form) -> tuple[dict[str, Any], dict[str, str]]:
+    """The "Repeats weekly" part -> (the rule fields recurrence.check_rule takes, errors for what cannot be read).
+    The first start is the form's start date and time as given (local, in the form's `timezone`): a time in a
+    clock-change gap is not asked about here, the series moves it forward (the preview says so)."""
+    errors: dict[str, str] = {}
+    date_text, clock_text = form.get("start_date", "").strip(), form.get("start_clock", "").strip()
+    raw: dict[str, Any] = {
+        "first_start": f"{date_text}T{clock_text}" if date_text and clock_text else "",
+        "time_zone": form.get("timezone", ""),
+        "weekdays": [day for day in form.getlist("weekdays") if day][:14],
+    }
+    interval, error = _int_or_error(form.get("interval_weeks", "1"), "Give the interval as a whole number of weeks.")
+    if error:
+        errors["interval_weeks"] = error
+    raw["interval_weeks"] = interval
+    if form.get("ends", "count") == "until":
+        raw["until"] = form.get("until", "").strip() or None
+        if raw["until"] is None:
+            errors["until"] = "Give the end date, or end after a number of sessions."
+    else:
+        count, error = _int_or_error(form.get("count", ""), "Give the number of sessions as a whole number.")
+        if error:
+            errors["count"] = error
+        raw["count"] = count
+    return raw, errors
+
+
+# check_rule's field -> the form field its message is shown at
+RULE_ERROR_FIELDS = {"first_start": "start_time", "time_zone": "timezone"}
+
+
+def rule_errors_at_fields(errors: Mapping[str, str]) -> dict[str, str]:
+    return {RULE_ERROR_FIELDS.get(key, key): message for key, message in errors.items()}
+
+
+# The scope choice of an occurrence's edit form (the cancel page offers the same three).
+SERIES_SCOPES = (
+    ("this", "This session"),
+    ("following", "This and following sessions"),
+    ("all", "All sessions of the series"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +34,53 @@ class SessionFilters:
     include_archived: bool = False
     sort_by: str = "start_time"
     sort_order: str = "asc"
+    # Finding sessions (issue 11): every word in the title or the description, every tag, one series, a start range.
+    words: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    series_id: int | None = None
+    start_from: datetime | None = None  # sessions starting at or after
+    start_to: datetime | None = None  # sessions starting before
+
+
+# Search words and tags a query may carry: more say nothing more and only make the statement longer.
+MAX_WORDS = 10
+Q_MAX = 200  # characters of a search
+
+
+def search_words(text: str) -> tuple[str, ...]:
+    """The distinct lowercased words of a search box (at most MAX_WORDS), in order."""
+    return tuple(dict.fromkeys(text.lower().split()))[:MAX_WORDS]
+
+
+def narrowing(filters: SessionFilters) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the finding filters (not visibility, archive or time of the list). Equalities seek
+    their index (instructor, event, series); words and tags are checked on the rows the list's index walk reads,
+    which stops once the page is full. LIKE wildcards in a word are escaped: `50%` finds "50%", not "50 and more"."""
+    where: list[sa.ColumnElement[bool]] = []
+    if filters.status:
+        where.append(TrainingSession.status == filters.status)
+    if filters.instructor_id is not None:
+        where.append(TrainingSession.instructor_id == filters.instructor_id)
+    if filters.event_id is not None:
+        where.append(TrainingSession.event_id == filters.event_id)
+    if filters.series_id is not None:
+        where.append(TrainingSession.series_id == filters.series_id)
+    if filters.start_from is not None:
+        where.append(TrainingSession.start_time >= filters.start_from)
+    if filters.start_to is not None:
+        where.append(TrainingSession.start_time < filters.start_to)
+    for word in filters.words:
+        where.append(
+            sa.or_(
+                sa.func.lower(TrainingSession.title).contains(word.lower(), autoescape=True),
+                sa.func.lower(TrainingSession.description).contains(word.lower(), autoescape=True),
+            )
+        )
+    for tag in filters.tags:
+        # tags are stored as a JSON list of lowercased strings, written by json.dumps: a tag is in the list when
+        # its own JSON string (quotes included, so "kata" does not match "kata-2") is in the text.
+        where.append(sa.cast(TrainingSession.tags, sa.Text).contains(json.dumps(tag.strip().lower()), autoescape=True))
+    return where
 
 
 @dataclass(frozen=True)
@@ -70,13 +118,7 @@ def get_visible(session_id: int, viewer) -> TrainingSession:
 def list_sessions(viewer, filters: SessionFilters, *, limit: int, offset: int, now: datetime) -> Page:
     """One page in the asked order, and how many match. Both read an index (archived history is not in the
     default ones), and the total is counted from the index alone, without the rows, where the filters allow."""
-    where = [visible_to(viewer)]
-    if filters.status:
-        where.append(TrainingSession.status == filters.status)
-    if filters.instructor_id is not None:
-        where.append(TrainingSession.instructor_id == filters.instructor_id)
-    if filters.event_id is not None:
-        where.append(TrainingSession.event_id == filters.event_id)
+    where = [visible_to(viewer), *narrowing(filters)]
     if filters.upcoming:
         where += [TrainingSession.status == SessionStatus.SCHEDULED.value, TrainingSession.start_time > now]
     if not filters.include_archived:
@@ -95,14 +137,16 @@ def upcoming(
     limit: int = 20,
     offset: int = 0,
     instructor_id: int | None = None,
+    filters: SessionFilters | None = None,
 ) -> list[TrainingSession]:
     """Sessions still to come or running now, soonest first. Reads the index of sessions by status and end (not
-    archived: only final sessions ever are), so past sessions are never read."""
+    archived: only final sessions ever are), so past sessions are never read. `filters`: the finding filters."""
     where = [
         visible_to(viewer),
         TrainingSession.archived_at.is_(None),
         TrainingSession.status.in_(ACTIVE_STATUSES),
         TrainingSession.end_time > now,
+        *(narrowing(filters) if filters else ()),
     ]
     if instructor_id is not None:
         where.append(TrainingSession.instructor_id == instructor_id)
@@ -118,16 +162,38 @@ def past(
     offset: int = 0,
     instructor_id: int | None = None,
     include_archived: bool = False,
+    filters: SessionFilters | None = None,
 ) -> list[TrainingSession]:
     """Sessions that are over (ended, canceled, or past their end), most recent first: a backward walk of the
     start-time index (of sessions not archived, unless asked) that stops after the page."""
-    where = [visible_to(viewer), sa.or_(TrainingSession.status.in_(FINAL_STATUSES), TrainingSession.end_time <= now)]
+    where = [
+        visible_to(viewer),
+        sa.or_(TrainingSession.status.in_(FINAL_STATUSES), TrainingSession.end_time <= now),
+        *(narrowing(filters) if filters else ()),
+    ]
     if not include_archived:
         where.append(TrainingSession.archived_at.is_(None))
     if instructor_id is not None:
         where.append(TrainingSession.instructor_id == instructor_id)
     order = (TrainingSession.start_time.desc(), TrainingSession.id.desc())
     return _one_page(where, order, limit=limit, offset=offset)
+
+
+# A week holds at most this many sessions on the timetable; beyond it the page says the week is cut short.
+WEEK_LIMIT = 500
+
+
+def in_week(viewer, start: datetime, end: datetime, filters: SessionFilters | None = None) -> list[TrainingSession]:
+    """The sessions the viewer may see that start in [start, end) (not archived), in start order, at most
+    WEEK_LIMIT + 1 (so that a cut is seen). One statement along the start-time index, seeking the range."""
+    where = [
+        visible_to(viewer),
+        TrainingSession.archived_at.is_(None),
+        TrainingSession.start_time >= start,
+        TrainingSession.start_time < end,
+        *(narrowing(filters) if filters else ()),
+    ]
+    return _one_page(where, (TrainingSession.start_time, TrainingSession.id), limit=WEEK_LIMIT + 1, offset=0)
 
 
 def for_event(event_id: int, viewer, *, public_only: bool = False) -> list[TrainingSession]:

@@ -5,7 +5,10 @@ Thin: load, check access (in Python), call the operation, commit once, redirect 
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -19,12 +22,14 @@ from portal.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.forms import form_values as submitted_values
 from portal.core.signals import answers
 from portal.core.timezones import all_timezones, viewer_timezone
+from portal.core.validation import EARLIEST, LATEST, MAX_ID, OUT_OF_CALENDAR, storable_text, whole_number
 from portal.core.web import expose_to_templates, no_store
 from portal.events import queries as events
 from portal.events import rules as event_rules
 from portal.extensions import db
-from portal.training import forms, operations, queries, rooms, rules, signals
+from portal.training import forms, operations, queries, recurrence, rooms, rules, series, signals
 from portal.training.models import RoomStatus, SessionStatus, TrainingSession
+from portal.training.series_models import TEMPLATE_FIELDS, TrainingSeries
 from portal.video.models import RecordingStatus
 
 bp = Blueprint("training", __name__)
@@ -76,15 +81,178 @@ def _page_of(fetch, page: int, **kwargs: Any) -> tuple[list[TrainingSession], bo
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
+# ---------------------------------------------------------------- finding sessions (issue 11): the pages' filters
+FILTER_FIELDS = ("q", "tag", "instructor_id", "event_id", "series_id", "status", "from", "to")
+
+
+def _local_day(text: str, zone: ZoneInfo, *, shift: int = 0) -> datetime:
+    """Midnight (or the first moment) of a YYYY-MM-DD day in `zone`, `shift` days on, as aware UTC; ValueError
+    with a message when it is no date or beyond the calendar the portal keeps."""
+    if not (len(text) == 10 and text[4] == text[7] == "-" and text.replace("-", "").isdigit()):
+        raise ValueError("Give a date as YYYY-MM-DD.")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("No such date.") from None
+    if not EARLIEST.year < day.year < LATEST.year - 1:
+        raise ValueError(OUT_OF_CALENDAR)
+    return datetime.combine(day + timedelta(days=shift), time(), zone).astimezone(UTC)
+
+
+def _finding_filters(zone: ZoneInfo) -> tuple[queries.SessionFilters, dict[str, Any], dict[str, str]]:
+    """The filter form's filters, the values to show back in it, and a message per malformed field. Empty fields
+    are ignored; `from` and `to` are days in the viewer's zone, `to` included."""
+    args = request.args
+    values: dict[str, Any] = {name: args.get(name, "").strip() for name in FILTER_FIELDS}
+    values["tag"] = ", ".join(dict.fromkeys(tag for raw in args.getlist("tag") for tag in rules.split_tags(raw)))
+    errors: dict[str, str] = {}
+    found: dict[str, Any] = {}
+    if len(values["q"]) > queries.Q_MAX or not storable_text(values["q"]):
+        errors["q"] = f"Search for at most {queries.Q_MAX} characters of text."
+    else:
+        found["words"] = queries.search_words(values["q"])
+    tags, problem = rules.check_tags(rules.split_tags(values["tag"]))
+    if problem:
+        errors["tag"] = problem
+    else:
+        found["tags"] = tuple(tags or ())
+    for name in ("instructor_id", "event_id", "series_id"):
+        raw = values[name]
+        number = whole_number(raw) if raw else None
+        if raw and (number is None or not 1 <= number <= MAX_ID):
+            errors[name] = "Choose one from the list." if name != "series_id" else "A series is a whole number."
+        elif number is not None:
+            found[name] = number
+    if values["status"]:
+        if values["status"] in {status.value for status in SessionStatus}:
+            found["status"] = values["status"]
+        else:
+            errors["status"] = "Choose a status from the list."
+    for name, key, shift in (("from", "start_from", 0), ("to", "start_to", 1)):
+        raw = values[name]
+        if not raw:
+            continue
+        try:
+            found[key] = _local_day(raw, zone, shift=shift)
+        except ValueError as problem:
+            errors[name] = str(problem)
+    if found.get("start_from") and found.get("start_to") and found["start_to"] <= found["start_from"]:
+        errors["to"] = "Give a last day on or after the first day."
+    return queries.SessionFilters(**found), values, errors
+
+
+def _filter_choices() -> dict[str, Any]:
+    """The pickers of the filter form: instructors and events for members (who see them all); others type ids."""
+    if not rules.can_view_all(current_user):
+        return {"filter_instructors": None, "filter_events": None}
+    return {"filter_instructors": _instructors(), "filter_events": events.choices()}
+
+
 @bp.get("/sessions", endpoint="index")
 def index():
     show_past = request.args.get("past") == "1"
     page = _page_number()
-    fetch = queries.past if show_past else queries.upcoming
-    sessions, more = _page_of(fetch, page, viewer=current_user, now=now_utc())
-    return render_template(
-        "training/index.html", sessions=sessions, show_past=show_past, page=page, more=more, **_shown(sessions)
+    filters, values, errors = _finding_filters(viewer_timezone())
+    sessions, more = [], False
+    if not errors:
+        fetch = queries.past if show_past else queries.upcoming
+        sessions, more = _page_of(fetch, page, viewer=current_user, now=now_utc(), filters=filters)
+    # the filters the page links keep (next page, past/upcoming): only the ones given, as given
+    kept = {name: value for name, value in values.items() if value}
+    page_html = render_template(
+        "training/index.html",
+        sessions=sessions,
+        show_past=show_past,
+        page=page,
+        more=more,
+        values=values,
+        errors=errors,
+        kept=kept,
+        filtered=bool(kept),
+        statuses=list(SessionStatus),
+        **_filter_choices(),
+        **_shown(sessions),
     )
+    return (page_html, 400) if errors else page_html
+
+
+# ---------------------------------------------------------------- the week view (timetable)
+def _week_start(zone: ZoneInfo) -> tuple[date, str | None]:
+    """The Monday of the asked week (`?week=2026-W49` or `?start=YYYY-MM-DD`, any day of it), else this week's in
+    the viewer's zone; and a message when the asked week is malformed (this week is shown then)."""
+    today = now_utc().astimezone(zone).date()
+    week, start = request.args.get("week", "").strip(), request.args.get("start", "").strip()
+    try:
+        if week:
+            year, _, number = week.partition("-W")
+            if not (len(year) == 4 and year.isdigit() and len(number) == 2 and number.isdigit()):
+                raise ValueError
+            day = date.fromisocalendar(int(year), int(number), 1)
+        elif start:
+            if not (len(start) == 10 and start[4] == start[7] == "-" and start.replace("-", "").isdigit()):
+                raise ValueError
+            day = date.fromisoformat(start)
+        else:
+            day = today
+        if not EARLIEST.year < day.year < LATEST.year - 1:
+            raise ValueError
+    except ValueError:
+        return today - timedelta(days=today.weekday()), "Give a week as 2026-W49 or a day as YYYY-MM-DD."
+    return day - timedelta(days=day.weekday()), None
+
+
+@bp.get("/timetable", endpoint="week")
+def week():
+    """One week, Monday to Sunday in the viewer's zone, as a grid of days (a list of days on narrow screens), with
+    the filters of /sessions. Each session is on the local day it starts."""
+    zone = viewer_timezone()
+    monday, week_error = _week_start(zone)
+    filters, values, errors = _finding_filters(zone)
+    if week_error:
+        errors["week"] = week_error
+    days = [monday + timedelta(days=offset) for offset in range(7)]
+    start = datetime.combine(monday, time(), zone).astimezone(UTC)
+    end = datetime.combine(monday + timedelta(days=7), time(), zone).astimezone(UTC)
+    # the list's own from/to narrow the week further (they never widen it)
+    filters = replace(
+        filters,
+        start_from=max(start, filters.start_from) if filters.start_from else start,
+        start_to=min(end, filters.start_to) if filters.start_to else end,
+    )
+    sessions: list[TrainingSession] = []
+    if not errors or set(errors) == {"week"}:
+        sessions = queries.in_week(current_user, start, end, filters)
+    cut = len(sessions) > queries.WEEK_LIMIT
+    sessions = sessions[: queries.WEEK_LIMIT]
+    by_day: dict[date, list[TrainingSession]] = {day: [] for day in days}
+    for session in sessions:
+        local_day = session.start_time.astimezone(zone).date()
+        if local_day in by_day:
+            by_day[local_day].append(session)
+    kept = {name: value for name, value in values.items() if value}
+    page_html = render_template(
+        "training/timetable.html",
+        zone=zone,
+        days=days,
+        by_day=by_day,
+        cut=cut,
+        today=now_utc().astimezone(zone).date(),
+        week_label=f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}",
+        previous_week=_iso_week(monday - timedelta(days=7)),
+        next_week=_iso_week(monday + timedelta(days=7)),
+        values=values,
+        errors=errors,
+        kept=kept,
+        filtered=bool(kept),
+        statuses=list(SessionStatus),
+        **_filter_choices(),
+    )
+    return (page_html, 400) if errors else page_html
+
+
+def _iso_week(day: date) -> str:
+    year, number, _ = day.isocalendar()
+    return f"{year}-W{number:02d}"
 
 
 @bp.get("/sessions/<int:session_id>", endpoint="detail")
@@ -99,6 +267,7 @@ def detail(session_id: int):
 def _session_context(session: TrainingSession) -> dict[str, Any]:
     context: dict[str, Any] = {
         "session": session,
+        "series": _series_of(session),
         "event": session.event if session.event and event_rules.can_view(session.event, current_user) else None,
         "recording_link": rooms.recording_link(session, current_user),
         "may": {
@@ -137,6 +306,10 @@ def my_sessions():
 def _form_context(**extra: Any) -> dict[str, Any]:
     context = {
         "timezones": all_timezones(),
+        "weekdays": recurrence.WEEKDAYS,
+        "scopes": forms.SERIES_SCOPES,
+        "series": None,
+        "preview": None,
         "events": events.choices(),
         "instructors": _instructors() if rules.can_assign_instructor(current_user) else None,
     }
@@ -168,6 +341,8 @@ def new():
 @require_role(Role.INSTRUCTOR)
 def create():
     data, form_errors = forms.session_data(request.form, allow_instructor=rules.can_assign_instructor(current_user))
+    if forms.repeats(request.form) or "preview" in request.form:
+        return _create_series(data, form_errors)
     try:
         if form_errors:
             _, errors = operations.check_session_data(data, actor=current_user)
@@ -177,6 +352,56 @@ def create():
         return _invalid("training/form.html", exc.fields, session=None)
     flash(f"“{session.title}” is scheduled. Its video room is being prepared.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
+
+
+def _create_series(data: dict[str, Any], form_errors: dict[str, str]):
+    """The "Repeats weekly" part: preview the dates (nothing stored) or create the series; errors at their fields."""
+    preview = "preview" in request.form
+    data.pop("start_time", None)  # a series has its local first start (the form's date and time) and zone
+    form_errors.pop("start_time", None)
+    rule_raw, rule_form_errors = forms.rule_data(request.form)
+    raw = {**data, **rule_raw}
+    rule, _clean, errors = series.check_series_data(raw, actor=current_user)
+    errors = {**forms.rule_errors_at_fields(errors), **form_errors, **rule_form_errors}
+    if preview or errors:
+        db.session.rollback()
+        values = {**submitted_values(), "repeats": "on"}
+        shown = _preview(rule) if rule is not None and not rule_form_errors else None
+        page = render_template(
+            "training/form.html", errors=errors, values=values, **_form_context(session=None, preview=shown)
+        )
+        return page, 422 if errors else 200
+    try:
+        made, sessions = series.create_series(raw, actor=current_user)
+    except ValidationFailed as exc:
+        return _invalid("training/form.html", forms.rule_errors_at_fields(exc.fields), session=None)
+    if not sessions:
+        flash("Weekly class created; its sessions are added as they come within 365 days.", "success")
+        return redirect(url_for("training.index"))
+    zone = ZoneInfo(made.time_zone)
+    first, last = (s.start_time.astimezone(zone) for s in (sessions[0], sessions[-1]))
+    flash(
+        f"Weekly class created: {len(sessions)} session{'' if len(sessions) == 1 else 's'} "
+        f"from {first:%a %d %b %Y} to {last:%a %d %b %Y} ({made.time_zone}).",
+        "success",
+    )
+    return redirect(url_for("training.detail", session_id=sessions[0].id))
+
+
+def _preview(rule: recurrence.Rule) -> dict[str, Any]:
+    """The dates a rule makes, shown in its zone; a local time the clocks skip is moved forward (said so)."""
+    now = now_utc()
+    zone = ZoneInfo(rule.time_zone)
+    items = []
+    for occurrence in recurrence.occurrences(rule, now=now):
+        shown: datetime = occurrence.start.astimezone(zone)
+        moved = shown.replace(tzinfo=None) != occurrence.local
+        items.append({"local": occurrence.local, "shown": shown, "moved": moved})
+    return {"zone": rule.time_zone, "items": items, "later": recurrence.beyond_horizon(rule, now=now)}
+
+
+def _series_of(session: TrainingSession) -> TrainingSeries | None:
+    return db.session.get(TrainingSeries, session.series_id) if session.series_id is not None else None
 
 
 def _editable(session_id: int) -> TrainingSession:
@@ -191,26 +416,55 @@ def _editable(session_id: int) -> TrainingSession:
 def edit(session_id: int):
     session = _editable(session_id)
     operations.require_state(session, "edit")
-    values = forms.form_values(session, viewer_timezone().key)
-    return render_template("training/form.html", errors={}, values=values, session=session, **_form_context())
+    values = {**forms.form_values(session, viewer_timezone().key), "scope": "this"}
+    return render_template(
+        "training/form.html", errors={}, values=values, **_form_context(session=session, series=_series_of(session))
+    )
 
 
 @bp.post("/sessions/<int:session_id>/edit", endpoint="update")
 @require_role(Role.INSTRUCTOR)
 def update(session_id: int):
     session = _editable(session_id)
+    the_series = _series_of(session)
     data, form_errors = forms.session_data(request.form, allow_instructor=rules.can_assign_instructor(current_user))
     if data.get("start_time") == session.start_time.replace(second=0, microsecond=0):
         data["start_time"] = session.start_time  # shown to the minute; unchanged
     try:
+        if the_series is not None:
+            scope = request.form.get("scope", "this")
+            series.check_scope(the_series, scope, session.id)
+            if scope != "this":
+                return _update_series(session, the_series, scope, data, form_errors)
         if form_errors:
             operations.require_state(session, "edit")
             _, errors = operations.check_session_data(data, actor=current_user, session=session)
             raise ValidationFailed({**errors, **form_errors})
-        operations.update_session(session, data, actor=current_user)
+        if the_series is not None:
+            series.update_series(the_series, data, scope="this", origin=session, actor=current_user)
+        else:
+            operations.update_session(session, data, actor=current_user)
     except ValidationFailed as exc:
-        return _invalid("training/form.html", exc.fields, session=session)
+        return _invalid("training/form.html", exc.fields, session=session, series=the_series)
     flash("Your changes are saved.", "success")
+    return redirect(url_for("training.detail", session_id=session.id))
+
+
+def _update_series(
+    session: TrainingSession, the_series: TrainingSeries, scope: str, data: dict[str, Any], form_errors: dict[str, str]
+):
+    """Scope following/all: the series' own fields that differ from this session's go to every occurrence in scope
+    (each keeps what was changed on it alone); the start time is changed one session at a time."""
+    operations.require_state(session, "edit")
+    errors = {key: message for key, message in form_errors.items() if key in TEMPLATE_FIELDS}
+    if "start_time" in data and data["start_time"] != session.start_time:
+        errors["start_time"] = "The start changes one session at a time: choose “This session”, or keep the start."
+    if errors:
+        raise ValidationFailed(errors)
+    changed = {key: value for key, value in data.items() if key in TEMPLATE_FIELDS and value != getattr(session, key)}
+    affected = series.update_series(the_series, changed, scope=scope, origin=session, actor=current_user)
+    count = len(affected)
+    flash(f"Your changes are saved for {count} session{'' if count == 1 else 's'} of the series.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
 
@@ -220,15 +474,32 @@ def update(session_id: int):
 def confirm_cancel(session_id: int):
     session = _editable(session_id)
     operations.require_state(session, "cancel")
-    return render_template("training/cancel.html", session=session)
+    return render_template(
+        "training/cancel.html", session=session, series=_series_of(session), errors={}, values={"scope": "this"}
+    )
 
 
 @bp.post("/sessions/<int:session_id>/cancel", endpoint="cancel")
 @require_role(Role.INSTRUCTOR)
 def cancel(session_id: int):
     session = queries.get_visible(session_id, current_user)
-    operations.cancel_session(session, actor=current_user)
-    flash(f"“{session.title}” is canceled. Seat holders are told by email.", "success")
+    the_series = _series_of(session)
+    if the_series is None:
+        operations.cancel_session(session, actor=current_user)
+        flash(f"“{session.title}” is canceled. Seat holders are told by email.", "success")
+        return redirect(url_for("training.detail", session_id=session.id))
+    scope = request.form.get("scope", "this")
+    try:
+        origin = series.check_scope(the_series, scope, session.id)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        page = render_template(
+            "training/cancel.html", session=session, series=the_series, errors=exc.fields, values=submitted_values()
+        )
+        return page, 422
+    canceled = series.cancel_series(the_series, scope=scope, origin=origin, actor=current_user)
+    count = len(canceled)
+    flash(f"{count} session{' is' if count == 1 else 's are'} canceled. Seat holders are told by email.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
 

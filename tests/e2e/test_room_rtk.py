@@ -111,13 +111,10 @@ def room_fake() -> Iterator[RoomFake]:
 
 
 @pytest.fixture(scope="module")
-def media_browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS + MEDIA_ARGS)
-        yield browser
-        browser.close()
+def media_browser(playwright_driver) -> Iterator[Any]:
+    browser = playwright_driver.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS + MEDIA_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -116,14 +117,20 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def playwright_driver() -> Iterator[Any]:
+    """The one Playwright of the test process: its sync API runs an event loop, so a second sync_playwright()
+    while this one lives fails ("Sync API inside the asyncio loop"). Every browser is launched from it."""
     from playwright.sync_api import sync_playwright
 
-    executable = ensure_chromium()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver) -> Iterator[object]:
+    browser = playwright_driver.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
