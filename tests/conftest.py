@@ -44,6 +44,7 @@ ALL_ROLES = [r.value for r in Role]
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("PORTAL_TEST_DATABASE_URL")
     if url:
+        url = _database_of_this_worker(url)
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with engine.begin() as conn:  # a clean schema every run; then the migrations build it
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -51,6 +52,22 @@ def database_url(tmp_path_factory) -> str:
         engine.dispose()
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist (`-n 2`) each worker process gets a database of its own, `<name>_<worker>` (created
+    when missing): the workers wipe tables after every test and must not wipe each other's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = sa.engine.make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = sa.create_engine(parsed.set(database="postgres"), poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
