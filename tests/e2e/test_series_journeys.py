@@ -20,7 +20,9 @@ from portal.training.models import TrainingSession
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_an_instructor_schedules_a_weekly_class_and_a_member_books_the_term(page_as, make_user, shot):
+def test_an_instructor_schedules_a_weekly_class_and_a_member_books_the_term_and_sees_it_in_the_week_view(
+    page_as, make_user, shot
+):
     instructor = make_user("instructor", name="Weekly Sensei")
     member = make_user("member", name="Term Booker")
     first_day = (now_utc().astimezone(ZoneInfo("Europe/Berlin")) + timedelta(days=3)).date()
@@ -60,6 +62,12 @@ def test_an_instructor_schedules_a_weekly_class_and_a_member_books_the_term(page
     for upcoming in sessions[1:3]:  # the next occurrences: a seat in each
         booker.goto(f"/sessions/{upcoming.id}")
         expect(booker.locator(f"#join-panel-{upcoming.id} .seats")).to_contain_text("you have a seat")
+    week_of = sessions[1].start_time.astimezone(ZoneInfo(member.timezone)).date()
+    booker.goto(f"/timetable?start={week_of.isoformat()}")  # the term in the member's week view
+    entry = booker.locator(f'.timetable-session[data-session="{sessions[1].id}"]')
+    expect(entry).to_contain_text("Monday kihon")
+    expect(booker.locator(".timetable-session", has_text="Monday kihon")).to_have_count(1)  # one a week
+    shot(booker, "series-03-week-view")
     db.session.expire_all()
     held = db.session.scalars(select(Seat).where(Seat.user_id == member.id, Seat.status == "confirmed")).all()
     assert sorted(seat.session_id for seat in held) == [s.id for s in sessions]
