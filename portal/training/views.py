@@ -141,11 +141,15 @@ def _finding_filters(zone: ZoneInfo) -> tuple[queries.SessionFilters, dict[str, 
     return queries.SessionFilters(**found), values, errors
 
 
-def _filter_choices() -> dict[str, Any]:
-    """The pickers of the filter form: instructors and events for members (who see them all); others type ids."""
+def _filter_form(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """What the filter form of the list and the week view shows: its values and errors, the filters the page's
+    links keep (only the ones given, as given), and its pickers: instructors and events for members (who see
+    them all); others type ids."""
+    kept = {name: value for name, value in values.items() if value}
+    form = {"values": values, "errors": errors, "kept": kept, "filtered": bool(kept), "statuses": list(SessionStatus)}
     if not rules.can_view_all(current_user):
-        return {"filter_instructors": None, "filter_events": None}
-    return {"filter_instructors": _instructors(), "filter_events": events.choices()}
+        return form | {"filter_instructors": None, "filter_events": None}
+    return form | {"filter_instructors": _instructors(), "filter_events": events.choices()}
 
 
 @bp.get("/sessions", endpoint="index")
@@ -157,20 +161,13 @@ def index():
     if not errors:
         fetch = queries.past if show_past else queries.upcoming
         sessions, more = _page_of(fetch, page, viewer=current_user, now=now_utc(), filters=filters)
-    # the filters the page links keep (next page, past/upcoming): only the ones given, as given
-    kept = {name: value for name, value in values.items() if value}
     page_html = render_template(
         "training/index.html",
         sessions=sessions,
         show_past=show_past,
         page=page,
         more=more,
-        values=values,
-        errors=errors,
-        kept=kept,
-        filtered=bool(kept),
-        statuses=list(SessionStatus),
-        **_filter_choices(),
+        **_filter_form(values, errors),
         **_shown(sessions),
     )
     return (page_html, 400) if errors else page_html
@@ -229,7 +226,6 @@ def week():
         local_day = session.start_time.astimezone(zone).date()
         if local_day in by_day:
             by_day[local_day].append(session)
-    kept = {name: value for name, value in values.items() if value}
     page_html = render_template(
         "training/timetable.html",
         zone=zone,
@@ -240,12 +236,7 @@ def week():
         week_label=f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}",
         previous_week=_iso_week(monday - timedelta(days=7)),
         next_week=_iso_week(monday + timedelta(days=7)),
-        values=values,
-        errors=errors,
-        kept=kept,
-        filtered=bool(kept),
-        statuses=list(SessionStatus),
-        **_filter_choices(),
+        **_filter_form(values, errors),
     )
     return (page_html, 400) if errors else page_html
 
