@@ -130,7 +130,7 @@ def test_api_access(client, api_client, ids, method, url, body, role, expected):
 @pytest.mark.parametrize("role", ["instructor", "board_member", "admin"])
 def test_the_own_instructor_of_each_rank_may_start_edit_and_end(client, api_client, make_session, role):
     caller, user = api_client(role)
-    session = make_session(instructor=user)
+    session = make_session(instructor=user, start_in=timedelta(minutes=5))  # within the start period
     assert caller.put(f"/api/training/sessions/{session.id}", json={"title": "Own"}).status_code == 200
     assert caller.post(f"/api/training/sessions/{session.id}/start").status_code == 200
     assert caller.post(f"/api/training/sessions/{session.id}/end").status_code == 200

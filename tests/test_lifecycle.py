@@ -40,7 +40,8 @@ MATRIX = {
 @pytest.mark.parametrize(("state", "action"), [(s, a) for s in MATRIX for a in ACTIONS])
 def test_state_transition(api_client, make_session, state, action):
     client, instructor = api_client("instructor")
-    session = make_session(instructor=instructor, status=state)
+    # within the start period (the start rule): only the state decides here
+    session = make_session(instructor=instructor, status=state, start_in=timedelta(minutes=5))
     method, suffix, body = ACTIONS[action]
     response = getattr(client, method)(f"/api/training/sessions/{session.id}{suffix}", json=body)
     expected_code, expected_state = MATRIX[state][action]

@@ -126,6 +126,7 @@ def test_put_updates_and_delete_cancels_without_deleting(clock, api_client):
 def test_start_and_end_through_the_api(clock, api_client):
     client, _ = api_client("instructor")
     created = client.post("/api/training/sessions", json=body()).json
+    clock.shift(timedelta(days=1) - timedelta(minutes=5))  # the start rule: within the join window
     started = client.post(f"/api/training/sessions/{created['id']}/start")
     assert started.status_code == 200 and started.json["status"] == "live" and started.json["room_id"]
     ended = client.post(f"/api/training/sessions/{created['id']}/end")
@@ -254,7 +255,7 @@ def test_provider_down_on_start_is_a_clear_503_and_the_attempt_is_recorded(
     from tests.test_training_operations import FailingProvider
 
     client, instructor = api_client("instructor")
-    session = make_session(instructor=instructor)
+    session = make_session(instructor=instructor, start_in=timedelta(minutes=5))  # within the start period
     monkeypatch.setitem(app.extensions, "portal.video", FailingProvider())
     response = client.post(f"/api/training/sessions/{session.id}/start")
     assert response.status_code == 503 and response.json["error"]["code"] == "room_unavailable"

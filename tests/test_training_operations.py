@@ -444,7 +444,7 @@ def test_anonymous_and_public_users_see_only_public_sessions(clock, make_session
 
 # ------------------------------------------------------------------------------------------------ start
 def test_start_session_goes_live_with_a_room_and_recording(make_session):
-    session = make_session(recording_enabled=True)
+    session = make_session(recording_enabled=True, start_in=timedelta(minutes=5))
     operations.start_session(session, actor=session.instructor)
     db.session.commit()
     stored = db.session.get(TrainingSession, session.id)
@@ -469,7 +469,7 @@ def test_start_needs_a_scheduled_session(make_session, status):
 
 
 def test_start_without_a_room_fails_clearly_when_the_provider_is_down(make_session, provider_down):
-    session = make_session()
+    session = make_session(start_in=timedelta(minutes=5))
     with pytest.raises(ServiceUnavailable) as exc:
         operations.start_session(session, actor=session.instructor)
     assert exc.value.code == "room_unavailable"
@@ -478,7 +478,7 @@ def test_start_without_a_room_fails_clearly_when_the_provider_is_down(make_sessi
 
 # ------------------------------------------------------------------------------------------------ end
 def test_end_session_closes_room_attendance_and_recording(make_session):
-    session = make_session(recording_enabled=True)
+    session = make_session(recording_enabled=True, start_in=timedelta(minutes=5))
     operations.start_session(session, actor=session.instructor)
     operations.end_session(session, actor=session.instructor)
     db.session.commit()
@@ -521,7 +521,7 @@ def test_the_worker_ends_an_overdue_live_session_but_not_a_scheduled_one_as_over
 
 
 def test_ending_goes_through_when_the_provider_is_down(make_session, app, monkeypatch):
-    session = make_session()
+    session = make_session(start_in=timedelta(minutes=5))
     operations.start_session(session, actor=session.instructor)
     db.session.commit()
     monkeypatch.setitem(app.extensions, "portal.video", FailingProvider())

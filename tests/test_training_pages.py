@@ -187,7 +187,7 @@ def test_cancel_asks_for_confirmation_then_cancels(clock, client, login_as, make
 
 def test_start_and_end_buttons_are_real_forms_for_the_instructor(clock, client, login_as, make_session):
     instructor = login_as("instructor")
-    session = make_session(instructor=instructor)
+    session = make_session(instructor=instructor, start_in=timedelta(minutes=5))
     page = text(client.get(f"/sessions/{session.id}"))
     assert f'action="/sessions/{session.id}/start"' in page and "csrf_token" in page
     response = post_form(client, f"/sessions/{session.id}/start", {}, follow_redirects=True)
@@ -203,7 +203,7 @@ def test_a_start_that_fails_says_why_and_shows_the_room_state(clock, client, log
     from tests.test_training_operations import FailingProvider
 
     instructor = login_as("instructor")
-    session = make_session(instructor=instructor)
+    session = make_session(instructor=instructor, start_in=timedelta(minutes=5))
     monkeypatch.setitem(app.extensions, "portal.video", FailingProvider())
     page = text(post_form(client, f"/sessions/{session.id}/start", {}, follow_redirects=True))
     assert "The session was not started" in page and "provider down" in page

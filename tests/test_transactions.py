@@ -71,7 +71,7 @@ def test_a_start_with_the_provider_down_keeps_the_failed_room_attempt(
     from tests.test_training_operations import FailingProvider
 
     client, instructor = api_client("instructor")
-    session = make_session(instructor=instructor, start_in=timedelta(hours=1))
+    session = make_session(instructor=instructor, start_in=timedelta(minutes=5))  # within the start period
     monkeypatch.setitem(app.extensions, "portal.video", FailingProvider())
     assert client.post(f"/api/training/sessions/{session.id}/start").status_code == 503
     with db.engine.connect() as connection:

@@ -234,7 +234,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {200: "Session"},
         (401, 403, 404, 409, 503),
         description="Needs `scheduled` and a ready room: a missing room is provisioned once on the spot; 503 when "
-        "the provider cannot make it.",
+        "the provider cannot make it. Only from the join window's opening (start - JOIN_WINDOW_MINUTES) until the "
+        "auto-end deadline (end + AUTO_END_GRACE_MINUTES): 409 `too_early_to_start` / `too_late_to_start` outside.",
     ),
     ("training_api.end_session", "POST"): Operation(
         "End a live session (its own instructor)",

@@ -20,7 +20,7 @@ from portal.accounts.roles import Role, has_role
 from portal.core.timezones import format_duration
 from portal.seats.models import SeatStatus
 from portal.training.models import SessionStatus
-from portal.training.rules import can_view
+from portal.training.rules import TOO_EARLY_TO_START, can_start, can_view, start_refusal, start_settings
 
 POLL_FAR_SECONDS = 60  # the window is more than 15 minutes away
 POLL_NEAR_SECONDS = 10  # within 15 minutes of the window (and while live)
@@ -106,7 +106,10 @@ def _member_if_members_only(a: Attempt) -> Reason | None:
 
 
 def _window_open(a: Attempt) -> Reason | None:
-    """Hosts may enter before the window."""
+    """SPEC "Joining" check 5, for `scheduled` sessions only: a live session is open to everyone who passes the other
+    checks, however early it was started. Hosts may enter before the window."""
+    if a.session.status != SessionStatus.SCHEDULED:
+        return None
     return Reason.TOO_EARLY if a.seconds_until_open > 0 and not a.is_host else None
 
 
@@ -189,6 +192,9 @@ class Eligibility:
     is_waitlisted: bool = False
     needs_seat: bool = False  # may join, and joining takes a free seat for them now
     is_waiting: bool = False  # may join, but the instructor has not started yet
+    # The Start button the panel shows this person (the start rule of portal.training.rules, with its role and state
+    # checks): None, not theirs to start; "early" (disabled, opens at `opens_at`), "open", or "late".
+    start_stage: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -216,15 +222,30 @@ def poll_seconds(status: str | None, opens_at: datetime | None, now: datetime) -
     return POLL_FAR_SECONDS
 
 
-def eligibility(session, person, *, seat_status: str | None, now: datetime, window: timedelta) -> Eligibility:
+def start_stage(session, person, now: datetime, *, window: timedelta, grace: timedelta | None = None) -> str | None:
+    """The panel's Start button for `person`: None (not theirs to start now or ever), "early", "open" or "late"."""
+    if session.status != SessionStatus.SCHEDULED or not can_start(session, person):
+        return None
+    if grace is None:
+        grace = start_settings()["grace"]
+    refusal = start_refusal(session, now, join_window=window, grace=grace)
+    return "open" if refusal is None else "early" if refusal == TOO_EARLY_TO_START else "late"
+
+
+def eligibility(
+    session, person, *, seat_status: str | None, now: datetime, window: timedelta, grace: timedelta | None = None
+) -> Eligibility:
     """May `person` (a User, the anonymous user or None) join `session` (or None) at `now`? The JOINING ladder.
 
-    `seat_status`: the person's Seat.status for this session (None if they have no seat row).
+    `seat_status`: the person's Seat.status for this session (None if they have no seat row). `grace`: the
+    auto-end grace, for the Start button (AUTO_END_GRACE_MINUTES when None).
     """
     if session is None:
         return _NOT_FOUND
     opens_at = session.start_time - window
-    attempt = Attempt(session, person, seat_status, max(math.ceil((opens_at - now).total_seconds()), 0))
+    # the window (check 5) is for scheduled sessions only: a live one is open now, however early it was started
+    to_open = max(math.ceil((opens_at - now).total_seconds()), 0) if session.status == SessionStatus.SCHEDULED else 0
+    attempt = Attempt(session, person, seat_status, to_open)
     reason = first_refusal(JOINING, attempt)
     if reason == Reason.NOT_FOUND:
         return _NOT_FOUND  # nothing about a session they may not see
@@ -239,6 +260,7 @@ def eligibility(session, person, *, seat_status: str | None, now: datetime, wind
         "is_host": host,
         "holds_seat": attempt.holds_seat,
         "is_waitlisted": seat_status == SeatStatus.WAITLISTED,
+        "start_stage": start_stage(session, person, now, window=window, grace=grace),
     }
     if reason is not None:
         return Eligibility(False, reason, explain(reason, attempt), **base)

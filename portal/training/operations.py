@@ -18,6 +18,7 @@ from portal.core.clock import now_utc
 from portal.core.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.queue import enqueue_after_commit
 from portal.core.signals import answers
+from portal.core.timezones import format_local
 from portal.events.models import Event
 from portal.extensions import db
 from portal.training import rooms, rules, signals
@@ -158,6 +159,7 @@ def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     if not rules.can_start(session, actor):
         raise Forbidden("Only the session's own instructor can start it.")
     require_state(session, "start")
+    require_start_period(session)
     rooms.ensure_room(session)  # a ready room is kept; else once, on the spot; ServiceUnavailable (503) if not there
     session.status = SessionStatus.LIVE.value
     session.started_at = now_utc()
@@ -174,6 +176,25 @@ def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
         {"status": [SessionStatus.SCHEDULED.value, session.status], "started_at": session.started_at},
     )
     return session
+
+
+class StartRefused(Conflict):
+    """409 too_early_to_start / too_late_to_start: outside the start period."""
+
+
+def require_start_period(session: TrainingSession) -> None:
+    """The start rule (SPEC "Starting"): from the join window's opening until the auto-end deadline; 409 otherwise."""
+    settings = rules.start_settings()
+    refusal = rules.start_refusal(session, now_utc(), **settings)
+    if refusal is None:
+        return
+    opens_at, closes_at = rules.start_period(session, **settings)
+    minutes = int(settings["join_window"].total_seconds() // 60)
+    if refusal == rules.TOO_EARLY_TO_START:
+        message = f"Too early to start: starting opens at {format_local(opens_at)}, {minutes} minutes before the start."
+    else:
+        message = f"Too late to start: the session could be started until {format_local(closes_at)}."
+    raise StartRefused(message, code=refusal)
 
 
 def end_session(

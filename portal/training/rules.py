@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from portal.accounts.roles import Role, has_role
+from portal.config import current_settings
+from portal.core.clock import now_utc
 from portal.core.validation import (
     check_long_text,
     is_id,
@@ -266,16 +268,50 @@ def may_sessions(user) -> dict[str, bool]:
     return {"schedule": can_create(user), "see_all": can_view_all(user)}
 
 
-def allowed_actions(session, user) -> dict[str, bool]:
-    """What the session page offers `user` now: the role check and the state check of each action, together."""
+def allowed_actions(session, user, *, now: datetime | None = None) -> dict[str, bool]:
+    """What the session page offers `user` now: the role check and the state check of each action, together (and
+    for Start, the start rule's timing: the same answer the start endpoints give)."""
     status = session.status
+    may_start = can_start(session, user) and not transition_error(status, "start")
     return {
         "edit": can_edit(session, user) and not transition_error(status, "edit"),
         "cancel": can_cancel(session, user) and not transition_error(status, "cancel"),
-        "start": can_start(session, user) and not transition_error(status, "start"),
+        "start": may_start and start_refusal_now(session, now) is None,
         "end": can_end(session, user) and not transition_error(status, "end"),
         "see_room": can_see_room_state(session, user),
     }
+
+
+# ------------------------------------------------------------------------------------------------ the start rule
+TOO_EARLY_TO_START = "too_early_to_start"
+TOO_LATE_TO_START = "too_late_to_start"
+
+
+def start_period(session, *, join_window: timedelta, grace: timedelta) -> tuple[datetime, datetime]:
+    """SPEC "Starting": from the moment the join window opens (start - join window) until the auto-end deadline
+    (end + grace), both included."""
+    return session.start_time - join_window, session.end_time + grace
+
+
+def start_refusal(session, now: datetime, *, join_window: timedelta, grace: timedelta) -> str | None:
+    """The one start rule's timing: None inside the start period, else TOO_EARLY_TO_START or TOO_LATE_TO_START.
+    The start endpoints, the session page's Start button and the join panel all ask this."""
+    opens_at, closes_at = start_period(session, join_window=join_window, grace=grace)
+    if now < opens_at:
+        return TOO_EARLY_TO_START
+    if now > closes_at:
+        return TOO_LATE_TO_START
+    return None
+
+
+def start_settings() -> dict[str, timedelta]:
+    """The start period's settings: JOIN_WINDOW_MINUTES and AUTO_END_GRACE_MINUTES."""
+    settings = current_settings()
+    return {"join_window": settings.join_window, "grace": timedelta(minutes=settings.AUTO_END_GRACE_MINUTES)}
+
+
+def start_refusal_now(session, now: datetime | None = None) -> str | None:
+    return start_refusal(session, now or now_utc(), **start_settings())
 
 
 # ------------------------------------------------------------------------------------------------ lifecycle

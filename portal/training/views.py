@@ -500,6 +500,9 @@ def start(session_id: int):
     session = queries.get_visible(session_id, current_user)
     try:
         operations.start_session(session, actor=current_user)
+    except operations.StartRefused as exc:  # the start rule: before the window or past the deadline
+        flash(exc.message, "error")
+        return redirect(url_for("training.detail", session_id=session.id))
     except ServiceUnavailable as exc:
         flash(f"The session was not started: {exc.message}", "error")
         return redirect(url_for("training.detail", session_id=session.id))
