@@ -6,18 +6,14 @@ Screenshots go under test-artifacts/e2e/ (account-*)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.plugins.browser import _wait_until_up, free_port
+from tests.plugins.browser import serve_portal
 from tests.plugins.mail import SmtpSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -36,35 +32,8 @@ def module_smtp_sink() -> Iterator[SmtpSink]:
 @pytest.fixture(scope="module")
 def live_portal(base_config, app, tmp_path_factory, module_smtp_sink) -> Iterator[str]:
     """tests/plugins/browser.py's live portal, with its mail going to this module's SMTP sink."""
-    port = free_port()
-    instance = tmp_path_factory.mktemp("live-accounts")
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PORTAL_REDIS_URL"},
-        "PORTAL_ENV": "development",
-        "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
-        "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
-        "PORTAL_INSTANCE_PATH": str(instance),
-        "PORTAL_BASE_URL": url,
-        "PORTAL_SMTP_HOST": "127.0.0.1",
-        "PORTAL_SMTP_PORT": str(module_smtp_sink.port),
-        "PORTAL_SMTP_TLS": "none",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log_path = instance / "portal.log"
-    portal_cmd = [str(Path(sys.executable).parent / "portal"), "run", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(portal_cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_until_up(url, process, log_path)
+    with serve_portal(base_config, tmp_path_factory.mktemp("live-accounts"), **module_smtp_sink.settings) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(timeout=10)
 
 
 def wait_for_mail(sink: SmtpSink, to: str, subject: str, timeout: float = 30.0):

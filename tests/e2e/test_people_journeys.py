@@ -6,12 +6,8 @@ Screenshots go to test-artifacts/e2e/people-*.png.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -19,7 +15,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.extensions import db
-from tests.plugins.browser import _wait_until_up, free_port
+from tests.plugins.browser import serve_portal
 from tests.plugins.mail import SmtpSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,33 +33,8 @@ def people_sink() -> Iterator[SmtpSink]:
 @pytest.fixture(scope="module")
 def live_portal(base_config, app, tmp_path_factory, people_sink) -> Iterator[str]:
     """tests/plugins/browser.py's live portal, its mail sent to this module's SMTP sink."""
-    port = free_port()
-    instance = tmp_path_factory.mktemp("people-live-instance")
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PORTAL_REDIS_URL"},
-        "PORTAL_ENV": "development",
-        "PORTAL_SECRET_KEY": base_config["SECRET_KEY"],
-        "PORTAL_DATABASE_URL": base_config["DATABASE_URL"],
-        "PORTAL_INSTANCE_PATH": str(instance),
-        "PORTAL_BASE_URL": url,
-        "PYTHONUNBUFFERED": "1",
-        **{f"PORTAL_{k}": str(v) for k, v in people_sink.settings.items()},
-    }
-    log_path = instance / "portal.log"
-    portal_cmd = [str(Path(sys.executable).parent / "portal"), "run", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(portal_cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_until_up(url, process, log_path)
+    with serve_portal(base_config, tmp_path_factory.mktemp("people-live-instance"), **people_sink.settings) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(timeout=10)
 
 
 def test_an_admin_invites_a_person_who_sets_a_password_from_the_email_and_signs_in(

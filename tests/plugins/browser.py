@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +69,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_portal(base_config, app, tmp_path_factory) -> Iterator[str]:
-    """The whole portal as people and operators run it: `portal run` (web, worker, cron) in a subprocess.
-
-    It shares the test database (tests arrange data with the factories) but runs its own embedded Redis, and it
-    stops after its module: its worker must never take the jobs of the other tests on the test Redis."""
+@contextmanager
+def serve_portal(base_config: dict[str, Any], instance: Path, **settings: Any) -> Iterator[str]:
+    """`portal run` (web, worker, cron) in a subprocess on a free port, on the test database with its own
+    embedded Redis in `instance`; `settings` are extra PORTAL_ settings (an SMTP sink, say). Yields its URL and
+    stops it (its whole process group if it lingers) afterwards."""
     port = free_port()
-    instance = tmp_path_factory.mktemp("live-instance")
     url = f"http://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if k != "PORTAL_REDIS_URL"},
@@ -85,6 +84,7 @@ def live_portal(base_config, app, tmp_path_factory) -> Iterator[str]:
         "PORTAL_INSTANCE_PATH": str(instance),
         "PORTAL_BASE_URL": url,
         "PYTHONUNBUFFERED": "1",
+        **{f"PORTAL_{name}": str(value) for name, value in settings.items()},
     }
     log_path = instance / "portal.log"
     portal_cmd = [str(Path(sys.executable).parent / "portal"), "run", "--host", "127.0.0.1", "--port", str(port)]
@@ -100,6 +100,16 @@ def live_portal(base_config, app, tmp_path_factory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_portal(base_config, app, tmp_path_factory) -> Iterator[str]:
+    """The whole portal as people and operators run it: `portal run` (web, worker, cron) in a subprocess.
+
+    It shares the test database (tests arrange data with the factories) but runs its own embedded Redis, and it
+    stops after its module: its worker must never take the jobs of the other tests on the test Redis."""
+    with serve_portal(base_config, tmp_path_factory.mktemp("live-instance")) as url:
+        yield url
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
