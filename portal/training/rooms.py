@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import lazyload
 
 from portal.accounts.models import User
 from portal.config import current_settings
@@ -390,10 +391,13 @@ def sweep_rooms() -> int:
     now = now_utc()
     ahead = timedelta(hours=current_settings().PROVISION_AHEAD_HOURS)
     sessions = db.session.scalars(
-        select(TrainingSession).where(
+        select(TrainingSession)
+        .where(
             TrainingSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
             TrainingSession.start_time <= now + ahead,
             queries.needs_room_attempt(now),
         )
+        # only ids and attempt counters are read: not the instructor and event every session joins by default
+        .options(lazyload(TrainingSession.instructor), lazyload(TrainingSession.event))
     ).all()
     return sum(enqueue(provision_room, s.id, **provision_job_options(s)) for s in sessions)
