@@ -167,8 +167,11 @@ def _waitlist_row(session: TrainingSession, user, seat: Seat | None) -> Seat:
 
 
 # ------------------------------------------------------------------------------------------------ reserve / cancel
-def reserve(session: TrainingSession, user, *, waitlist: bool = True) -> Seat:
+def reserve(session: TrainingSession, user, *, waitlist: bool = True, via: str = "reserve") -> Seat:
     """A confirmed seat if one is free; else a waitlist place (when `waitlist`), else Conflict `full`.
+
+    `via` is passed on with the seat_taken / seat_waitlisted signals ("standing" for a standing booking's seats,
+    confirmed once for the whole series rather than per date).
 
     Returns the person's Seat: its status says which happened. Holding a seat already changes nothing.
     """
@@ -181,7 +184,7 @@ def reserve(session: TrainingSession, user, *, waitlist: bool = True) -> Seat:
         return seat
     confirmed = claim_seat(session, user, now=now)
     if confirmed is not None:
-        signals.seat_taken.send(session, seat=confirmed)
+        signals.seat_taken.send(session, seat=confirmed, via=via)
         db.session.flush()
         return confirmed
     if seat is not None and seat.status == WAITLISTED:
@@ -190,6 +193,7 @@ def reserve(session: TrainingSession, user, *, waitlist: bool = True) -> Seat:
         raise refusal_error(Reason.FULL)
     seat = _waitlist_row(session, user, seat_of(session, user))
     db.session.flush()
+    signals.seat_waitlisted.send(session, seat=seat, via=via)
     return seat
 
 
@@ -214,7 +218,10 @@ def cancel_seat(session: TrainingSession, user) -> Seat:
         promote_waitlist(session, now=now)
     _sync_counter(session)
     db.session.flush()
-    return seat_of(session, user)  # type: ignore[return-value]
+    canceled = seat_of(session, user)
+    if changed == 1:
+        signals.seat_given_up.send(session, seat=canceled, was=CONFIRMED if was_confirmed else WAITLISTED)
+    return canceled  # type: ignore[return-value]
 
 
 def promote_waitlist(session: TrainingSession, *, now: datetime | None = None) -> list[Seat]:
@@ -297,7 +304,7 @@ def prepare_join(session: TrainingSession, user, *, window: timedelta) -> tuple[
         seat = claim_seat(session, user, now=now)
         if seat is None:  # the last seat went to someone else since the check
             raise refusal_error(Reason.FULL, extra={"reason": Reason.FULL.value})
-        signals.seat_taken.send(session, seat=seat)
+        signals.seat_taken.send(session, seat=seat, via="join")
         db.session.flush()
     return elig, seat
 

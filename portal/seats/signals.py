@@ -7,7 +7,22 @@ _signals = namespace()
 seat_taken = _signals.signal(
     "seat-taken",
     doc="""A person now holds a confirmed seat (reserved, or taken on joining). Sender: the TrainingSession;
-    keyword argument `seat`. Notifications plan the holder's reminders.""",
+    keyword arguments `seat` and `via` ("reserve": the person asked for it; "join": taken on joining the room;
+    "standing": a standing booking of a series). Notifications plan the holder's reminders and confirm a reserved
+    seat.""",
+)
+
+seat_waitlisted = _signals.signal(
+    "seat-waitlisted",
+    doc="""A person took a place on the waitlist (the session was full). Sender: the TrainingSession; keyword
+    arguments `seat` and `via` (as for seat_taken). Notifications confirm the place.""",
+)
+
+seat_given_up = _signals.signal(
+    "seat-given-up",
+    doc="""A person gave up their seat or waitlist place (cancel_seat). Sender: the TrainingSession; keyword
+    arguments `seat` (the Seat row, now canceled) and `was` (the status it had: "confirmed" or "waitlisted").
+    Notifications confirm the cancel with an .ics CANCEL.""",
 )
 
 seats_promoted = _signals.signal(
@@ -19,5 +34,7 @@ seats_promoted = _signals.signal(
 seats_released = _signals.signal(
     "seats-released",
     doc="""Seats and waitlist places were given up all at once. Sender: the TrainingSession; keyword arguments
-    `seats` (the Seat rows that were held) and `because` ("session_canceled"). Notifications tell the holders.""",
+    `seats` (the Seat rows that were held) and `because` ("session_canceled", or "no_show": seats of people who
+    had not joined 5 minutes after the session went live, released to the waitlist when the session's
+    `release_no_shows` is on). Notifications tell the holders.""",
 )

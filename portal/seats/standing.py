@@ -91,7 +91,7 @@ def _open(series: TrainingSeries, user) -> StandingBooking:
 
 def _reserve(session: TrainingSession, user) -> Seat | None:
     try:
-        return operations.reserve(session, user, waitlist=True)
+        return operations.reserve(session, user, waitlist=True, via="standing")
     except DomainError:
         return None
 

@@ -101,9 +101,17 @@ class TrainingSession(TimestampMixin, db.Model):
     recording_url: Mapped[str | None] = mapped_column(sa.String(2000))
     recording_url_expires_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
+    # The session day (issue 12): no-shows' seats go to the waitlist 5 minutes after going live when on; when the
+    # late-instructor routine told members and instructors (once).
+    release_no_shows: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    late_notice_at: Mapped[datetime | None]
 
     instructor: Mapped[User] = relationship(lazy="joined", innerjoin=True)
     event: Mapped[Event | None] = relationship(lazy="joined")
+
+    assistants: Mapped[list[User]] = relationship(
+        secondary="session_assistants", lazy="select", order_by="User.id", viewonly=True
+    )
 
     def set_schedule(self, start_time: datetime, duration_minutes: int) -> None:
         self.start_time = start_time
@@ -116,3 +124,17 @@ class TrainingSession(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<TrainingSession {self.id} {self.title!r} {self.status}>"
+
+
+# A session's instructors are its lead (TrainingSession.instructor_id) and up to MAX_ASSISTANTS assistants.
+MAX_ASSISTANTS = 3
+
+
+class SessionAssistant(db.Model):
+    """An assistant instructor of a session: may edit, start and end it and see its attendance (SPEC, second
+    stage). Rows are written by training.operations; `TrainingSession.assistants` reads them."""
+
+    __tablename__ = "session_assistants"
+
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("training_sessions.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True, index=True)

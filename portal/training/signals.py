@@ -29,7 +29,29 @@ session_canceled = _signals.signal(
 
 session_ended = _signals.signal(
     "session-ended",
-    doc="A session ended (by its instructor, the worker or the provider). Sender: the TrainingSession.",
+    doc="""A session ended (by its instructor, the worker or the provider). Sender: the TrainingSession; its
+    `end_reason` says how (`not_started`: the instructor never started it; notifications tell the seat holders,
+    with links to the next sessions).""",
+)
+
+lead_changed = _signals.signal(
+    "lead-changed",
+    doc="""A session's lead instructor was replaced (a substitute: by the lead handing over, or by a board member).
+    Sender: the TrainingSession (instructor_id already the new lead); keyword arguments `old_lead_id`,
+    `new_lead_id` and `actor`. Notifications tell the seat holders who now leads.""",
+)
+
+instructor_late = _signals.signal(
+    "instructor-late",
+    doc="""A session is still `scheduled` 5 minutes after its start_time (the late-instructor routine, once per
+    session: `late_notice_at` is set). Sender: the TrainingSession. Notifications email its instructors and the
+    board once; waiting members see the notice on the join panel.""",
+)
+
+recording_ready = _signals.signal(
+    "recording-ready",
+    doc="""A session's recording became ready to watch (once per recording). Sender: the TrainingSession.
+    Notifications email its seat holders, no-shows included.""",
 )
 
 sessions_shown = _signals.signal(

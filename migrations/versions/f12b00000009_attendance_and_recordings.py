@@ -1,0 +1,24 @@
+"""attendance and recordings (issue 12)
+
+Reserved slot: empty until its owner fills it (a no-op keeps the chain whole).
+
+Revision ID: f12b00000009
+Revises: f14a00000008
+Create Date: 2026-12-01 00:45:00.000000
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "f12b00000009"
+down_revision = "f14a00000008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
