@@ -1,5 +1,6 @@
 """The .ics file of a session: start and end in UTC, title, the session page link, an alarm 10 minutes before.
-The .ics of a series: one VEVENT with its RRULE, EXDATEs for canceled occurrences, and the series' VTIMEZONE.
+The .ics of a series: one VEVENT with its RRULE, EXDATEs for canceled occurrences, the series' VTIMEZONE, and a
+VEVENT with RECURRENCE-ID for each occurrence moved off the rule.
 A person's calendar feed: one VEVENT per session, shaped like a session's (no alarm), stamped with its last change."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone, vRecur
+from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vRecur, vText
 
 from portal.core.clock import now_utc
 from portal.core.text import single_line
@@ -27,13 +28,24 @@ def session_uid(session: TrainingSession, base_url: str) -> str:
     return f"training-session-{session.id}@{host}"
 
 
-def session_ics(session: TrainingSession, *, base_url: str, canceled: bool = False) -> bytes:
+def session_ics(
+    session: TrainingSession,
+    *,
+    base_url: str,
+    canceled: bool = False,
+    organizer: str | None = None,
+    attendee: str | None = None,
+) -> bytes:
+    """The session as one VEVENT. With `organizer` and `attendee` (email addresses) it is an iTIP message to that
+    person (RFC 5546): METHOD:REQUEST for a seat, METHOD:CANCEL for one given up or a session canceled, which
+    calendar programs add, update or remove by the UID. Without them: METHOD:PUBLISH (a download), or CANCEL."""
     url = session_url(session.id, base_url)
     canceled = canceled or session.status == "canceled"
+    invitation = organizer is not None and attendee is not None
     calendar = Calendar()
     calendar.add("prodid", "-//Training Portal//training sessions//EN")
     calendar.add("version", "2.0")
-    calendar.add("method", "CANCEL" if canceled else "PUBLISH")
+    calendar.add("method", "CANCEL" if canceled else ("REQUEST" if invitation else "PUBLISH"))
 
     event = Event()
     event.add("uid", session_uid(session, base_url))
@@ -43,6 +55,12 @@ def session_ics(session: TrainingSession, *, base_url: str, canceled: bool = Fal
     event.add("summary", single_line(session.title))  # calendars take one line; control characters are refused
     event.add("url", url)
     event.add("description", f"Join from the session page: {url}")
+    if invitation:
+        event.add("organizer", vCalAddress(f"mailto:{organizer}"))
+        attendee_address = vCalAddress(f"mailto:{attendee}")
+        attendee_address.params["role"] = vText("REQ-PARTICIPANT")
+        attendee_address.params["partstat"] = vText("DECLINED" if canceled else "ACCEPTED")
+        event.add("attendee", attendee_address)
     # A reschedule must win over the copy already in someone's calendar.
     event.add("sequence", int(session.updated_at.timestamp()) if session.updated_at else 0)
     if canceled:
@@ -137,4 +155,39 @@ def series_ics(series: TrainingSeries, occurrences: Sequence[TrainingSession], *
     if series.canceled_at is not None:
         event.add("status", "CANCELLED")
     calendar.add_component(event)
+    for exception in _exceptions(series, occurrences, zone, base_url):
+        calendar.add_component(exception)
     return calendar.to_ical()
+
+
+def _exceptions(
+    series: TrainingSeries, occurrences: Sequence[TrainingSession], zone: ZoneInfo, base_url: str
+) -> list[Event]:
+    """An occurrence that is not where the rule puts it (moved on its own, given another length or title, or left
+    at the old time by a later time-of-day change): a VEVENT with the series' UID and a RECURRENCE-ID naming the
+    rule's date-time it replaces (RFC 5545 3.8.4.4). Canceled ones are EXDATEs instead."""
+    host = urlsplit(base_url).hostname or "portal"
+    found = []
+    for session in occurrences:
+        key = series.instances.get(str(session.id))
+        if key is None or key in series.canceled or session.status == "canceled":
+            continue
+        rule_local = datetime.fromisoformat(key).replace(tzinfo=zone, fold=0)
+        if (
+            session.start_time == rule_local
+            and session.duration_minutes == series.duration_minutes
+            and session.title == series.title
+        ):
+            continue
+        event = Event()
+        event.add("uid", f"training-series-{series.id}@{host}")
+        event.add("recurrence-id", rule_local)
+        event.add("dtstamp", now_utc())
+        event.add("dtstart", session.start_time.astimezone(zone))
+        event.add("dtend", session.end_time.astimezone(zone))
+        event.add("summary", single_line(session.title))
+        event.add("url", session_url(session.id, base_url))
+        changed = session.updated_at or session.created_at
+        event.add("sequence", int(changed.timestamp()) if changed else 0)
+        found.append(event)
+    return found

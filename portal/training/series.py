@@ -9,7 +9,8 @@ that occurrence's own (`overrides`), which later `following`/`all` edits leave a
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,9 @@ from portal.training.series_models import TEMPLATE_FIELDS, TrainingSeries
 ENTITY = "training_series"
 SCOPES = ("this", "following", "all")
 NOT_FOUND_MESSAGE = "Training series not found."
+# A following/all edit may move the occurrences' wall-clock time (in the series' zone), each on its own date.
+LOCAL_TIME = "local_time"
+_LOCAL_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -208,16 +212,28 @@ def update_series(
             series.overrides = {**series.overrides, str(origin.id): sorted(own)}
         db.session.flush()
         return [origin]
-    unknown = {key: "Edit this field on one occurrence (scope this)." for key in raw if key not in TEMPLATE_FIELDS}
+    raw = dict(raw)
+    new_time = _check_local_time(raw)
+    unknown = {key: _scope_this_message(key) for key in raw if key not in TEMPLATE_FIELDS and key != LOCAL_TIME}
     if unknown:
         raise ValidationFailed(unknown)
+    raw.pop(LOCAL_TIME, None)
     affected = targets(series, scope, origin)
     at = now_utc()
     all_changes: dict[int, dict[str, Any]] = {}
     with signals.series_change():
+        if new_time is not None:
+            old_time = series.first_start.strftime("%H:%M")
+            _move_rule_time(series, new_time)
+            if old_time != new_time.strftime("%H:%M"):
+                record("series.update", ENTITY, series.id, actor, {LOCAL_TIME: [old_time, new_time.strftime("%H:%M")]})
         for session in affected:
             own = set(series.overrides.get(str(session.id), []))
             part = {key: value for key, value in raw.items() if key not in own}
+            if new_time is not None and "start_time" not in own and session.status == SessionStatus.SCHEDULED.value:
+                start = _start_at(series, session, new_time)
+                if start is not None and start != session.start_time:
+                    part["start_time"] = start
             if not part:
                 continue
             before = operations._snapshot(session)
@@ -233,6 +249,48 @@ def update_series(
             series, action="updated", session_ids=[s.id for s in changed_sessions], changes=all_changes, at=at
         )
     return changed_sessions
+
+
+def _scope_this_message(key: str) -> str:
+    if key in ("start_time", "first_start"):
+        return (
+            "A series keeps its dates: change the date on one occurrence (scope this), or the time of day of the"
+            " following or all dates with local_time (HH:MM, in the series' zone)."
+        )
+    return "Edit this field on one occurrence (scope this)."
+
+
+def _check_local_time(raw: dict[str, Any]) -> time | None:
+    """local_time "HH:MM" (24-hour, the series' zone) of a following/all edit; None when not given."""
+    if LOCAL_TIME not in raw:
+        return None
+    value = raw[LOCAL_TIME]
+    match = _LOCAL_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValidationFailed({LOCAL_TIME: "Give the time of day as HH:MM (24-hour, in the series' time zone)."})
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _start_at(series: TrainingSeries, session: TrainingSession, new_time: time) -> datetime | None:
+    """The occurrence's start on its own rule date at `new_time` in the series' zone (DST kept: the wall clock)."""
+    key = series.instances.get(str(session.id))
+    if key is None:
+        return None
+    return recurrence.to_utc(datetime.combine(datetime.fromisoformat(key).date(), new_time), series.time_zone)
+
+
+def _move_rule_time(series: TrainingSeries, new_time: time) -> None:
+    """The rule's wall-clock time becomes `new_time`: occurrences made later start then. Each occurrence's key
+    (its rule date-time: the instance's identity, the .ics RECURRENCE-ID and EXDATE) moves with it, so no date is
+    made twice; an occurrence left at the old time (before a `following` edit's origin, or past) is an exception
+    to the rule, which the series' .ics says with a RECURRENCE-ID."""
+
+    def moved(key: str) -> str:
+        return local_key(datetime.combine(datetime.fromisoformat(key).date(), new_time))
+
+    series.first_start = datetime.combine(series.first_start.date(), new_time)
+    series.instances = {session_id: moved(key) for session_id, key in series.instances.items()}
+    series.canceled = sorted({moved(key) for key in series.canceled})
 
 
 def _update_template(series: TrainingSeries, raw: dict[str, Any], actor: User) -> None:
