@@ -274,6 +274,11 @@ def test_a_database_outage_loses_and_doubles_no_reminder(tmp_path, db, make_user
 
 
 def test_an_smtp_server_refusing_loses_and_doubles_no_reminder(tmp_path, db, make_user, make_session, make_seat):
+    if db.engine.url.get_backend_name() == "postgresql":
+        # The refusals happen between the worker and the SMTP server; the send-once claims around them are the
+        # same statements on both engines and the database outage above covers PostgreSQL's side. One 80-second
+        # run (in the README's pass, on SQLite) keeps CI within its time.
+        pytest.skip("the SMTP refusal does not depend on the database engine: the SQLite pass runs it")
     sink = TimedSink()
     sink.start()
     expected, stored_at = _store_sessions(db, make_user, make_session, make_seat, "SMTP refusal")
