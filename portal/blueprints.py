@@ -16,6 +16,7 @@ from portal.seats.standing_api import bp as standing_api
 from portal.seats.standing_views import bp as standing_views
 from portal.seats.views import bp as seats_views
 from portal.training.api import bp as training_api
+from portal.training.ended_views import bp as ended_views
 from portal.training.recordings_views import bp as recordings_views
 from portal.training.series_api import bp as series_api
 from portal.training.views import bp as training_views
@@ -30,6 +31,7 @@ BLUEPRINTS = [
     training_views,
     training_api,
     recordings_views,
+    ended_views,
     series_api,
     seats_views,
     seats_api,

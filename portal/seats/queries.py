@@ -55,6 +55,7 @@ class SessionSnapshot:
     is_public: bool
     members_only: bool
     instructor_id: int
+    late_notice_at: datetime | None  # the late-instructor notice went out (training.jobs.sweep_late_instructors)
     waitlist_count: int  # 0 unless the session is full (only a full session shows its waitlist)
 
     @property
@@ -136,6 +137,7 @@ _SNAPSHOT_COLUMNS = (
     TrainingSession.is_public,
     TrainingSession.members_only,
     TrainingSession.instructor_id,
+    TrainingSession.late_notice_at,
 )
 
 
@@ -192,16 +194,23 @@ class JoinPanel:
     def seconds_until_start(self) -> int:
         return max(int((self.session.start_time - self.now).total_seconds()), 0)
 
+    @property
+    def instructor_late(self) -> bool:
+        """Still scheduled past its start, and the late-instructor notice went out: waiting members are told."""
+        s = self.session
+        return s.status == SessionStatus.SCHEDULED and s.late_notice_at is not None and s.start_time <= self.now
+
     def etag(self, viewer_key: str) -> str:
         """A strong ETag (unquoted) of what the panel shows `viewer_key` (who they are, their zone): everything it
         renders except the seconds of its countdowns, which tick in the browser. It changes when the panel's stage does
-        (the window opens, the start passes, the poll interval changes), so a poll that gets 304 misses nothing."""
+        (the window opens, the start passes, the poll interval changes, the Start button's stage moves, the
+        instructor is reported late), so a poll that gets 304 misses nothing."""
         s, e = self.session, self.eligibility
         state = (
             s.id, s.title, s.status, s.start_time.isoformat(), s.capacity, s.seats_taken, self.waitlist_count,
             self.seat_status, self.seat_action, e.reason, e.can_join, e.poll_seconds, e.is_host,
             e.seconds_until_open > 0, self.seconds_until_start > 0, e.opens_at.isoformat() if e.opens_at else None,
-            viewer_key,
+            e.start_stage, self.instructor_late, viewer_key,
         )  # fmt: skip
         return hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
 

@@ -1,4 +1,5 @@
-"""Background jobs about training sessions: auto-end and the daily cleanup (room provisioning: training.rooms).
+"""Background jobs about training sessions: auto-end, the late-instructor notice and the daily cleanup (room
+provisioning: training.rooms).
 
 Each takes ids, reloads, re-checks state, and is safe to run twice and concurrently (a conditional UPDATE decides
 who does the work)."""
@@ -6,7 +7,7 @@ who does the work)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from rq import Retry
 from sqlalchemy import or_, select, update
@@ -16,7 +17,7 @@ from portal.core.clock import now_utc
 from portal.core.errors import Conflict, ServiceUnavailable
 from portal.core.queue import enqueue
 from portal.extensions import db
-from portal.training import queries, rooms
+from portal.training import queries, rooms, signals
 from portal.training.models import FINAL_STATUSES, EndReason, RoomStatus, SessionStatus, TrainingSession
 from portal.training.operations import end_session
 
@@ -26,10 +27,12 @@ AUTO_END_TIMEOUT = 60
 
 # ------------------------------------------------------------------------------------------------ auto-end
 def sweep_auto_end() -> int:
-    """Every minute: live sessions AUTO_END_GRACE_MINUTES past their end, and scheduled ones never started."""
+    """Every minute: live sessions AUTO_END_GRACE_MINUTES past their end, and scheduled ones never started (one
+    job each); then the late-instructor notices (sweep_late_instructors), the other half of "not started on time".
+    Returns how many auto-end jobs it enqueued."""
     ids = queries.overdue_session_ids(now_utc(), timedelta(minutes=current_settings().AUTO_END_GRACE_MINUTES))
     # Safe to retry: the job re-checks the state under the row lock.
-    return sum(
+    enqueued = sum(
         enqueue(
             end_overdue_session,
             i,
@@ -41,6 +44,8 @@ def sweep_auto_end() -> int:
         )
         for i in ids
     )
+    sweep_late_instructors()
+    return enqueued
 
 
 def end_overdue_session(session_id: int) -> str:
@@ -72,6 +77,61 @@ def _locked(session_id: int) -> TrainingSession | None:
     return db.session.scalars(
         select(TrainingSession).where(TrainingSession.id == session_id).execution_options(populate_existing=True)
     ).first()
+
+
+# ------------------------------------------------------------------------------------------------ late instructor
+LATE_AFTER = timedelta(minutes=5)  # SPEC "After the session": still scheduled this long after start_time
+
+
+def sweep_late_instructors() -> int:
+    """Every minute (sweep_auto_end runs it): sessions still `scheduled` LATE_AFTER past their start_time and not
+    yet past their auto-end deadline get their late notice, once: `late_notice_at` is set (waiting members see it
+    on the join panel) and `training.instructor_late` is sent (notifications email the instructors and the board).
+
+    The candidates come from the index of sessions by status and start; each is claimed by a conditional UPDATE
+    (`late_notice_at IS NULL`) in its own transaction, and only the worker whose UPDATE changed the row sends the
+    signal: two sweeps running at once (or one run twice) notify once. Returns how many were notified."""
+    now = now_utc()
+    grace = timedelta(minutes=current_settings().AUTO_END_GRACE_MINUTES)
+    ids = db.session.scalars(
+        select(TrainingSession.id)
+        .where(
+            TrainingSession.status == SessionStatus.SCHEDULED.value,
+            TrainingSession.start_time <= now - LATE_AFTER,
+            TrainingSession.late_notice_at.is_(None),
+            TrainingSession.end_time > now - grace,  # past it, auto-end ends it as not_started instead
+            TrainingSession.archived_at.is_(None),
+        )
+        .order_by(TrainingSession.start_time, TrainingSession.id)
+    ).all()
+    db.session.rollback()
+    return sum(notify_late_instructor(session_id, now) for session_id in ids)
+
+
+def notify_late_instructor(session_id: int, now: datetime | None = None) -> bool:
+    """Claim the late notice of one session and send it; False when another worker did, or it started meanwhile."""
+    now = now or now_utc()
+    claimed = db.session.execute(
+        update(TrainingSession)
+        .where(
+            TrainingSession.id == session_id,
+            TrainingSession.late_notice_at.is_(None),
+            TrainingSession.status == SessionStatus.SCHEDULED.value,
+            TrainingSession.start_time <= now - LATE_AFTER,
+        )
+        .values(late_notice_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return False
+    session = db.session.scalars(
+        select(TrainingSession).where(TrainingSession.id == session_id).execution_options(populate_existing=True)
+    ).one()
+    signals.instructor_late.send(session)
+    db.session.commit()
+    log.info("session %s: the instructor is late; notice sent", session_id)
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ cleanup

@@ -32,6 +32,10 @@ async function enterRoom() {
     say("");
     meeting.self.on("roomLeft", ({ state }) => {
       say(state === "ended" ? "The meeting has ended." : "You have left the meeting.");
+      // The provider's meeting ended (the host ended it for all): on to the session's ended page, as join.js does
+      // when the portal says the session is over.
+      const endedUrl = element.closest("[data-ended-url]")?.dataset.endedUrl;
+      if (state === "ended" && endedUrl) window.location.assign(endedUrl);
     });
   } catch (error) {
     element.hidden = true;
