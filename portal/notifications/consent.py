@@ -19,16 +19,20 @@ from itsdangerous import BadData, URLSafeSerializer
 from portal.accounts import tokens
 from portal.accounts.models import User
 from portal.accounts.profile import CONFIRMATIONS, NOTICES, RECORDINGS, preference_keys, wants
-from portal.config import Settings
+from portal.config import Settings, current_settings
 from portal.notifications.models import Notification
-from portal.notifications.rules import is_reminder
+from portal.notifications.rules import is_reminder, reminder_kind
 
 # The one kind an address that is not verified yet may receive: the link that verifies it
 TO_UNVERIFIED = frozenset({tokens.VERIFY_EMAIL})
 NOTICE_KINDS = frozenset(
     {"rescheduled", "canceled", "session_canceled", "not_started", "instructor_late"}
     | {"series_canceled", "series_updated"}  # one email for several dates of a weekly series
+    | {"lead_changed", "no_show_released"}  # a substitute leads; a no-show's seat went to the waitlist
 )
+# "Starting now" (a seat taken after the last reminder's moment) stands in for that last reminder: one who turned
+# the last reminder off gets neither.
+STARTING_NOW = "starting_now"
 _SALT = "portal.notifications.unsubscribe"
 
 
@@ -39,9 +43,12 @@ def preference_of(kind: str) -> str | None:
         return None
     if is_reminder(kind):
         return kind
+    if kind == STARTING_NOW:
+        offsets = current_settings().REMINDER_OFFSETS
+        return reminder_kind(min(offsets)) if offsets else NOTICES
     if kind in NOTICE_KINDS:
         return NOTICES
-    if kind == "promoted" or kind.startswith("seat_"):
+    if kind == "promoted" or kind.startswith("seat_"):  # seat_reserved, seat_waitlisted, seat_canceled
         return CONFIRMATIONS
     if kind.startswith("recording"):
         return RECORDINGS
@@ -69,6 +76,16 @@ def mail_headers(notification: Notification, user: User, settings: Settings) -> 
         "List-Unsubscribe": f"<{unsubscribe_url(user, key, settings)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+
+
+def unsubscribe_link(kind: str, user: User, settings: Settings) -> tuple[str, str] | None:
+    """(url, label of the preference) for the visible unsubscribe line in the email's bodies; None for a kind that
+    cannot be turned off (account emails)."""
+    key = preference_of(kind)
+    if key is None:
+        return None
+    label = dict(preference_keys(settings)).get(key, key)
+    return unsubscribe_url(user, key, settings), label
 
 
 # ------------------------------------------------------------------------------------------------ unsubscribe links

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from werkzeug.routing import BuildError
 
 from portal.accounts import tokens
 from portal.accounts.models import User
@@ -17,12 +18,15 @@ from portal.config import Settings
 from portal.core.clock import now_utc
 from portal.core.text import single_line
 from portal.core.timezones import format_local, is_valid_timezone
+from portal.notifications import consent, invites
 from portal.notifications.mailer import Attachment, Mail
 from portal.notifications.models import Notification
+from portal.notifications.queries import sessions_by_id
 from portal.notifications.rules import is_reminder
 from portal.training.ics import session_ics
 from portal.training.links import session_url
 from portal.training.models import TrainingSession
+from portal.training.rules import can_view
 
 
 def _lead(offset: timedelta) -> str:
@@ -46,7 +50,71 @@ def _subject(kind: str, title: str, lead: str, dates: int = 0) -> str:
         "rescheduled": f"New time: {title}",
         "canceled": f"Canceled: {title}",
         "promoted": f"You have a seat: {title}",
+        "seat_reserved": f"Seat confirmed: {title}",
+        "seat_waitlisted": f"On the waitlist: {title}",
+        "seat_canceled": f"Seat canceled: {title}",
+        "starting_now": f"Starting now: {title}",
+        "instructor_late": f"Not started yet: {title}",
+        "not_started": f"Did not take place: {title}",
+        "recording_ready": f"Recording ready: {title}",
+        "lead_changed": f"New instructor: {title}",
+        "no_show_released": f"Your seat went to the waitlist: {title}",
     }[kind]
+
+
+# The .ics each kind carries: a seat confirmation invites (REQUEST) or cancels (CANCEL) the person's own entry; a
+# reminder or a new time publishes the session; a canceled session cancels it. Kinds about a session that is over,
+# going on, or several dates carry none.
+ICS_METHODS = {
+    "seat_reserved": invites.REQUEST,
+    "seat_waitlisted": invites.REQUEST,
+    "promoted": invites.REQUEST,
+    "seat_canceled": invites.CANCEL,
+}
+NO_ICS = frozenset(
+    {"starting_now", "instructor_late", "not_started", "recording_ready", "lead_changed", "no_show_released"}
+)
+NEXT_SESSIONS_SHOWN = 3
+
+
+def _attachments(notification: Notification, user: User, session: TrainingSession, settings: Settings) -> tuple:
+    kind = notification.kind
+    if kind in NO_ICS or kind.startswith("series_"):  # several dates: the series' own .ics is linked
+        return ()
+    canceled = kind in ("canceled", "seat_canceled")
+    ics = _session_ics(session, settings.BASE_URL, canceled)
+    method = ICS_METHODS.get(kind)
+    if method is None:
+        return (Attachment("session.ics", ics, "text", "calendar", {"method": "CANCEL" if canceled else "PUBLISH"}),)
+    personal = invites.personal_ics(ics, user, settings, method=method, tentative=kind == "seat_waitlisted")
+    return (Attachment("invite.ics", personal, "text", "calendar", {"method": method}),)
+
+
+def _app_url(endpoint: str, fallback: str, base_url: str, **values: Any) -> str:
+    """A page's address on BASE_URL, built from the URL map (no request here)."""
+    try:
+        path = current_app.url_map.bind("portal").build(endpoint, values)
+    except (BuildError, RuntimeError):
+        path = fallback
+    return base_url.rstrip("/") + path
+
+
+def _next_sessions(notification: Notification, user: User, zone: ZoneInfo, settings: Settings) -> list[dict]:
+    """The next sessions named when the email was planned that are still ahead, not canceled, and that this person
+    may see: at most NEXT_SESSIONS_SHOWN."""
+    ids = [i for i in (notification.context or {}).get("next_ids", []) if isinstance(i, int)]
+    if not ids:
+        return []
+    now = now_utc()
+    shown = []
+    for other in sorted(sessions_by_id(set(ids)).values(), key=lambda s: (s.start_time, s.id)):
+        if other.is_final or other.start_time <= now or not can_view(other, user):
+            continue
+        url = session_url(other.id, settings.BASE_URL)
+        shown.append({"title": other.title, "when": format_local(other.start_time, zone), "url": url})
+        if len(shown) == NEXT_SESSIONS_SHOWN:
+            break
+    return shown
 
 
 _ICS_CACHE: dict[tuple[Any, ...], bytes] = {}
@@ -72,6 +140,8 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
     zone = user.timezone if is_valid_timezone(user.timezone) else settings.DEFAULT_TIMEZONE
     lead = _lead(session.start_time - notification.due_at) if is_reminder(notification.kind) else ""
     old = notification.context.get("old_start_time") if notification.context else None
+    extra = notification.context or {}
+    unsubscribe = consent.unsubscribe_link(notification.kind, user, settings)
     context = {
         "user": user,
         "session": session,
@@ -81,8 +151,17 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
         "lead": lead,
         "old_when": format_local(datetime.fromisoformat(old), ZoneInfo(zone)) if old else "",
         "join_window": settings.JOIN_WINDOW_MINUTES,
+        "unsubscribe_url": unsubscribe[0] if unsubscribe else "",
+        "unsubscribe_label": unsubscribe[1] if unsubscribe else "",
+        "new_lead": (extra.get("new_lead") or session.instructor.name) if notification.kind == "lead_changed" else "",
     }
-    extra = notification.context or {}
+    if notification.kind == "recording_ready":  # the portal's own pages: the provider's link is fetched at click
+        context["recording_url"] = _app_url(
+            "recordings.watch", f"/recordings/{session.id}/watch", settings.BASE_URL, session_id=session.id
+        )
+        context["recordings_url"] = _app_url("recordings.index", "/recordings", settings.BASE_URL)
+    if notification.kind == "not_started":
+        context["next_sessions"] = _next_sessions(notification, user, ZoneInfo(zone), settings)
     starts = [datetime.fromisoformat(at) for at in extra.get("starts", [])]
     context["dates"] = [format_local(at, ZoneInfo(zone)) for at in starts]
     context["fields"] = [FIELD_NAMES.get(f, f.replace("_", " ")) for f in extra.get("fields", [])]
@@ -91,21 +170,12 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
     env = current_app.jinja_env  # rendered without request context processors: no request here
     text = env.get_template(f"emails/{template}.txt").render(subject=subject, **context)
     html = env.get_template(f"emails/{template}.html").render(subject=subject, **context)
-    canceled = notification.kind == "canceled"
-    series_notice = notification.kind.startswith("series_")  # several dates: the series' own .ics is linked
-    ics = Attachment(
-        "session.ics",
-        _session_ics(session, settings.BASE_URL, canceled),
-        "text",
-        "calendar",
-        {"method": "CANCEL" if canceled else "PUBLISH"},
-    )
     return Mail(
         to=formataddr((single_line(user.name), user.email)),  # cleaned before formataddr may encode it (RFC 2047)
         subject=subject,
         text=text,
         html=html,
-        attachments=() if series_notice else (ics,),
+        attachments=_attachments(notification, user, session, settings),
         message_key=message_key(notification),
     )
 

@@ -11,16 +11,19 @@ one conditional UPDATE (pending -> sending) and only the claimer sends.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
+from portal.accounts.models import User
 from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.core.db import upsert_insert
 from portal.extensions import db
+from portal.notifications import queries
 from portal.notifications.channels import enabled_channels
+from portal.notifications.consent import STARTING_NOW
 from portal.notifications.models import Notification
 from portal.notifications.queries import reminder_recipients_for, retimable_reminders, seat_holder_ids
 from portal.notifications.rules import REMINDER_PREFIX, is_owed, reminder_key, reminder_kind
@@ -99,7 +102,9 @@ def _reminder_row(
 
 def _retime(due_by_id: dict[int, datetime], now: datetime) -> set[datetime]:
     """Move reminders to their new moment: pending again if it is still ahead (one sent for the old time too: it
-    is due again for the new time), else skipped (one already sent stays sent: no late reminder). Returns the new
+    is due again for the new time), else skipped (one already sent stays sent: no late reminder). A row remembers
+    the moments it was sent for (`context["sent_for"]`: moment -> when sent), so a session moved back to a time
+    whose reminder went out already does not get it twice: exactly one send per (kind, start time). Returns the new
     moments of those pending again."""
     moments: set[datetime] = set()
     ids = list(due_by_id)
@@ -108,13 +113,26 @@ def _retime(due_by_id: dict[int, datetime], now: datetime) -> set[datetime]:
             Notification.id.in_(ids[start : start + ID_BATCH]), Notification.status.in_([PENDING, SKIPPED, SENT])
         )
         for row in db.session.scalars(batch).all():
+            context = dict(row.context or {})
+            sent_for = dict(context.get("sent_for") or {})
+            if row.status == SENT and row.sent_at is not None:
+                sent_for[_moment(row.due_at)] = row.sent_at.isoformat()
             row.due_at = due_by_id[row.id]  # attempts stay: they name the send jobs
-            if row.due_at > now:
+            if _moment(row.due_at) in sent_for:  # sent for this very start time already: never twice
+                row.status, row.last_error = SENT, None
+                row.sent_at = datetime.fromisoformat(sent_for[_moment(row.due_at)])
+            elif row.due_at > now:
                 row.status, row.last_error, row.sent_at = PENDING, None, None
                 moments.add(row.due_at)
             elif row.status != SENT:
                 row.status, row.last_error = SKIPPED, "its moment had passed when the session was rescheduled"
+            if sent_for:
+                row.context = {**context, "sent_for": sent_for}
     return moments
+
+
+def _moment(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def notify_rescheduled(session: TrainingSession, old_start_time: datetime) -> None:
@@ -215,3 +233,103 @@ def _insert_missing(rows: list[dict[str, Any]]) -> None:
     # executemany form: one compiled statement, batched by the driver layer (no cap on the rows of one call)
     statement = upsert_insert(Notification, db.session).on_conflict_do_nothing(index_elements=["channel", "key"])
     db.session.execute(statement, rows)
+
+
+# ------------------------------------------------------------------------------------------------ the session day
+# Each of these writes one row per person (and enabled channel) under a key that names the event it tells of, so a
+# signal sent twice, or a receiver run twice, still sends one email; consent (the person's preferences) is asked
+# right before each send (portal.notifications.consent).
+def _stamp(at: datetime | None) -> int:
+    return int((at or now_utc()).timestamp())
+
+
+def confirm_seat(seat: Seat, kind: str) -> None:
+    """Confirm a seat reserved ("seat_reserved"), a waitlist place taken ("seat_waitlisted") or given up
+    ("seat_canceled"): one email with the session's .ics (REQUEST, or CANCEL for a cancel). The key carries the
+    moment of that change, so taking the seat again later is confirmed again."""
+    session = db.session.get(TrainingSession, seat.session_id)
+    at = {"seat_reserved": seat.confirmed_at, "seat_waitlisted": seat.waitlisted_at, "seat_canceled": seat.canceled_at}
+    stamp = _stamp(at[kind])
+    _notify(session, [seat.user_id], kind, lambda uid: f"{kind}:{seat.session_id}:{uid}:{stamp}")
+
+
+def notify_starting_now(session: TrainingSession, user_ids: list[int]) -> None:
+    """People who took a seat after the last reminder's moment (10 minutes before the start) and before the start
+    get one "starting now" message instead of that reminder (none at all if it was sent to them for this start
+    time). Their older reminders still pending and past due are skipped: no stale "starts in 1 hour"."""
+    offsets = current_settings().REMINDER_OFFSETS
+    now = now_utc()
+    if not offsets or not user_ids or session.is_final:
+        return
+    last = min(offsets)
+    if not session.start_time - last <= now < session.start_time:
+        return
+    kind = reminder_kind(last)
+    moment = session.start_time - last
+    owed = sorted(u for u in set(user_ids) if not queries.sent_for_moment(reminder_key(session.id, u, kind), moment))
+    if not owed:
+        return
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.session_id == session.id,
+            Notification.user_id.in_(owed),
+            Notification.kind.startswith(REMINDER_PREFIX, autoescape=True),
+            Notification.status == PENDING,
+            Notification.due_at <= now,
+        )
+        .values(status=SKIPPED, last_error="the seat was taken after its moment: a starting-now message instead")
+        .execution_options(synchronize_session=False)
+    )
+    stamp = _stamp(session.start_time)
+    _notify(session, owed, STARTING_NOW, lambda uid: f"{STARTING_NOW}:{session.id}:{uid}:{stamp}")
+
+
+def notify_instructor_late(session: TrainingSession) -> None:
+    """The instructors (lead and assistants) and the board: the session has not started 5 minutes after its
+    start time. Once per session and person."""
+    people = sorted(set(queries.instructor_ids(session)) | set(queries.board_member_ids()))
+    _notify(session, people, "instructor_late", lambda uid: f"instructor_late:{session.id}:{uid}")
+
+
+def notify_not_started(session: TrainingSession) -> None:
+    """The session ended without having started: its seat holders (confirmed and waitlisted) are told, with the
+    next sessions of its series or event (chosen now; each email shows those its reader may see, at most 3)."""
+    context = {"next_ids": queries.next_session_ids(session, now_utc())}
+    _notify(session, seat_holder_ids(session.id), "not_started", lambda uid: f"not_started:{session.id}:{uid}", context)
+
+
+def notify_recording_ready(session: TrainingSession) -> None:
+    """The recording can be watched: one email per confirmed seat holder, no-shows included (a canceled seat is
+    not held). Once per session: a session has one recording."""
+    _notify(
+        session,
+        queries.confirmed_holder_ids(session.id),
+        "recording_ready",
+        lambda uid: f"recording_ready:{session.id}:{uid}",
+    )
+
+
+def notify_lead_changed(session: TrainingSession, old_lead_id: int, new_lead_id: int) -> None:
+    """A substitute leads: the seat holders (confirmed and waitlisted) are told who. Once per change (old, new)."""
+    if old_lead_id == new_lead_id:
+        return
+    new_lead = db.session.get(User, new_lead_id)
+    context = {"new_lead_id": new_lead_id, "new_lead": new_lead.name if new_lead is not None else ""}
+    _notify(
+        session,
+        [uid for uid in seat_holder_ids(session.id) if uid != new_lead_id],
+        "lead_changed",
+        lambda uid: f"lead_changed:{session.id}:{uid}:{old_lead_id}-{new_lead_id}",
+        context,
+    )
+
+
+def notify_no_show_released(session: TrainingSession, seats: list[Seat]) -> None:
+    """People who had not joined 5 minutes after the session went live lost their seat to the waitlist."""
+    _notify(
+        session,
+        sorted({seat.user_id for seat in seats}),
+        "no_show_released",
+        lambda uid: f"no_show_released:{session.id}:{uid}",
+    )

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import func, or_, select
 
+from portal.accounts.models import User
+from portal.accounts.roles import Role
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationStatus
 from portal.notifications.rules import REMINDER_PREFIX, send_backoff
 from portal.seats.models import Seat, SeatStatus
-from portal.training.models import SessionStatus, TrainingSession
+from portal.training.models import SessionAssistant, SessionStatus, TrainingSession
 
 
 @dataclass(frozen=True)
@@ -211,3 +213,73 @@ def retimable_reminders(session_ids: list[int]) -> list[sa.Row]:
 def counts_by_status() -> dict[str, int]:
     rows = db.session.execute(select(Notification.status, func.count()).group_by(Notification.status)).all()
     return dict(rows)
+
+
+def confirmed_holder_ids(session_id: int) -> list[int]:
+    """Who holds a confirmed seat (no-shows included: a seat is held whether or not its holder joined)."""
+    return list(
+        db.session.scalars(
+            select(Seat.user_id)
+            .where(Seat.session_id == session_id, Seat.status == SeatStatus.CONFIRMED.value)
+            .order_by(Seat.user_id)
+        ).all()
+    )
+
+
+def instructor_ids(session: TrainingSession) -> list[int]:
+    """The session's instructors: its lead and its assistants."""
+    assistants = db.session.scalars(
+        select(SessionAssistant.user_id).where(SessionAssistant.session_id == session.id)
+    ).all()
+    return sorted({session.instructor_id, *assistants})
+
+
+def board_member_ids() -> list[int]:
+    """The board: every active person with the board_member role."""
+    return list(
+        db.session.scalars(
+            select(User.id).where(User.role == Role.BOARD_MEMBER.value, User.is_active.is_(True)).order_by(User.id)
+        ).all()
+    )
+
+
+NEXT_SESSIONS_READ = 10  # candidates read for "the next sessions" (an email shows at most 3 the person may see)
+
+
+def next_session_ids(session: TrainingSession, now: datetime, limit: int = NEXT_SESSIONS_READ) -> list[int]:
+    """The upcoming, not canceled sessions of the same series or event, soonest first (the session itself not)."""
+    same = []
+    if session.series_id is not None:
+        same.append(TrainingSession.series_id == session.series_id)
+    if session.event_id is not None:
+        same.append(TrainingSession.event_id == session.event_id)
+    if not same:
+        return []
+    return list(
+        db.session.scalars(
+            select(TrainingSession.id)
+            .where(
+                or_(*same),
+                TrainingSession.id != session.id,
+                TrainingSession.status.in_((SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value)),
+                TrainingSession.start_time > now,
+                TrainingSession.archived_at.is_(None),
+            )
+            .order_by(TrainingSession.start_time, TrainingSession.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def sent_for_moment(key: str, due_at: datetime) -> bool:
+    """Whether the row of this key (on any channel) was sent at this moment (a reminder for this start time)."""
+    return (
+        db.session.scalar(
+            select(Notification.id).where(
+                Notification.key == key,
+                Notification.due_at == due_at,
+                Notification.status.in_((NotificationStatus.SENT.value, NotificationStatus.SENDING.value)),
+            )
+        )
+        is not None
+    )

@@ -114,3 +114,21 @@ def send_backoff(attempts: int) -> timedelta:
     if attempts <= 2:
         return timedelta(seconds=15 * max(attempts, 1))
     return timedelta(minutes=min(2 ** (attempts - 3), 15))
+
+
+def notice_not_owed(
+    kind: str, *, session_status: str, end_time: datetime, now: datetime, holds_seat: bool
+) -> str | None:
+    """Why a session-day notice still pending must no longer go out (it is skipped), or None: a "starting now"
+    for a seat given up since, or a session over; an "instructor is late" once the session started or was
+    canceled; a new lead for a session that is over."""
+    if kind == "starting_now":
+        if session_status in ("ended", "canceled") or now >= end_time:
+            return f"the session is {session_status if session_status in ('ended', 'canceled') else 'over'}"
+        if not holds_seat:
+            return "no longer holds a seat"
+    if kind == "instructor_late" and session_status != "scheduled":
+        return f"the session is {session_status}"
+    if kind == "lead_changed" and session_status in ("ended", "canceled"):
+        return f"the session is {session_status}"
+    return None

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vRecur, vText
+from icalendar import Alarm, Calendar, Event, Timezone, vRecur
 
 from portal.core.clock import now_utc
 from portal.core.text import single_line
@@ -28,24 +28,15 @@ def session_uid(session: TrainingSession, base_url: str) -> str:
     return f"training-session-{session.id}@{host}"
 
 
-def session_ics(
-    session: TrainingSession,
-    *,
-    base_url: str,
-    canceled: bool = False,
-    organizer: str | None = None,
-    attendee: str | None = None,
-) -> bytes:
-    """The session as one VEVENT. With `organizer` and `attendee` (email addresses) it is an iTIP message to that
-    person (RFC 5546): METHOD:REQUEST for a seat, METHOD:CANCEL for one given up or a session canceled, which
-    calendar programs add, update or remove by the UID. Without them: METHOD:PUBLISH (a download), or CANCEL."""
+def session_ics(session: TrainingSession, *, base_url: str, canceled: bool = False) -> bytes:
+    """The session as one VEVENT (METHOD:PUBLISH, or CANCEL when canceled). Seat confirmations make it a
+    personal iTIP REQUEST/CANCEL: portal.notifications.invites."""
     url = session_url(session.id, base_url)
     canceled = canceled or session.status == "canceled"
-    invitation = organizer is not None and attendee is not None
     calendar = Calendar()
     calendar.add("prodid", "-//Training Portal//training sessions//EN")
     calendar.add("version", "2.0")
-    calendar.add("method", "CANCEL" if canceled else ("REQUEST" if invitation else "PUBLISH"))
+    calendar.add("method", "CANCEL" if canceled else "PUBLISH")
 
     event = Event()
     event.add("uid", session_uid(session, base_url))
@@ -55,12 +46,6 @@ def session_ics(
     event.add("summary", single_line(session.title))  # calendars take one line; control characters are refused
     event.add("url", url)
     event.add("description", f"Join from the session page: {url}")
-    if invitation:
-        event.add("organizer", vCalAddress(f"mailto:{organizer}"))
-        attendee_address = vCalAddress(f"mailto:{attendee}")
-        attendee_address.params["role"] = vText("REQ-PARTICIPANT")
-        attendee_address.params["partstat"] = vText("DECLINED" if canceled else "ACCEPTED")
-        event.add("attendee", attendee_address)
     # A reschedule must win over the copy already in someone's calendar.
     event.add("sequence", int(session.updated_at.timestamp()) if session.updated_at else 0)
     if canceled:
