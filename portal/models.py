@@ -7,6 +7,7 @@ from portal.notifications.models import Notification
 from portal.ops.models import Heartbeat
 from portal.seats.feed_models import CalendarFeed
 from portal.seats.models import Attendance, Seat
+from portal.seats.no_show_models import NoShowRelease
 from portal.seats.standing_models import StandingBooking
 from portal.training.models import TrainingSession
 from portal.training.series_models import TrainingSeries
@@ -19,6 +20,7 @@ __all__ = [
     "Event",
     "Heartbeat",
     "LocalRoom",
+    "NoShowRelease",
     "Notification",
     "Seat",
     "StandingBooking",

@@ -36,7 +36,15 @@ SCHEDULE: tuple[Periodic, ...] = (
         "portal.training.jobs.sweep_auto_end",
         "* * * * *",
         120,
-        "end live sessions AUTO_END_GRACE_MINUTES past their end, and scheduled ones never started",
+        "end live sessions AUTO_END_GRACE_MINUTES past their end, and scheduled ones never started; the"
+        " late-instructor notice 5 min after an unstarted start",
+    ),
+    Periodic(
+        "no-shows",
+        "portal.seats.jobs.release_no_shows",
+        "* * * * *",
+        120,
+        "release the seats of no-shows to the waitlist 5 min after a session with release_no_shows went live",
     ),
     Periodic(
         "heartbeat",

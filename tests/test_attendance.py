@@ -124,7 +124,9 @@ def test_the_instructor_downloads_the_attendance_as_csv(client, login_as, live, 
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["name", "email", "first_joined_at", "last_left_at", "watch_seconds", "watch_time", "joins"]
+    assert rows[0] == [
+        "name", "email", "first_joined_at", "last_left_at", "watch_seconds", "watch_time", "joins", "minutes", "status",
+    ]  # fmt: skip
     assert rows[1] == [
         "'=HYPERLINK(evil)",
         "a@example.org",
@@ -133,6 +135,8 @@ def test_the_instructor_downloads_the_attendance_as_csv(client, login_as, live, 
         "540",
         "0:09:00",
         "1",
+        "9",
+        "attended",
     ]
     assert rows[1][2].endswith("+00:00")
 

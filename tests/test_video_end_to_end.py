@@ -131,12 +131,16 @@ def test_a_session_runs_end_to_end_through_realtimekit(portal, fake_rtk, clock):
     assert fake_rtk.meetings[room_id]["status"] == "INACTIVE" and room_id not in fake_rtk.live
     assert fake_rtk.calls("POST", "kick-all")
 
-    # the provider uploads; its webhook brings the link, shown to members
+    # the provider uploads; its webhook makes it ready: members get the portal's watch route, which fetches the
+    # provider's link at click time (never in the page)
     assert "Processing" in aiko_client.get(f"/sessions/{session_id}").get_data(as_text=True)
     fake_rtk.complete_upload(session.recording_id)
     fake_rtk.send_webhook(aiko_client, fake_rtk.recording_event(session.recording_id))
-    link = fake_rtk.recordings[session.recording_id]["download_url"]
-    assert link in aiko_client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    watch = f"/recordings/{session_id}/watch"
+    assert watch in aiko_client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    link = aiko_client.get(watch).headers["Location"]
+    assert link in fake_rtk.links_issued
+    assert link not in aiko_client.get(f"/sessions/{session_id}").get_data(as_text=True)
     # a late meeting.ended from the provider changes nothing
     late = fake_rtk.send_webhook(aiko_client, fake_rtk.meeting_event("meeting.ended", room_id))
     assert late.status_code == 200 and _reload(session_id).end_reason == "instructor"
@@ -145,7 +149,7 @@ def test_a_session_runs_end_to_end_through_realtimekit(portal, fake_rtk, clock):
     clock.shift(timedelta(days=8))
     assert training_jobs.cleanup()["archived"] == 1
     assert _reload(session_id).archived_at is not None
-    assert link not in aiko_client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert watch not in aiko_client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert len(fake_rtk.meetings) == 1 and len(fake_rtk.recordings) == 1
 
 

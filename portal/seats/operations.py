@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.clock import now_utc
@@ -20,6 +20,7 @@ from portal.core.errors import Conflict, DomainError, Forbidden, NotFound, Unaut
 from portal.extensions import db
 from portal.seats import rules, signals
 from portal.seats.models import Attendance, Seat, SeatStatus
+from portal.seats.no_show_models import NoShowRelease
 from portal.seats.rules import Eligibility, Reason
 from portal.training import rooms
 from portal.training.models import SessionStatus, TrainingSession
@@ -272,6 +273,74 @@ def release_all(session: TrainingSession) -> list[Seat]:
     session.seats_taken = 0
     db.session.flush()
     return list(held)
+
+
+# ------------------------------------------------------------------------------------------------ no-shows
+NO_SHOW_RELEASE_AFTER = timedelta(minutes=5)  # SPEC "After the session": after the session went live
+
+
+def release_no_shows(session: TrainingSession, *, now: datetime | None = None) -> list[Seat] | None:
+    """Release the confirmed seats of people who have not joined a session live for NO_SHOW_RELEASE_AFTER (when its
+    `release_no_shows` is on), promote the waitlist into them, and send seats_released (because "no_show").
+
+    Once per session, however many workers try: the NoShowRelease row (keyed by the session) is the claim, and
+    only the transaction whose insert wins goes on. Returns the released seats, or None when nothing was due
+    (off, not live long enough, or released before). A seat is canceled only while its holder still has no
+    attendance row (checked in the same UPDATE), so someone joining at that moment keeps theirs; a released person
+    may still join later like anyone else, if a seat is free."""
+    now = now or now_utc()
+    if not rules_allow_release(session, now):
+        return None
+    if db.session.get(NoShowRelease, session.id) is not None:
+        return None
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(NoShowRelease).values(session_id=session.id, released_at=now, seats_released=0))
+    except IntegrityError:  # another worker released it meanwhile
+        return None
+    _lock_waitlist(session)  # seat claims and waitlist places of this session wait for the release
+    joined = exists().where(Attendance.session_id == Seat.session_id, Attendance.user_id == Seat.user_id)
+    candidates = db.session.scalars(
+        select(Seat.id).where(Seat.session_id == session.id, Seat.status == CONFIRMED, ~joined).order_by(Seat.id)
+    ).all()
+    released_ids: list[int] = []
+    for seat_id in candidates:
+        changed = db.session.execute(
+            update(Seat)
+            .where(Seat.id == seat_id, Seat.status == CONFIRMED, ~joined)
+            .values(status=CANCELED, canceled_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed == 1:
+            _bump_counter(session, -1)
+            released_ids.append(seat_id)
+    db.session.execute(
+        update(NoShowRelease)
+        .where(NoShowRelease.session_id == session.id)
+        .values(seats_released=len(released_ids))
+        .execution_options(synchronize_session=False)
+    )
+    seats = list(
+        db.session.scalars(
+            select(Seat).where(Seat.id.in_(released_ids)).order_by(Seat.id).execution_options(populate_existing=True)
+        )
+    )
+    _sync_counter(session)
+    if seats:
+        promote_waitlist(session, now=now)
+        signals.seats_released.send(session, seats=seats, because="no_show")
+    db.session.flush()
+    return seats
+
+
+def rules_allow_release(session: TrainingSession, now: datetime) -> bool:
+    """The session releases its no-shows' seats now: the option is on, it is live, and went live long enough ago."""
+    return (
+        bool(session.release_no_shows)
+        and session.status == SessionStatus.LIVE.value
+        and session.started_at is not None
+        and session.started_at <= now - NO_SHOW_RELEASE_AFTER
+    )
 
 
 # ------------------------------------------------------------------------------------------------ join

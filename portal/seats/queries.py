@@ -29,6 +29,8 @@ from portal.config import current_settings
 from portal.core.clock import now_utc
 from portal.extensions import db
 from portal.seats import rules
+from portal.seats.attendance import AttendanceRow as AttendanceRow  # attendance: seats/attendance.py
+from portal.seats.attendance import attendance_rows as attendance_rows
 from portal.seats.models import Attendance, Seat, SeatStatus
 from portal.seats.rules import Eligibility, SeatAction
 from portal.training.models import FINAL_STATUSES, SessionStatus, TrainingSession
@@ -323,38 +325,7 @@ def present_in_room(session: TrainingSession) -> list[Attendance]:
     )
 
 
-@dataclass(frozen=True)
-class AttendanceRow:
-    name: str
-    email: str
-    first_joined_at: datetime
-    last_left_at: datetime | None
-    watch_seconds: int  # including the current visit of someone still present
-    join_count: int
-    is_present: bool
-
-
-def attendance_rows(session: TrainingSession) -> list[AttendanceRow]:
-    """Everyone who joined, earliest first (one query)."""
-    now = now_utc()
-    rows = db.session.scalars(
-        select(Attendance)
-        .where(Attendance.session_id == session.id)
-        .order_by(Attendance.first_joined_at, Attendance.id)
-    ).all()
-    return [
-        AttendanceRow(
-            name=row.user.name,
-            email=row.user.email,
-            first_joined_at=row.first_joined_at,
-            last_left_at=row.last_left_at,
-            watch_seconds=row.watch_seconds
-            + (rules.watch_seconds_between(row.last_joined_at, now) if row.is_present else 0),
-            join_count=row.join_count,
-            is_present=row.is_present,
-        )
-        for row in rows
-    ]
+# attendance_rows and AttendanceRow live in portal/seats/attendance.py (imported above, for the callers here).
 
 
 # ------------------------------------------------------------------------------------------------ my schedule

@@ -6,9 +6,6 @@ Responses that depend on who asks, or carry a token, are sent with Cache-Control
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import (
     Blueprint,
     Response,
@@ -28,12 +25,12 @@ from portal.config import current_settings
 from portal.core.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from portal.core.forms import safe_next
 from portal.core.htmx import is_htmx
-from portal.core.text import spreadsheet_safe
 from portal.core.timezones import viewer_timezone
 from portal.core.validation import is_id
 from portal.core.web import bearer_token, expose_to_templates, no_store
 from portal.extensions import db
 from portal.seats import operations, queries
+from portal.seats.attendance import attendance_csv as csv_of_attendance
 from portal.seats.models import SeatStatus
 from portal.seats.rules import Reason, SeatAction
 from portal.training import queries as training_queries
@@ -288,7 +285,7 @@ def _attendance_session(session_id: int) -> TrainingSession:
     if not current_user.is_authenticated:
         raise NotFound(NOT_FOUND_MESSAGE)
     if not can_see_attendance(session, current_user):
-        raise Forbidden("Only the session's instructor and admins see its attendance.")
+        raise Forbidden("Only the session's instructors, board members and admins see its attendance.")
     return session
 
 
@@ -302,30 +299,12 @@ def attendance(session_id: int):
 
 @bp.get("/sessions/<int:session_id>/attendance.csv")
 def attendance_csv(session_id: int):
+    """Every seat holder and everyone who joined, no-shows marked (portal/seats/attendance.py), cells defused."""
     session = _attendance_session(session_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "email", "first_joined_at", "last_left_at", "watch_seconds", "watch_time", "joins"])
-    for row in queries.attendance_rows(session):
-        writer.writerow(
-            [
-                spreadsheet_safe(row.name),
-                spreadsheet_safe(row.email),
-                row.first_joined_at.isoformat(),
-                row.last_left_at.isoformat() if row.last_left_at else "",
-                row.watch_seconds,
-                _hms(row.watch_seconds),
-                row.join_count,
-            ]
-        )
-    response = no_store(Response(out.getvalue(), mimetype="text/csv"))
+    body = csv_of_attendance(queries.attendance_rows(session))
+    response = no_store(Response(body, mimetype="text/csv"), private=True)
     response.headers["Content-Disposition"] = f'attachment; filename="attendance-session-{session.id}.csv"'
     return response
-
-
-def _hms(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 # ------------------------------------------------------------------------------------------------ my schedule

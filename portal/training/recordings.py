@@ -1,18 +1,21 @@
 """The recordings library: which recordings a viewer may watch, listed for RECORDING_RETENTION_DAYS after their
 session ended.
 
-Where recordings are known: the session's row (`recording_status` ready, the provider's link in `recording_url`
-until `recording_url_expires_at`; portal/training/rooms.py keeps them). Watching needs what joining needs, checks 1-4
-(rules.can_watch_recording): the session is visible to the viewer and not canceled, the viewer is signed in, and a
-members-only session's recording is for members. The SQL narrows; the rule decides, row by row. The provider's link
-is never part of what is listed: portal/training/recordings_views.py fetches it for the viewer at click time.
+Where recordings are known: the session's row (`recording_id`, `recording_status` ready, and the provider's
+`recording_url_expires_at` when it said how long its link lasts; portal/training/rooms.py keeps them). The provider's
+link itself is not stored: portal/training/recordings_views.py fetches it for the viewer at click time
+(rooms.fetch_recording_link). Watching needs what joining needs, checks 1-4 (rules.can_watch_recording): the session
+is visible to the viewer and not canceled, the viewer is signed in, and a members-only session's recording is for
+members. The SQL narrows; the rule decides, row by row.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, or_, select
+from werkzeug.routing import BuildError
 
 from portal.accounts.roles import Role, has_role
 from portal.extensions import db
@@ -21,6 +24,15 @@ from portal.training.models import SessionStatus, TrainingSession
 from portal.video.models import RecordingStatus
 
 LIST_LIMIT = 500  # a library page; 30 days of sessions is far fewer
+WATCH_ENDPOINT = "recordings.watch"  # portal/training/recordings_views.py
+
+
+def watch_path(session_id: int) -> str:
+    """The portal's watch route of a session's recording (it checks access and fetches the provider's link)."""
+    try:
+        return current_app.url_map.bind("portal").build(WATCH_ENDPOINT, {"session_id": session_id})
+    except (BuildError, RuntimeError):
+        return f"/recordings/{session_id}/watch"
 
 
 def retention_cutoff(now: datetime, retention_days: int) -> datetime:
@@ -36,7 +48,7 @@ def _listed_where(now: datetime, retention_days: int) -> list:
     return [
         TrainingSession.status == SessionStatus.ENDED.value,
         TrainingSession.recording_status == RecordingStatus.READY.value,
-        TrainingSession.recording_url.is_not(None),
+        TrainingSession.recording_id.is_not(None),
         or_(TrainingSession.recording_url_expires_at.is_(None), TrainingSession.recording_url_expires_at > now),
         _ended_at() > retention_cutoff(now, retention_days),
     ]
@@ -48,7 +60,7 @@ def is_listed(session: TrainingSession, viewer, now: datetime, retention_days: i
     return (
         session.status == SessionStatus.ENDED.value
         and session.recording_status == RecordingStatus.READY.value
-        and bool(session.recording_url)
+        and bool(session.recording_id)
         and (session.recording_url_expires_at is None or session.recording_url_expires_at > now)
         and ended > retention_cutoff(now, retention_days)
         and rules.can_watch_recording(session, viewer)

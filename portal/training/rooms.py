@@ -23,10 +23,10 @@ from sqlalchemy.orm import lazyload
 from portal.accounts.models import User
 from portal.config import current_settings
 from portal.core.clock import now_utc
-from portal.core.errors import Conflict, ServiceUnavailable
+from portal.core.errors import Conflict, NotFound, ServiceUnavailable
 from portal.core.queue import enqueue
 from portal.extensions import db
-from portal.training import queries
+from portal.training import queries, recordings, signals
 from portal.training.models import FINAL_STATUSES, RoomStatus, SessionStatus, TrainingSession
 from portal.training.rules import can_watch_recording, room_backoff
 from portal.video import get_provider
@@ -302,33 +302,73 @@ _RECORDING_RANK = {
 
 
 def advance_recording(session: TrainingSession, status: str, url: str | None = None, expires_at=None) -> bool:
-    """Apply a recording update unless it is stale (earlier than the status held, or a different final one)."""
+    """Apply a recording update unless it is stale (earlier than the status held, the status held again, or a
+    different final one). True when the status moved.
+
+    The provider's link (`url`) is not stored: "Watch" fetches it for the viewer at click time
+    (fetch_recording_link). Its expiry is kept (`recording_url_expires_at`): past it the recording is no longer
+    listed. The move is a conditional UPDATE of the row (from the status read, for this recording), so of two
+    deliveries of the same update applied at once only one moves it, and `training.recording_ready` is sent
+    exactly once per recording, by the one that made it ready."""
     current = session.recording_status
+    if status not in _RECORDING_RANK:
+        return False
     if current in _RECORDING_RANK and (
-        _RECORDING_RANK[status] < _RECORDING_RANK[current] or (_RECORDING_RANK[current] == 2 and status != current)
+        _RECORDING_RANK[status] < _RECORDING_RANK[current]
+        or (_RECORDING_RANK[current] == 2 and status != current)
+        or status == current
     ):
         return False
-    session.recording_status = status
-    if url:
-        session.recording_url = url
-        session.recording_url_expires_at = expires_at
+    values: dict = {"recording_status": status}
+    if url and status == RecordingStatus.READY.value:
+        values["recording_url_expires_at"] = expires_at
+    db.session.flush()  # the session's own pending changes (a recording id just learned) go first
+    was = TrainingSession.recording_status.is_(None) if current is None else TrainingSession.recording_status == current
+    moved = db.session.execute(
+        update(TrainingSession)
+        .where(TrainingSession.id == session.id, was)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(session, ["recording_status", "recording_url_expires_at"])
+    if moved != 1:
+        return False
+    if status == RecordingStatus.READY.value:
+        signals.recording_ready.send(session)
     db.session.flush()
     return True
 
 
-def _valid_link(session: TrainingSession) -> str | None:
-    """The recording's link while the provider's link is still valid (for whom: recording_link)."""
-    if session.recording_status != RecordingStatus.READY.value or not session.recording_url:
-        return None
-    if session.recording_url_expires_at and session.recording_url_expires_at <= now_utc():
-        return None
-    return session.recording_url
-
-
 def recording_link(session: TrainingSession, viewer) -> str | None:
-    """The recording's link as a response to `viewer` may carry it: only to someone who may watch it (the
-    provider's link must never reach anyone else, in a page or in JSON), and only while it is valid."""
-    return _valid_link(session) if can_watch_recording(session, viewer) else None
+    """Where `viewer` watches the session's recording: the portal's watch route (never the provider's link), only
+    for someone who may watch it now (recordings.is_listed: checks 1-4 of joining, ready, within the retention).
+    The session page and the session JSON show this; the provider's link is fetched when it is followed."""
+    settings = current_settings()
+    if not recordings.is_listed(session, viewer, now_utc(), settings.RECORDING_RETENTION_DAYS):
+        return None
+    return settings.BASE_URL.rstrip("/") + recordings.watch_path(session.id)
+
+
+def fetch_recording_link(session: TrainingSession, viewer) -> str:
+    """The provider's current link to the session's recording, asked for now, for `viewer` (who must be allowed to
+    watch it: the caller checked recordings.is_listed; checked again here). Never stored. Raises NotFound
+    (`recording_gone`) when the provider no longer has it or has no link for it, ServiceUnavailable
+    (`recording_unavailable`) when the provider cannot be reached."""
+    if not can_watch_recording(session, viewer) or not session.recording_id:
+        raise NotFound("Recording not found.", code="recording_gone")
+    try:
+        recording = get_provider().fetch_recording(session.recording_id)
+    except ProviderError as exc:
+        if exc.status in (404, 410):
+            raise NotFound("The video provider no longer has this recording.", code="recording_gone") from exc
+        log.warning("recording of session %s: the provider did not give its link: %s", session.id, exc)
+        raise ServiceUnavailable(
+            "The video provider did not answer. Try again in a minute.", code="recording_unavailable", retry_after=60
+        ) from exc
+    expired = recording.download_url_expires_at is not None and recording.download_url_expires_at <= now_utc()
+    if recording.status != RecordingStatus.READY.value or not recording.download_url or expired:
+        raise NotFound("The video provider has no link to this recording now.", code="recording_gone")
+    return recording.download_url
 
 
 # ------------------------------------------------------------------------------------------------ rooms

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime
+from urllib.parse import urlencode
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from portal.video.port import Echo, Participant, ProviderError, ProviderKind, Re
 from portal.video.registry import register
 
 TOKEN_MAX_AGE_SECONDS = 4 * 3600
+LOCAL_RECORDING_PAGE = "/static/video/local-recording.html"  # what a local "recording" links to
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -86,6 +88,16 @@ class LocalProvider:
     def stop_recording(self, recording_id: str) -> Recording:
         # Local rooms record nothing real: the recording ends as "failed" with no file, and the page says so.
         return Recording(recording_id, RecordingStatus.FAILED.value)
+
+    def fetch_recording(self, recording_id: str) -> Recording:
+        """Its own link: a page of the portal's that says a development room records nothing (a recording marked
+        ready by hand, in development or tests, leads there)."""
+        if not recording_id:
+            raise ProviderError("no such local recording", retryable=False, status=404)
+        base = current_settings().BASE_URL.rstrip("/")
+        return Recording(
+            recording_id, RecordingStatus.READY.value, f"{base}{LOCAL_RECORDING_PAGE}?{urlencode({'id': recording_id})}"
+        )
 
 
 def check(settings: Settings, echo: Echo) -> bool:

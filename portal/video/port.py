@@ -76,6 +76,12 @@ class VideoProvider(Protocol):
 
     def stop_recording(self, recording_id: str) -> Recording: ...
 
+    def fetch_recording(self, recording_id: str) -> Recording:
+        """The recording as the provider has it now, with its current download/playback link (`download_url`, None
+        until it is ready) and that link's expiry. Asked at the moment someone clicks "Watch", for that viewer;
+        the portal never stores the link (training.rooms.fetch_recording_link). A recording the provider no longer
+        has raises ProviderError with status 404."""
+
 
 # --------------------------------------------------------------------------------------------- the edge
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The RealtimeKit API as the fake answers it: the `{K}` routes with RealtimeKit's envelopes and status codes,
 behind `Authorization: Bearer`; opaque participant tokens; recordings run INVOKED -> RECORDING -> stop ->
 UPLOADING (then `complete_upload` on the fake: UPLOADED). A mixin of FakeRealtimeKit, which holds the state
-(`meetings`, `participants`, `recordings`, `webhooks`, `live`, `presets`, `tokens_issued`) and the lock."""
+(`meetings`, `participants`, `recordings`, `webhooks`, `live`, `presets`, `tokens_issued`, `links_issued`) and the
+lock."""
 
 from __future__ import annotations
 
@@ -150,8 +151,17 @@ class RealtimeKitApi:
                 return 200, _ok(dict(rec))
             case ("GET", ["recordings", recording_id]):
                 rec = self.recordings.get(recording_id)
-                return (200, _ok(dict(rec))) if rec else (404, _error(404, "Recording not found"))
+                return (200, _ok(self._signed(rec))) if rec else (404, _error(404, "Recording not found"))
         return 404, _error(404, "No route for that URI")
+
+    def _signed(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A recording as GET answers it: an uploaded one's `download_url` is signed afresh for each request (as a
+        provider's pre-signed link is), and each link handed out is kept in `links_issued`."""
+        answer = dict(rec)
+        if answer.get("download_url"):
+            answer["download_url"] = f"{answer['download_url']}?signature={secrets.token_urlsafe(16)}"
+            self.links_issued.append(answer["download_url"])
+        return answer
 
     def _token(self) -> str:
         token = secrets.token_urlsafe(32)

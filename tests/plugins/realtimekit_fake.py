@@ -81,6 +81,7 @@ class FakeRealtimeKit(RealtimeKitApi, WebhookSender):
             self.faults: list[Fault] = []
             self.requests: list[LoggedRequest] = []
             self.tokens_issued: list[str] = []
+            self.links_issued: list[str] = []  # recording links handed out by GET recordings/{id}, each signed afresh
             self.presets = list(PRESETS)
             self.api_token = API_TOKEN
 

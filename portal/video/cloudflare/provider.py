@@ -93,3 +93,7 @@ class CloudflareProvider:
 
     def stop_recording(self, recording_id: str) -> Recording:
         return to_recording(self.client.stop_recording(recording_id))
+
+    def fetch_recording(self, recording_id: str) -> Recording:
+        """`GET recordings/{id}`: its status and current `download_url` (filled once UPLOADED) with its expiry."""
+        return to_recording(self.client.get_recording(recording_id))
