@@ -4,6 +4,8 @@ from portal.accounts.admin.views import bp as people_views
 from portal.accounts.api import bp as accounts_api
 from portal.accounts.views import bp as accounts_views
 from portal.audit.views import bp as audit_views
+from portal.core.brand import bp as brand_views
+from portal.core.uploads_views import bp as uploads_views
 from portal.events.api import bp as events_api
 from portal.events.views import bp as events_views
 from portal.notifications.views import bp as notifications_views
@@ -17,6 +19,7 @@ from portal.seats.standing_views import bp as standing_views
 from portal.seats.views import bp as seats_views
 from portal.training.api import bp as training_api
 from portal.training.ended_views import bp as ended_views
+from portal.training.instructors_views import bp as instructors_views
 from portal.training.recordings_views import bp as recordings_views
 from portal.training.series_api import bp as series_api
 from portal.training.views import bp as training_views
@@ -44,4 +47,7 @@ BLUEPRINTS = [
     notifications_views,
     ops_views,
     openapi_views,
+    brand_views,
+    uploads_views,
+    instructors_views,
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,34 @@ class Settings:
     )
     WORKER_HEARTBEAT_SECONDS: int = _setting(30, "how often worker and cron record that they are alive")
 
+    # The brand (issue 14): whose portal this is. Checked at start; a bad value stops the app naming the variable.
+    BRAND_NAME: str = _setting(
+        "Training Portal",
+        "the organisation's name, in the header and the page titles (templates/_brand_logo.html, base.html)",
+    )
+    BRAND_LOGO: str | None = _setting(
+        None,
+        "the logo shown before the name in the header: an .svg or .png file, a path relative to the instance "
+        "folder (e.g. brand/logo.svg), an absolute path, or static/<path> for a file in the portal's static "
+        "folder; served by the portal at /brand/logo.<svg|png>; unset: the name alone",
+    )
+    BRAND_PRIMARY_COLOR: str = _setting(
+        "#1f4fbf",
+        "primary colour as #rrggbb or #rgb: links, buttons, the current page; it is text on white and white text "
+        "on it, so a colour below 4.5:1 against white is darkened (same hue) until it reaches 4.5:1 (WCAG AA), "
+        "with a warning in the log at start",
+    )
+    BRAND_ACCENT_COLOR: str = _setting(
+        "#e0a100",
+        "accent colour as #rrggbb or #rgb: the header's band and highlights, never text on white; text on it is "
+        "black or white, whichever contrasts more",
+    )
+    UPLOAD_MAX_BYTES: int = _setting(
+        2 * 1024 * 1024,
+        "largest image upload (instructor photos, event images); a form that carries one may be this much "
+        "larger than MAX_REQUEST_BYTES (a larger one is refused on the form with its message)",
+    )
+
     @property
     def database_url(self) -> str:
         return self.DATABASE_URL or f"sqlite:///{Path(self.INSTANCE_PATH) / 'portal.db'}"
@@ -110,6 +139,27 @@ class Settings:
     @property
     def join_window(self) -> timedelta:
         return timedelta(minutes=self.JOIN_WINDOW_MINUTES)
+
+    @property
+    def brand_colors(self) -> dict[str, str]:
+        """The CSS custom properties of the brand (served as /brand.css): `--brand` is the primary colour made
+        readable as text on white (see BRAND_PRIMARY_COLOR), `--brand-dark` a darker shade of it for hover,
+        `--brand-on` the text on it, `--brand-accent` and `--brand-on-accent` the accent and the text on it."""
+        primary = readable_on_white(parse_color(self.BRAND_PRIMARY_COLOR))
+        dark = tuple(int(c * 0.78) for c in primary)
+        accent = parse_color(self.BRAND_ACCENT_COLOR)
+        return {
+            "--brand": color_hex(primary),
+            "--brand-dark": color_hex(dark),  # type: ignore[arg-type]
+            "--brand-on": "#ffffff",  # white on --brand: the same 4.5:1 or more (contrast is symmetric)
+            "--brand-accent": color_hex(accent),
+            "--brand-on-accent": color_hex(text_on(accent)),
+        }
+
+    @property
+    def primary_darkened(self) -> bool:
+        """Whether BRAND_PRIMARY_COLOR was below 4.5:1 on white and is shown as a darker shade."""
+        return self.brand_colors["--brand"] != self.BRAND_PRIMARY_COLOR
 
 
 def parse_duration(text: str) -> timedelta:
@@ -166,6 +216,7 @@ _POSITIVE = {
     "SQLITE_BUSY_TIMEOUT_SECONDS",
     "SMTP_TIMEOUT_SECONDS",
     "WORKER_HEARTBEAT_SECONDS",
+    "UPLOAD_MAX_BYTES",
 }
 # Each video provider's settings block: what it cannot run without, checked only when it is the one chosen. Which
 # names are providers at all is for portal.video's registry to say (init_video stops the app at an unknown one).
@@ -211,6 +262,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     missing = [ENV_PREFIX + name for name in _VIDEO_PROVIDER_REQUIRED.get(provider, ()) if not values[name]]
     if missing:
         problems.append(f"PORTAL_VIDEO_PROVIDER={provider} needs {', '.join(missing)}")
+    problems.extend(_brand_problems(values))
     if not values["SECRET_KEY"]:
         if values["ENV"] == "development":
             values["SECRET_KEY"] = _development_secret(Path(values["INSTANCE_PATH"]))
@@ -221,6 +273,105 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     if problems:
         raise ConfigError("; ".join(problems))
     return Settings(**values)
+
+
+# ------------------------------------------------------------------------------------------------ the brand
+HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
+MIN_TEXT_CONTRAST = 4.5  # WCAG 2 AA for normal text
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """'#1f4fbf' or '#14b' -> (r, g, b); ValueError for anything else."""
+    text = (text or "").strip()
+    if not HEX_COLOR.fullmatch(text):
+        raise ValueError(f"{text!r} is not a colour like #1f4fbf or #14b")
+    digits = text[1:]
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def color_hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def relative_luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2's relative luminance of an sRGB colour."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+def readable_on_white(rgb: tuple[int, int, int], minimum: float = MIN_TEXT_CONTRAST) -> tuple[int, int, int]:
+    """The colour itself when it reaches `minimum` against white, else the lightest darker shade of it (each
+    channel scaled down alike, so the hue stays) that does. Black always does (21:1), so there is always one."""
+    if contrast_ratio(rgb, WHITE) >= minimum:
+        return rgb
+    for step in range(1, 101):
+        factor = 1 - step / 100
+        shade = tuple(int(c * factor) for c in rgb)
+        if contrast_ratio(shade, WHITE) >= minimum:
+            return shade  # type: ignore[return-value]
+    return BLACK
+
+
+def text_on(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white: whichever contrasts more with a background of `rgb`."""
+    return WHITE if contrast_ratio(rgb, WHITE) >= contrast_ratio(rgb, BLACK) else BLACK
+
+
+def logo_path(value: str, instance: Path) -> Path:
+    """Where BRAND_LOGO's file is: static/<path> in the portal's static folder, else relative to the instance."""
+    if value.startswith("static/"):
+        return PROJECT_ROOT / value
+    path = Path(value)
+    return path if path.is_absolute() else instance / path
+
+
+def _logo_problem(value: str, instance: Path) -> str | None:
+    path = logo_path(value, instance)
+    if path.suffix.lower() not in LOGO_TYPES:
+        return f"{value!r} must be an .svg or .png file"
+    if not path.is_file():
+        return f"{value!r}: no such file ({path})"
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if path.suffix.lower() == ".png" and not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return f"{value!r} is not a PNG image"
+    if path.suffix.lower() == ".svg" and b"<svg" not in head:
+        return f"{value!r} is not an SVG image (no <svg element at its start)"
+    return None
+
+
+def _brand_problems(values: dict[str, Any]) -> list[str]:
+    """Colours must parse; the logo must be an SVG or PNG file that exists. Values are normalised in place."""
+    problems = []
+    for name in ("BRAND_PRIMARY_COLOR", "BRAND_ACCENT_COLOR"):
+        try:
+            values[name] = color_hex(parse_color(values[name]))
+        except ValueError as exc:
+            problems.append(f"{ENV_PREFIX}{name}: {exc}")
+    values["BRAND_NAME"] = (values["BRAND_NAME"] or "").strip()
+    if not values["BRAND_NAME"] or len(values["BRAND_NAME"]) > 80 or not values["BRAND_NAME"].isprintable():
+        problems.append(f"{ENV_PREFIX}BRAND_NAME: give the organisation's name, 1 to 80 printable characters")
+    if values["BRAND_LOGO"]:
+        problem = _logo_problem(values["BRAND_LOGO"], Path(values["INSTANCE_PATH"]))
+        if problem:
+            problems.append(f"{ENV_PREFIX}BRAND_LOGO: {problem}")
+    return problems
 
 
 def _unsafe_in_production(values: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:

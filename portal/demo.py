@@ -56,6 +56,21 @@ USERS = [
     DemoUser("guest", "Gina Guest", "public", "Europe/Paris"),
 ]
 
+# The instructors' profile bios (plain text, line breaks kept). A bio edited on /account is kept on a rerun.
+BIOS = {
+    "sensei": "6th dan, teaching since 1998 in Osaka and Berlin.\n"
+    "Kata, bunkai and the basics done right. Bring water and patience.",
+    "coach": "4th dan and a former national team member.\n"
+    "Conditioning, kumite drills and warm-ups that even work in a small living room.",
+}
+
+# The brand the demo suggests: settings, so they go into the environment, never the database (README: "A brand").
+DEMO_BRAND = {
+    "PORTAL_BRAND_NAME": "Kaizen Karate Association",
+    "PORTAL_BRAND_PRIMARY_COLOR": "#9b1c1c",
+    "PORTAL_BRAND_ACCENT_COLOR": "#f2b705",
+}
+
 EVENTS = [  # title, visibility, starts in, lasts, location
     ("Online dojo week", "public", timedelta(hours=-1), timedelta(days=7), "Online"),
     ("Winter seminar", "public", timedelta(days=2), timedelta(days=2), "Sports hall Nord, Berlin"),
@@ -150,6 +165,8 @@ def _ensure_user(spec: DemoUser, password: str):
     user = accounts.find_by_email(spec.email)
     if user is None:
         user = accounts.create_user(spec.email, spec.name, password, role=spec.role, timezone=spec.timezone)
+    if spec.key in BIOS and not user.bio:
+        user.bio = BIOS[spec.key]
     return user
 
 
@@ -255,3 +272,8 @@ def _print_summary(users: dict, password: str, sessions: list) -> None:
     click.echo("Sessions:")
     for session in sorted(sessions, key=lambda s: s.start_time):
         click.echo(f"  {format_local(session.start_time, 'UTC'):<28} {session.title}  {session_url(session.id, base)}")
+    click.echo("Instructor pages:")
+    for key in BIOS:
+        click.echo(f"  {users[key].name:<28} {base}/instructors/{users[key].id}")
+    if current_settings().BRAND_NAME == "Training Portal":
+        click.echo("To try a brand, start the portal with: " + " ".join(f"{k}='{v}'" for k, v in DEMO_BRAND.items()))

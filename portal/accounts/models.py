@@ -35,6 +35,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     hour_cycle: Mapped[str | None] = mapped_column(sa.String(2))
     # Email kinds this person turned off (preferences or one-click unsubscribe), e.g. {"reminder_24h": false}
     email_preferences: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
+    # The instructor profile page (/instructors/<id>): a plain-text bio (line breaks kept, shown escaped) and the
+    # file name of a photo under <instance>/uploads/photos (portal.core.uploads; None: no photo)
+    bio: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    photo: Mapped[str | None] = mapped_column(sa.String(64))
 
     def set_password(self, password: str) -> None:
         """A new password also revokes every API token issued before it (a new token version)."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from portal.accounts import signals
 from portal.accounts.models import User
 from portal.accounts.rules import validate_account
 from portal.config import Settings
@@ -67,6 +68,17 @@ def form_choices(settings: Settings) -> dict[str, Any]:
         "locales": list(LOCALES.items()),
         "hour_cycles": [("", "As my language shows it"), *HOUR_CYCLES.items()],
         "email_kinds": preference_keys(settings),
+    }
+
+
+def account_values(user: User, settings: Settings) -> dict[str, Any]:
+    """The /account form filled from what is stored."""
+    return {
+        "name": user.name,
+        "timezone": user.timezone,
+        "locale": user.locale or "en",
+        "hour_cycle": user.hour_cycle or "",
+        **{f"email_{key}": "on" for key, _ in preference_keys(settings) if wants(user, key)},
     }
 
 
@@ -131,3 +143,46 @@ def _store_preferences(user: User, wanted: Mapping[str, bool], settings: Setting
     # kinds no longer offered (a reminder offset removed from the settings) keep their stored choice
     kept = {k: v for k, v in (user.email_preferences or {}).items() if k not in dict(preference_keys(settings))}
     user.email_preferences = {**kept, **preferences}
+
+
+# ------------------------------------------------------------------------------------------------ instructor profile
+BIO_MAX_CHARS = 2000
+PHOTO_MAX_SIDE = 512  # pixels: the photo is scaled down to fit
+
+
+def bio_errors(bio: str) -> dict[str, str]:
+    if len(bio) > BIO_MAX_CHARS:
+        return {"bio": f"Keep the bio to {BIO_MAX_CHARS} characters (it has {len(bio)})."}
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in bio.replace("\r\n", "\n")):
+        return {"bio": "The bio holds characters that cannot be shown; type it as plain text."}
+    return {}
+
+
+def clean_bio(bio: str) -> str:
+    """Line breaks as \\n, no spaces at the ends of lines, no blank lines or spaces at the start or the end."""
+    lines = bio.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def update_instructor_profile(user: User, *, bio: str, photo: str | None, keep_photo: bool = True) -> str | None:
+    """Set the bio, and the photo (`photo`: a stored file name, None: no new one; `keep_photo` False removes the
+    current one). Returns the name of the photo file no longer used (the caller deletes it after commit)."""
+    errors = bio_errors(bio)
+    if errors:
+        raise ValidationFailed(errors)
+    user.bio = clean_bio(bio)
+    replaced = None
+    if photo is not None or not keep_photo:
+        replaced, user.photo = user.photo, photo
+    db.session.flush()
+    return replaced
+
+
+def remove_photo(user: User, *, actor: User) -> str | None:
+    """Remove the photo (the person, or an admin: then the audit log says who); the name of the file no longer
+    used (None when there was none)."""
+    replaced, user.photo = user.photo, None
+    db.session.flush()
+    if replaced and actor.id != user.id:
+        signals.user_changed.send(user, action="user.photo_removed", actor=actor, changes={"photo": [replaced, None]})
+    return replaced

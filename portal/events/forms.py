@@ -24,6 +24,21 @@ def event_data(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]
     return data, errors
 
 
+IMAGE_ALT_MAX = 300
+IMAGE_MAX_SIDE = 1600  # pixels: an event image is scaled down to fit
+
+
+def image_alt_error(alt: str, *, has_image: bool) -> str | None:
+    """The alt text is required with an image (new or kept), at most IMAGE_ALT_MAX characters, one line."""
+    if has_image and not alt:
+        return "Describe the image for people who cannot see it (its alt text)."
+    if len(alt) > IMAGE_ALT_MAX:
+        return f"Keep the alt text to {IMAGE_ALT_MAX} characters (it has {len(alt)})."
+    if not alt.isprintable():
+        return "The alt text is one line of plain text."
+    return None
+
+
 def event_values(event: Event, zone: str) -> dict[str, Any]:
     """The edit form filled from a stored event, its times shown in `zone`."""
     return {
@@ -31,6 +46,7 @@ def event_values(event: Event, zone: str) -> dict[str, Any]:
         "description": event.description,
         "location": event.location,
         "visibility": event.visibility,
+        "image_alt": event.image_alt,
         "timezone": zone,
         **local_values(event.start_time, zone, "start"),
         **local_values(event.end_time, zone, "end"),

@@ -26,6 +26,10 @@ class Event(TimestampMixin, db.Model):
     location: Mapped[str] = mapped_column(sa.String(200), default="")
     visibility: Mapped[str] = mapped_column(sa.String(10), default=Visibility.MEMBERS.value)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # An image for the event page and list: a file name under <instance>/uploads/events (portal.core.uploads),
+    # and its alt text (required with an image)
+    image: Mapped[str | None] = mapped_column(sa.String(64))
+    image_alt: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
 
     @property
     def is_public(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal.core.api import iso
+from portal.core.uploads import upload_url
 from portal.events.models import Event
 
 
@@ -18,6 +19,8 @@ def event_json(event: Event, extra: dict[str, Any] | None = None) -> dict[str, A
         "end_time": iso(event.end_time),
         "location": event.location,
         "visibility": event.visibility,
+        "image_url": upload_url("events", event.image),  # None: no image
+        "image_alt": event.image_alt or "",
         "created_at": iso(event.created_at),
         "updated_at": iso(event.updated_at),
     }

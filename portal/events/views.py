@@ -6,9 +6,13 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.accounts.auth import require_role
 from portal.accounts.roles import Role
+from portal.audit.operations import record
+from portal.config import current_settings
+from portal.core import uploads, uploads_views
 from portal.core.clock import now_utc
 from portal.core.errors import ValidationFailed
 from portal.core.forms import form_values as submitted_values
@@ -16,6 +20,7 @@ from portal.core.signals import answers
 from portal.core.timezones import all_timezones, viewer_timezone
 from portal.events import forms, operations, queries, rules
 from portal.events.models import Event
+from portal.events.operations import ENTITY
 from portal.events.signals import event_page
 from portal.extensions import db
 
@@ -62,8 +67,47 @@ def _render_form(event: Event | None, values: dict[str, Any], errors: dict[str, 
     ), status
 
 
+def _image_part(event: Event | None) -> tuple[uploads.Processed | None, bool, str, dict[str, str]]:
+    """(the new image checked, whether to remove the current one, the alt text, errors): read before anything is
+    written, so a refused image or a missing alt text leaves everything as it was."""
+    errors: dict[str, str] = {}
+    processed = None
+    try:
+        data = uploads_views.read_upload("image")
+        if data is not None:
+            processed = uploads.process_image(
+                data, max_side=forms.IMAGE_MAX_SIDE, max_bytes=current_settings().UPLOAD_MAX_BYTES
+            )
+    except uploads.ImageRefused as exc:
+        errors["image"] = str(exc)
+    remove = request.form.get("remove_image") == "on" and processed is None
+    alt = " ".join(request.form.get("image_alt", "").split())
+    has_image = processed is not None or (event is not None and bool(event.image) and not remove)
+    if "image" not in errors and (alt_error := forms.image_alt_error(alt, has_image=has_image)):
+        errors["image_alt"] = alt_error
+    return processed, remove, alt if has_image else "", errors
+
+
+def _set_image(event: Event, processed: uploads.Processed | None, remove: bool, alt: str) -> None:
+    """Store the new image (after every check passed) and record the change; the old file goes once the request
+    succeeds, the new one again if it fails."""
+    old = event.image
+    if processed is not None:
+        event.image = uploads.store("events", processed)
+        uploads_views.discard_unless_kept("events", event.image)
+    elif remove:
+        event.image = None
+    event.image_alt = alt
+    db.session.flush()
+    if event.image != old:
+        uploads_views.delete_after_success("events", old)
+        record("event.image", ENTITY, event.id, current_user, {"image": [old, event.image], "image_alt": alt})
+
+
 def _save(event: Event | None):
     data, form_errors = forms.event_data(request.form)
+    processed, remove, alt, image_errors = _image_part(event)
+    form_errors.update(image_errors)
     if event is not None:
         for key in ("start_time", "end_time"):  # shown to the minute: unchanged stays exactly as stored
             stored = getattr(event, key)
@@ -77,11 +121,25 @@ def _save(event: Event | None):
             event = operations.create_event(data, actor=current_user)
         else:
             operations.update_event(event, data, actor=current_user)
+        _set_image(event, processed, remove, alt)
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_form(event, submitted_values(), exc.fields, 422)
     flash(f"“{event.title}” is saved.", "success")
     return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(exc):
+    """A form whose image is far over UPLOAD_MAX_BYTES (the body cap of core.uploads): the form again, empty of
+    what was typed (the body was not read), with the message."""
+    if request.endpoint not in ("events.create", "events.update") or not rules.may_events(current_user)["manage"]:
+        raise exc
+    event = None
+    if request.endpoint == "events.update":
+        event = queries.get_visible(request.view_args["event_id"], current_user)
+    values = forms.event_values(event, viewer_timezone().key) if event else forms.new_values(viewer_timezone().key)
+    return _render_form(event, values, {"image": uploads.too_large_message()}, 413)
 
 
 @bp.get("/events/new", endpoint="new")
@@ -91,6 +149,7 @@ def new():
 
 
 @bp.post("/events/new", endpoint="create")
+@uploads_views.accepts_upload
 @require_role(Role.BOARD_MEMBER)
 def create():
     return _save(None)
@@ -104,6 +163,7 @@ def edit(event_id: int):
 
 
 @bp.post("/events/<int:event_id>/edit", endpoint="update")
+@uploads_views.accepts_upload
 @require_role(Role.BOARD_MEMBER)
 def update(event_id: int):
     return _save(queries.get_visible(event_id, current_user))

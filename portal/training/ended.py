@@ -32,6 +32,23 @@ class EndedPage:
     series: TrainingSeries | None
     event: Event | None  # the session's event, when the viewer may see it
 
+    # What the template asks, by name (templates never spell a status as a string: tests/test_smoke.py).
+    @property
+    def was_canceled(self) -> bool:
+        return self.outcome == "canceled"
+
+    @property
+    def did_not_take_place(self) -> bool:
+        return self.outcome == "not_started"
+
+    @property
+    def has_ended(self) -> bool:
+        return self.outcome == "ended"
+
+    @property
+    def next_in_series(self) -> bool:
+        return self.next_of == "series"
+
 
 def outcome(session: TrainingSession) -> str:
     if session.status == SessionStatus.CANCELED:
