@@ -19,11 +19,18 @@ from portal.core.web import no_store
 bp = Blueprint("accounts", __name__)
 
 
+def _return_path(target: str | None) -> str:
+    """Where sign-in returns to: a local path only (core.forms.safe_next); anything else is home."""
+    return safe_next(target, url_for("training.home"))
+
+
 @bp.get("/login")
 def login():
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next"), url_for("training.home")))
-    return render_template("accounts/login.html", errors={}, values={"next": request.args.get("next", "")})
+        return redirect(_return_path(request.args.get("next")))
+    next_path = request.args.get("next", "")
+    values = {"next": next_path if _return_path(next_path) == next_path else ""}
+    return render_template("accounts/login.html", errors={}, values=values)
 
 
 @bp.post("/login")
@@ -40,7 +47,7 @@ def login_post():
         )
     _sign_in(user, remember=request.form.get("remember") == "on")
     flash(f"Welcome back, {user.name}.", "success")
-    return redirect(safe_next(request.form.get("next"), url_for("training.home")))
+    return redirect(_return_path(request.form.get("next")))
 
 
 @bp.post("/logout")

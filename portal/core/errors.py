@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -101,8 +102,29 @@ def error_response(
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if wants_json():
         return jsonify(error_body(code, message, fields, extra)), status, headers
-    template = "_error_fragment.html" if is_htmx_request() else "error.html"
-    return render_template(template, status=status, code=code, message=message, fields=fields or {}), status, headers
+    if is_htmx_request():
+        return render_template("_error_fragment.html", code=code, message=message), status, headers
+    sign_in = sign_in_path() if status in SIGN_IN_STATUSES else None
+    page = render_template(
+        "error.html", status=status, code=code, message=message, fields=fields or {}, sign_in=sign_in
+    )
+    return page, status, headers
+
+
+# A page a signed-out visitor may not see answers these; the page offers to sign in and come back. The same for any
+# such page, existing or not (a members-only session's 404 is the 404 of a session id that never existed).
+SIGN_IN_STATUSES = frozenset({401, 403, 404})
+
+
+def sign_in_path() -> str | None:
+    """For a signed-out visitor's plain GET of a page: /login?next=<this path>, to come back here once signed in.
+    None for anyone signed in (their 404 stays a plain 404), for other methods and for paths that are not local."""
+    if current_user.is_authenticated or request.method not in ("GET", "HEAD"):
+        return None
+    path = request.full_path.rstrip("?") if request.query_string else request.path
+    if not path.startswith("/") or path.startswith("//") or path.startswith("/login"):
+        return None
+    return url_for("accounts.login", next=path)
 
 
 def database_busy_response():

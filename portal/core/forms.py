@@ -26,8 +26,9 @@ def render_invalid(template: str, errors: dict[str, str], status: int = 422, **c
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site relative paths: never an open redirect."""
-    if not target:
+    """Only same-site relative paths: never an open redirect (no scheme, host, `//`, backslash, control character or
+    whitespace, which browsers strip or read as a host)."""
+    if not target or any(ord(char) < 0x21 or ord(char) == 0x7F for char in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.plugins.browser import serve_portal
+from tests.plugins.browser import assert_accessible, serve_portal
 from tests.plugins.mail import SmtpSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -58,6 +58,7 @@ def test_a_member_who_forgot_her_password_resets_it_from_the_email(
     page.get_by_role("link", name="Forgot password?").click()
     page.get_by_label("Email").fill("hana@example.org")
     shot(page, "account-01-forgot-password")
+    assert_accessible(page, "account-01-forgot-password")
     page.get_by_role("button", name="Send me a link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
 
@@ -72,11 +73,13 @@ def test_a_member_who_forgot_her_password_resets_it_from_the_email(
     page.get_by_role("button", name="Set the new password").click()
     expect(page.locator("main")).to_contain_text("common passwords")
     shot(page, "account-02-common-password-refused")
+    assert_accessible(page, "account-02-common-password-refused")
     page.get_by_label("New password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Set the new password").click()
     expect(page.locator("main")).to_contain_text("Your new password is set")
     expect(page.locator(".nav-user")).to_contain_text("Hana Mori")
     shot(page, "account-03-signed-in-after-reset")
+    assert_accessible(page, "account-03-signed-in-after-reset")
 
     other_browser.reload()
     expect(other_browser.locator(".nav-user")).to_contain_text("Sign in")  # the other sign-in ended
@@ -84,6 +87,7 @@ def test_a_member_who_forgot_her_password_resets_it_from_the_email(
     page.goto(link)  # the link works once
     expect(page.get_by_role("heading", level=1)).to_have_text("This link was already used")
     shot(page, "account-04-link-used")
+    assert_accessible(page, "account-04-link-used")
 
     fresh = page_as(member, password=NEW_PASSWORD)
     expect(fresh.locator(".nav-user")).to_contain_text("Hana Mori")

@@ -16,6 +16,7 @@ from portal.core.clock import now_utc
 from portal.extensions import db
 from portal.seats.models import Seat, SeatStatus
 from portal.training.models import TrainingSession
+from tests.plugins.browser import assert_accessible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -44,11 +45,13 @@ def test_instructor_schedules_a_session_in_their_zone_edits_it_and_cancels_anoth
     page.get_by_label("Capacity").fill("12")
     page.get_by_label("Tags").fill("Iaido, beginners")
     shot(page, "01-instructor-schedule-form")
+    assert_accessible(page, "01-instructor-schedule-form")
     page.get_by_role("button", name="Schedule the session").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Sword basics for beginners")
     expect(page.locator("main")).to_contain_text("18:30")
     shot(page, "02-instructor-session-page")
+    assert_accessible(page, "02-instructor-session-page")
     created = db.session.scalar(db.select(TrainingSession).filter_by(title="Sword basics for beginners"))
     assert created.start_time.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "18:30"
     assert created.tags == ["iaido", "beginners"]
@@ -58,6 +61,7 @@ def test_instructor_schedules_a_session_in_their_zone_edits_it_and_cancels_anoth
     expect(item).to_contain_text("18:30")
     expect(item).to_contain_text("E")  # EST / EDT, the zone is always shown
     shot(page, "03-event-page-instructor")
+    assert_accessible(page, "03-event-page-instructor")
 
     page.goto(f"/sessions/{created.id}/edit")
     page.get_by_label("Title").fill("Sword basics (beginners)")
@@ -82,6 +86,7 @@ def test_form_errors_are_shown_next_to_the_fields_and_nothing_typed_is_lost(page
     expect(page.get_by_label("Title")).to_have_value("Too short a session")
     expect(page.locator("main")).to_contain_text("15")  # the duration rule names its bounds
     shot(page, "04-form-errors")
+    assert_accessible(page, "04-form-errors")
     assert db.session.scalar(db.select(db.func.count(TrainingSession.id))) == 0
 
 
@@ -108,15 +113,18 @@ def test_member_in_another_zone_sees_join_open_by_itself_waits_and_enters_when_i
     expect(panel).to_contain_text(local)
     expect(panel).to_contain_text("NZ")  # NZDT / NZST
     shot(member_page, "05-member-countdown")
+    assert_accessible(member_page, "05-member-countdown")
     url_before = member_page.url
 
     expect(join).to_be_enabled(timeout=30_000)  # no reload: the panel polled and replaced itself
     assert member_page.url == url_before
     shot(member_page, "06-member-join-open")
+    assert_accessible(member_page, "06-member-join-open")
 
     join.click()
     expect(member_page.locator("main")).to_contain_text("Waiting for the instructor")
     shot(member_page, "07-member-waiting-room")
+    assert_accessible(member_page, "07-member-waiting-room")
 
     instructor_page = page_as(instructor)
     instructor_page.goto(f"/sessions/{session.id}")
@@ -125,6 +133,7 @@ def test_member_in_another_zone_sees_join_open_by_itself_waits_and_enters_when_i
 
     expect(member_page.get_by_role("heading", name="Development room — no video")).to_be_visible(timeout=30_000)
     shot(member_page, "08-member-in-room")
+    assert_accessible(member_page, "08-member-in-room")
     assert _reload(session).status == "live"
 
 
@@ -145,6 +154,7 @@ def test_full_session_waitlist_promotion_then_join(page_as, make_user, make_sess
     panel.get_by_role("button", name="Join the waitlist").click()
     expect(waiting_page.locator(f"#join-panel-{session.id}")).to_contain_text("on the waitlist")
     shot(waiting_page, "09-waitlisted")
+    assert_accessible(waiting_page, "09-waitlisted")
 
     holder_page = page_as(holder)
     holder_page.goto(f"/sessions/{session.id}")
@@ -176,6 +186,7 @@ def test_anonymous_visitor_is_asked_to_sign_in_and_public_user_is_told_members_o
     expect(anonymous.locator(f"#join-panel-{open_session.id}")).to_contain_text("JST")
     expect(anonymous.locator("footer")).to_contain_text("Asia/Tokyo")
     shot(anonymous, "10-anonymous-event-page")
+    assert_accessible(anonymous, "10-anonymous-event-page")
     anonymous.locator(f"#join-panel-{open_session.id}").get_by_role("link", name="Sign in to join").click()
     expect(anonymous).to_have_url(re.compile(r"/login\?next="))
 
@@ -189,6 +200,7 @@ def test_anonymous_visitor_is_asked_to_sign_in_and_public_user_is_told_members_o
         guest.locator(f"#join-panel-{open_session.id}").get_by_role("button", name="Join", exact=True)
     ).to_be_enabled()
     shot(guest, "11-public-user-members-only")
+    assert_accessible(guest, "11-public-user-members-only")
 
 
 def test_without_javascript_pages_read_and_join_works(browser, live_portal, make_user, make_session, shot):
@@ -208,7 +220,7 @@ def test_without_javascript_pages_read_and_join_works(browser, live_portal, make
         expect(panel.get_by_role("link", name="Refresh")).to_be_visible()
         panel.get_by_role("button", name="Join", exact=True).click()
         expect(page.locator("main")).to_contain_text("Waiting for the instructor")
-        shot(page, "12-no-javascript-join")
+        shot(page, "12-no-javascript-join")  # no axe here: it needs JavaScript, and this page refreshes itself
     finally:
         context.close()
 
@@ -226,6 +238,7 @@ def test_phone_layout_keeps_the_join_panel_usable(page_as, make_user, make_event
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     shot(page, "13-phone-event-page")
+    assert_accessible(page, "13-phone-event-page")
 
 
 def test_an_htmx_error_is_shown_to_the_person_not_swallowed(page_as, make_session, shot):
@@ -240,6 +253,7 @@ def test_an_htmx_error_is_shown_to_the_person_not_swallowed(page_as, make_sessio
     expect(alert).to_be_visible(timeout=15_000)
     expect(alert).not_to_be_empty()
     shot(page, "14-htmx-error-shown")
+    assert_accessible(page, "14-htmx-error-shown")
 
 
 def test_signing_in_works_with_the_keyboard_alone(page_as, make_user, live_portal):

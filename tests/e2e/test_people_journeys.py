@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.extensions import db
-from tests.plugins.browser import serve_portal
+from tests.plugins.browser import assert_accessible, serve_portal
 from tests.plugins.mail import SmtpSink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -50,10 +50,12 @@ def test_an_admin_invites_a_person_who_sets_a_password_from_the_email_and_signs_
     page.locator("select[name=timezone]").select_option("Africa/Lagos")
     expect(page.get_by_label("Send them an invitation now")).to_be_checked()
     shot(page, "people-01-add-person")
+    assert_accessible(page, "people-01-add-person")
     page.get_by_role("button", name="Add the person").click()
     expect(page.locator("#messages")).to_contain_text("an invitation is on its way to mina.okafor@example.org")
     expect(page.locator("main")).to_contain_text("Mina Okafor")
     shot(page, "people-02-users-after-invite")
+    assert_accessible(page, "people-02-users-after-invite")
 
     messages = people_sink.wait_for(1, timeout=60)
     [mail] = [m for m in messages if m["To"].addresses[0].addr_spec == "mina.okafor@example.org"]
@@ -65,6 +67,7 @@ def test_an_admin_invites_a_person_who_sets_a_password_from_the_email_and_signs_
     expect(invitee.get_by_role("heading", level=1)).to_contain_text("Welcome, Mina Okafor")
     invitee.get_by_label("New password").fill(NEW_PASSWORD)
     shot(invitee, "people-03-invitee-sets-password")
+    assert_accessible(invitee, "people-03-invitee-sets-password")
     invitee.get_by_role("button", name="Set my password").click()
     expect(invitee.locator("#messages")).to_contain_text("Your password is set")
 
@@ -76,3 +79,4 @@ def test_an_admin_invites_a_person_who_sets_a_password_from_the_email_and_signs_
     expect(again.get_by_role("heading", level=1)).to_contain_text("Your settings")
     expect(again.locator("main")).to_contain_text("mina.okafor@example.org")
     shot(again, "people-04-invitee-profile")
+    assert_accessible(again, "people-04-invitee-profile")

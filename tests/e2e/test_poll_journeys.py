@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from portal.seats import operations as seats
 from portal.training.models import TrainingSession
+from tests.plugins.browser import assert_accessible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -60,6 +61,7 @@ def test_an_event_page_polls_once_refreshes_the_changed_panel_and_keeps_focus(
     assert page.evaluate("document.activeElement && document.activeElement.id") == f"join-panel-{second.id}-seat"
     assert page.locator("[hx-trigger^='every']").count() == 1
     shot(page, "poll-01-event-page-after-a-change")
+    assert_accessible(page, "poll-01-event-page-after-a-change")
 
     # now the focused panel itself changes: it is swapped, and focus returns to the same button in it
     seats.reserve(_session(second.id), make_user("member"))

@@ -16,6 +16,7 @@ from portal.core.clock import now_utc
 from portal.extensions import db
 from portal.seats.models import Seat
 from portal.training.models import TrainingSession
+from tests.plugins.browser import assert_accessible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,6 +46,7 @@ def test_an_instructor_schedules_a_weekly_class_and_a_member_books_the_term_and_
     expect(preview.locator("li").first).to_contain_text(f"{first_day:%d %b %Y}, 18:00")
     assert db.session.scalars(select(TrainingSession)).all() == []  # a preview stores nothing
     shot(page, "series-01-preview")
+    assert_accessible(page, "series-01-preview")
     page.get_by_role("button", name="Schedule the session").click()
     expect(page.locator(".flash")).to_contain_text("Weekly class created: 4 sessions from")
     expect(page.locator("h1")).to_contain_text("Monday kihon")
@@ -59,6 +61,7 @@ def test_an_instructor_schedules_a_weekly_class_and_a_member_books_the_term_and_
     expect(booker.locator(".flash")).to_contain_text("You booked the whole series: 4 sessions.")
     expect(booker.get_by_role("button", name="End standing booking")).to_be_visible()
     shot(booker, "series-02-booked")
+    assert_accessible(booker, "series-02-booked")
     for upcoming in sessions[1:3]:  # the next occurrences: a seat in each
         booker.goto(f"/sessions/{upcoming.id}")
         expect(booker.locator(f"#join-panel-{upcoming.id} .seats")).to_contain_text("you have a seat")
@@ -68,6 +71,7 @@ def test_an_instructor_schedules_a_weekly_class_and_a_member_books_the_term_and_
     expect(entry).to_contain_text("Monday kihon")
     expect(booker.locator(".timetable-session", has_text="Monday kihon")).to_have_count(1)  # one a week
     shot(booker, "series-03-week-view")
+    assert_accessible(booker, "series-03-week-view")
     db.session.expire_all()
     held = db.session.scalars(select(Seat).where(Seat.user_id == member.id, Seat.status == "confirmed")).all()
     assert sorted(seat.session_id for seat in held) == [s.id for s in sessions]

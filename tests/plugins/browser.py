@@ -5,6 +5,8 @@ Chromium through Playwright.
 - `browser`: headless Chromium (installed with apt-get on a fresh Debian machine when missing and we are root).
 - `page_as(user)`: a new browser page signed in as `user` (through the real sign-in form), in the user's zone.
 - `shot(page, name)`: a screenshot under test-artifacts/e2e/.
+- `assert_accessible(page, name)`: axe-core (vendored in tests/assets/) on the page as it is; fails on any violation,
+  listing each rule, its impact and the elements.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from typing import Any
 
 import pytest
 import requests
+
+AXE_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "axe-core-4.14.1" / "axe.min.js"
+PHONE_WIDTH = 375  # the narrowest common phone (iPhone SE/mini): what must fit without sideways scrolling
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMIUM_ARGS = [
@@ -150,9 +155,11 @@ def page_as(browser, live_portal):
 
     contexts = []
 
-    def open_page(user=None, *, password: str = PASSWORD, mobile: bool = False, timezone: str | None = None):
+    def open_page(
+        user=None, *, password: str = PASSWORD, mobile: bool = False, timezone: str | None = None, width: int = 390
+    ):
         zone = timezone or (user.timezone if user is not None else "UTC")
-        viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}
+        viewport = {"width": width, "height": 844} if mobile else {"width": 1280, "height": 900}
         context = browser.new_context(
             base_url=live_portal,
             timezone_id=zone,
@@ -189,3 +196,77 @@ def shot(artifacts_dir):
         return path
 
     return take
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the page as it is now (all its default rules: WCAG 2 A/AA and best practices)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # evaluated over the DevTools protocol: the portal's CSP (script-src 'self') rightly refuses a script tag
+        page.evaluate(f"() => {{ {_axe_source()}\n; return typeof window.axe; }}")
+    result = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
+    return _without_pending(page, result["violations"])
+
+
+_AXE_SOURCE: list[str] = []
+
+
+def _axe_source() -> str:
+    if not _AXE_SOURCE:
+        _AXE_SOURCE.append(AXE_SCRIPT.read_text())
+    return _AXE_SOURCE[0]
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}  [{violation['helpUrl']}]")
+        for node in violation["nodes"][:8]:
+            summary = " ".join((node.get("failureSummary") or "").split())
+            lines.append(f"    {' '.join(map(str, node['target']))}: {summary[:300]}")
+        if len(violation["nodes"]) > 8:
+            lines.append(f"    ... and {len(violation['nodes']) - 8} more")
+    return "\n".join(lines)
+
+
+# Violations whose fix is a template change reported to its owner (issue 14), tolerated ONLY on exactly these
+# elements: rule -> CSS selectors. Anything else, and these rules anywhere else, still fail. Empty it once the
+# reported changes are in: an h2 over the session page's aside (training/session.html) and over the list of
+# /sessions (training/index.html), so the join panel's and the session cards' h3 follow an h2.
+PENDING_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "heading-order": (".join-panel > h3.sr-only", ".session-item h3"),
+}
+
+
+def _without_pending(page, violations: list[dict]) -> list[dict]:
+    kept = []
+    for violation in violations:
+        selectors = PENDING_ELSEWHERE.get(violation["id"])
+        if selectors:
+            nodes = [
+                node
+                for node in violation["nodes"]
+                if not page.evaluate(
+                    "([target, selectors]) => { const el = document.querySelector(target);"
+                    " return !!el && selectors.some(s => el.matches(s)); }",
+                    [node["target"][0], list(selectors)],
+                )
+            ]
+            if not nodes:
+                continue
+            violation = {**violation, "nodes": nodes}
+        kept.append(violation)
+    return kept
+
+
+def assert_accessible(page, name: str = "") -> None:
+    """Fails on ANY axe-core violation of the page as it is, with a readable list (rule, impact, elements)."""
+    violations = axe_violations(page)
+    if violations:
+        where = f"{name} ({page.url})" if name else page.url
+        pytest.fail(f"axe-core found {len(violations)} violation(s) on {where}:\n{format_violations(violations)}")
+
+
+def assert_fits_width(page, name: str = "") -> None:
+    """The page does not scroll sideways (a phone): nothing is wider than the viewport."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{name or page.url} scrolls sideways by {overflow} px"
