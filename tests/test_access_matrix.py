@@ -136,13 +136,13 @@ def test_the_own_instructor_of_each_rank_may_start_edit_and_end(client, api_clie
     assert caller.post(f"/api/training/sessions/{session.id}/end").status_code == 200
 
 
-def test_attendance_table_is_for_the_instructor_and_admins_only(client, login_as, make_session, make_user):
+def test_attendance_table_is_for_the_instructor_board_and_admins(client, login_as, make_session, make_user):
     instructor = make_user("instructor")
     session = make_session(instructor=instructor, is_public=True)
     expectations = {
         instructor: True,
         make_user("admin"): True,
-        make_user("board_member"): False,
+        make_user("board_member"): True,  # SPEC: board members see the attendance of every session (issue 12)
         make_user("member"): False,
     }
     for user, sees in expectations.items():

@@ -283,6 +283,14 @@ def test_a_walk_through_the_whole_api_answers_as_documented(document, app, api_c
     check(instructor_client, "PUT", url, status=409, json={"title": "Too late"})
 
     other = check(instructor_client, "POST", "/api/training/sessions", status=201, json=session_body())
+    lead_url = f"/api/training/sessions/{other['id']}/lead"
+    board_id = check(board, "GET", "/api/me", status=200)["id"]
+    check(member, "PUT", lead_url, status=403, json={"instructor_id": board_id})
+    check(instructor_client, "PUT", lead_url, status=422, json={"instructor_id": 999999})
+    handed = check(
+        instructor_client, "PUT", lead_url, status=200, json={"instructor_id": board_id, "keep_as_assistant": True}
+    )
+    assert handed["instructor_id"] == board_id and len(handed["assistant_ids"]) == 1  # the old lead stays on
     canceled = check(instructor_client, "DELETE", f"/api/training/sessions/{other['id']}", status=200)
     assert canceled["status"] == "canceled"
     check(instructor_client, "DELETE", f"/api/training/sessions/{other['id']}", status=409)

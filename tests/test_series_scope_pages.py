@@ -3,6 +3,8 @@ standing booking buttons of the session page ("Book the whole series" / "End sta
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy import select
 
@@ -52,7 +54,7 @@ def test_the_edit_form_of_an_occurrence_asks_for_the_scope(client, weekly, make_
     page = client.get(f"/sessions/{weekly[1].id}/edit").get_data(as_text=True)
     assert 'name="scope" value="this" id="f-scope-this" checked' in page
     assert 'value="following"' in page and 'value="all"' in page
-    assert "the start date and time change one session at a time" in page
+    assert "the date changes one session at a time" in page
     assert 'name="repeats"' not in page  # the repeat part belongs to the scheduling form
     plain = make_session(instructor=instructor)
     assert 'name="scope"' not in client.get(f"/sessions/{plain.id}/edit").get_data(as_text=True)
@@ -96,13 +98,27 @@ def test_edit_all_changes_every_open_occurrence(client, weekly):
     assert {s.duration_minutes for s in occurrences()} == {90}
 
 
-def test_following_refuses_a_new_start_and_changes_nothing(client, weekly):
+def test_following_may_move_the_time_of_day_in_the_series_zone(client, weekly):
+    third = weekly[2]  # Mon 29 March 2027, 18:00 in Berlin (16:00 UTC: the clocks went forward on the 28th)
+    data = edit_form(third, "following", start_clock="17:15", capacity="5")  # the form is in the viewer's zone, UTC
+    response = post(client, f"/sessions/{third.id}/edit", data)
+    assert response.status_code == 302
+    berlin = ZoneInfo("Europe/Berlin")
+    assert [s.start_time.astimezone(berlin).strftime("%d %H:%M") for s in occurrences()] == [
+        "22 18:00", "24 18:00", "29 19:15", "31 19:15", "05 19:15", "07 19:15",
+    ]  # fmt: skip
+    assert [s.capacity for s in occurrences()] == [12, 12, 5, 5, 5, 5]
+    assert the_series().first_start.strftime("%H:%M") == "19:15"
+
+
+def test_following_refuses_a_new_date_and_changes_nothing(client, weekly):
     third = weekly[2]
-    data = edit_form(third, "following", start_clock="19:00", capacity="5")
+    data = edit_form(third, "following", start_date="2027-03-30", capacity="5")
     response = post(client, f"/sessions/{third.id}/edit", data)
     assert response.status_code == 422
-    assert "The start changes one session at a time" in response.get_data(as_text=True)
+    assert "The date changes one session at a time" in response.get_data(as_text=True)
     assert {s.capacity for s in occurrences()} == {12} and the_series().capacity == 12
+    assert {s.start_time for s in occurrences()} == {s.start_time for s in weekly}
 
 
 @pytest.mark.parametrize("scope", ["bogus", ""])

@@ -212,7 +212,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("training_api.get_session", "GET"): Operation("A session", "training", Access.OPTIONAL, {200: "Session"}, FOUND),
     ("training_api.update_session", "PUT"): Operation(
-        "Change a session (its instructor, board members and admins)",
+        "Change a session (its lead or assistants, board members and admins)",
         "training",
         Access.SIGNED_IN,
         {200: "Session"},
@@ -227,8 +227,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {200: "Session"},
         (401, 403, 404, 409),
     ),
+    ("training_api.hand_over", "PUT"): Operation(
+        "Hand a session over to another lead instructor (a substitute)",
+        "training",
+        Access.SIGNED_IN,
+        {200: "Session"},
+        (*WRITE, 404, 409, 422),
+        body="LeadChange",
+        description="The lead, board members and admins (assistants and others 403); scheduled or live sessions "
+        "only (409). The new lead leaves the assistants; the previous lead stays on as an assistant only with "
+        "`keep_as_assistant`. Audited; seat holders are told.",
+    ),
     ("training_api.start_session", "POST"): Operation(
-        "Start a session (its own instructor)",
+        "Start a session (its lead or an assistant)",
         "training",
         Access.SIGNED_IN,
         {200: "Session"},
@@ -238,7 +249,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "auto-end deadline (end + AUTO_END_GRACE_MINUTES): 409 `too_early_to_start` / `too_late_to_start` outside.",
     ),
     ("training_api.end_session", "POST"): Operation(
-        "End a live session (its own instructor)",
+        "End a live session (its lead or an assistant)",
         "training",
         Access.SIGNED_IN,
         {200: "Session"},

@@ -27,7 +27,7 @@ from portal.seats.rules import Eligibility, Reason
 from portal.training import recurrence
 from portal.training import rules as session_rules
 from portal.training.api import MAX_PAGE
-from portal.training.models import EndReason, RoomStatus, SessionStatus, TrainingSession
+from portal.training.models import MAX_ASSISTANTS, EndReason, RoomStatus, SessionStatus, TrainingSession
 from portal.training.series_models import TrainingSeries
 from portal.video import registry
 from portal.video.models import RecordingStatus
@@ -222,6 +222,11 @@ def event() -> Schema:
     """portal.events.serializers.event_json, with the `training_sessions` the training package adds (those the
     caller may see; only public ones from /api/events/public/{id})."""
     properties = columns(Event, [*EVENT_COLUMNS, "created_at", "updated_at"], {"visibility": Visibility})
+    properties["image_url"] = {
+        "type": ["string", "null"],
+        "description": "Address of the event's image (GET /uploads/events/{name}); null: none.",
+    }
+    properties["image_alt"] = {"type": "string", "description": 'The image\'s alt text; "" without an image.'}
     properties["training_sessions"] = {"type": "array", "items": ref("Session")}
     return closed_object(properties)
 
@@ -262,6 +267,7 @@ SESSION_COLUMNS = [
     "chat_enabled",
     "is_public",
     "members_only",
+    "release_no_shows",
 ]
 SESSION_STATE_COLUMNS = [
     "status",
@@ -286,6 +292,7 @@ def session() -> Schema:
     properties = columns(TrainingSession, SESSION_COLUMNS[:3])
     properties["series_id"] = column(TrainingSession, "series_id")
     properties["instructor_name"] = nullable({"type": "string"})
+    properties["assistant_ids"] = assistant_ids()
     properties |= columns(TrainingSession, SESSION_COLUMNS[3:])
     properties["tags"] = {"type": "array", "items": {"type": "string"}, "description": "Lower-case, no duplicates."}
     properties |= columns(TrainingSession, SESSION_STATE_COLUMNS, SESSION_ENUMS)
@@ -293,12 +300,24 @@ def session() -> Schema:
         {
             "type": "string",
             "format": "uri",
-            "description": "The provider's link to the recording, only while it is valid and only for someone who "
-            "may watch it.",
+            "description": "The portal's watch route of the recording (/recordings/{id}/watch, which fetches the "
+            "provider's link at click time), only for someone who may watch it now; the provider's link is never "
+            "in the JSON.",
         }
     )
     properties |= columns(TrainingSession, ["archived_at", "created_at", "updated_at"])
     return closed_object(properties)
+
+
+def assistant_ids() -> Schema:
+    return {
+        "type": "array",
+        "items": identifier("An active user with the instructor role or above, not the lead."),
+        "maxItems": MAX_ASSISTANTS,
+        "uniqueItems": True,
+        "description": f"The session's assistant instructors (at most {MAX_ASSISTANTS}), ascending: with the lead "
+        "they may edit, start and end the session and see its attendance.",
+    }
 
 
 def session_fields() -> dict[str, Schema]:
@@ -321,7 +340,16 @@ def session_fields() -> dict[str, Schema]:
             "description": "Seats; null for no limit. Never below the seats already confirmed.",
         },
         "event_id": nullable(identifier("An existing event (422 `event not found` otherwise).")),
-        "instructor_id": identifier("Another instructor than the caller: board members and admins only (403)."),
+        "instructor_id": identifier(
+            "The lead instructor. Another than the caller on a new session: board members and admins only; on a "
+            "stored session a new lead is a handover (the lead, board members and admins; 403 otherwise)."
+        ),
+        "assistant_ids": {
+            **assistant_ids(),
+            "type": ["array", "null"],
+            "description": f"Replaces the assistants (null or [] for none): at most {MAX_ASSISTANTS} distinct active "
+            "instructors, not the lead (422 otherwise).",
+        },
         "tags": {
             "type": ["array", "null"],
             "items": {"type": "string", "minLength": 1, "maxLength": r.TAG_MAX_LENGTH},
@@ -330,6 +358,21 @@ def session_fields() -> dict[str, Schema]:
         },
         **booleans,
     }
+
+
+def lead_change() -> Schema:
+    return closed_object(
+        {
+            "instructor_id": identifier("The new lead: an active instructor (or above) other than the current lead."),
+            "keep_as_assistant": {
+                "type": "boolean",
+                "default": False,
+                "description": "Whether the previous lead stays on as an assistant (422 when the session already "
+                f"has {MAX_ASSISTANTS}); otherwise they are no longer one of its instructors.",
+            },
+        },
+        required=["instructor_id"],
+    )
 
 
 def session_input() -> Schema:
@@ -407,7 +450,9 @@ def series_rule_fields() -> dict[str, Schema]:
 
 
 def series_input() -> Schema:
-    fields = {name: schema for name, schema in session_fields().items() if name != "start_time"}
+    # a series carries no start_time, and neither assistants nor the release of no-shows (set on each session)
+    per_session = ("start_time", "assistant_ids", "release_no_shows")
+    fields = {name: schema for name, schema in session_fields().items() if name not in per_session}
     return closed_object(
         fields | series_rule_fields(),
         required=["title", "duration_minutes", "first_start", "time_zone", "weekdays"],
@@ -566,6 +611,7 @@ def components() -> dict[str, Schema]:
         "SessionInput": session_input(),
         "SessionChanges": session_changes(),
         "SessionPage": session_page(),
+        "LeadChange": lead_change(),
         "Series": series(),
         "SeriesInput": series_input(),
         "SeriesChanges": series_changes(),

@@ -31,7 +31,7 @@ from portal.extensions import db
 from portal.seats.feed_models import CalendarFeed
 from portal.seats.models import Seat, SeatStatus
 from portal.training.ics import FeedEntry, calendar_ics
-from portal.training.models import SessionStatus, TrainingSession
+from portal.training.models import SessionAssistant, SessionStatus, TrainingSession
 
 FEED_PAST = timedelta(days=30)
 FEED_AHEAD = timedelta(days=365)
@@ -121,12 +121,14 @@ class FeedItem:
 
 def feed_items(user: User, *, now: datetime | None = None) -> list[FeedItem]:
     """The sessions of `user`'s feed, by start time, in one SQL statement: the ids of sessions with a seat row of
-    theirs and of sessions they lead, unioned (each through its own index), then those sessions in the window with
-    the seat (if any) joined."""
+    theirs, of sessions they lead and of those they assist, unioned (each through its own index), then those
+    sessions in the window with the seat (if any) joined."""
     now = now or now_utc()
     start, end = now - FEED_PAST, now + FEED_AHEAD
+    assisted = select(SessionAssistant.session_id).where(SessionAssistant.user_id == user.id)
     mine = union(
         select(Seat.session_id).where(Seat.user_id == user.id),
+        assisted,
         select(TrainingSession.id).where(
             TrainingSession.instructor_id == user.id,
             TrainingSession.archived_at.is_(None),
@@ -135,7 +137,7 @@ def feed_items(user: User, *, now: datetime | None = None) -> list[FeedItem]:
         ),
     )
     rows = db.session.execute(
-        select(TrainingSession, Seat.status, Seat.canceled_at)
+        select(TrainingSession, Seat.status, Seat.canceled_at, TrainingSession.id.in_(assisted))
         .outerjoin(Seat, (Seat.session_id == TrainingSession.id) & (Seat.user_id == user.id))
         .where(
             TrainingSession.id.in_(mine),
@@ -146,8 +148,8 @@ def feed_items(user: User, *, now: datetime | None = None) -> list[FeedItem]:
         .order_by(TrainingSession.start_time, TrainingSession.id)
     ).all()
     items = []
-    for session, seat_status, seat_canceled_at in rows:
-        teaches = session.instructor_id == user.id
+    for session, seat_status, seat_canceled_at, assists in rows:
+        teaches = session.instructor_id == user.id or bool(assists)
         if not teaches and not _still_theirs(session, seat_status, seat_canceled_at):
             continue
         items.append(FeedItem(session, seat_status, teaches))

@@ -33,13 +33,13 @@ from portal.seats.attendance import AttendanceRow as AttendanceRow  # attendance
 from portal.seats.attendance import attendance_rows as attendance_rows
 from portal.seats.models import Attendance, Seat, SeatStatus
 from portal.seats.rules import Eligibility, SeatAction
-from portal.training.models import FINAL_STATUSES, SessionStatus, TrainingSession
+from portal.training.models import FINAL_STATUSES, SessionAssistant, SessionStatus, TrainingSession
 from portal.training.rules import can_view
 
 SNAPSHOT_SECONDS = 1.0  # how long one process reuses a session's shared panel state
 _SNAPSHOT_LIMIT = 20_000  # sessions remembered at most (then all are forgotten at once)
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC", "MERGE ")
-_TABLES = ("training_sessions", "seats")
+_TABLES = ("training_sessions", "seats", "session_assistants")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class SessionSnapshot:
     instructor_id: int
     late_notice_at: datetime | None  # the late-instructor notice went out (training.jobs.sweep_late_instructors)
     waitlist_count: int  # 0 unless the session is full (only a full session shows its waitlist)
+    assistant_ids: tuple[int, ...] = ()  # its assistant instructors (training.rules.is_instructor_of reads them)
 
     @property
     def is_final(self) -> bool:
@@ -152,7 +153,8 @@ _WAITING = (
 )
 _FULL = and_(TrainingSession.capacity.is_not(None), TrainingSession.seats_taken >= TrainingSession.capacity)
 # The shared part of any number of panels in one statement: the waitlist is counted only where a full session shows it
-_SNAPSHOTS = select(*_SNAPSHOT_COLUMNS, case((_FULL, _WAITING), else_=0)).where(
+_HAS_ASSISTANTS = sa.exists().where(SessionAssistant.session_id == TrainingSession.id).correlate(TrainingSession)
+_SNAPSHOTS = select(*_SNAPSHOT_COLUMNS, case((_FULL, _WAITING), else_=0), _HAS_ASSISTANTS).where(
     TrainingSession.id.in_(sa.bindparam("ids", expanding=True))
 )
 
@@ -172,8 +174,12 @@ def snapshots(session_ids: Sequence[int], *, fresh: bool = False) -> dict[int, S
         elif snapshot is not None:
             found[session_id] = snapshot
     if missing:
-        rows = db.session.connection().execute(_SNAPSHOTS, {"ids": missing})
-        loaded = {row[0]: SessionSnapshot(*row[:-1], waitlist_count=int(row[-1] or 0)) for row in rows}
+        rows = db.session.connection().execute(_SNAPSHOTS, {"ids": missing}).all()
+        assisted = _assistant_ids([row[0] for row in rows if row[-1]])  # a statement only where there are any
+        loaded = {
+            row[0]: SessionSnapshot(*row[:-2], waitlist_count=int(row[-2] or 0), assistant_ids=assisted.get(row[0], ()))
+            for row in rows
+        }
         expires = clock + SNAPSHOT_SECONDS
         for session_id in missing:
             snapshot = loaded.get(session_id)
@@ -181,6 +187,19 @@ def snapshots(session_ids: Sequence[int], *, fresh: bool = False) -> dict[int, S
             if snapshot is not None:
                 found[session_id] = snapshot
     return found
+
+
+def _assistant_ids(session_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    if not session_ids:
+        return {}
+    found: dict[int, list[int]] = {}
+    for session_id, user_id in db.session.execute(
+        select(SessionAssistant.session_id, SessionAssistant.user_id)
+        .where(SessionAssistant.session_id.in_(session_ids))
+        .order_by(SessionAssistant.session_id, SessionAssistant.user_id)
+    ):
+        found.setdefault(session_id, []).append(user_id)
+    return {session_id: tuple(ids) for session_id, ids in found.items()}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,14 @@ from portal.accounts.roles import Role, has_role
 from portal.core.timezones import format_duration
 from portal.seats.models import SeatStatus
 from portal.training.models import SessionStatus
-from portal.training.rules import TOO_EARLY_TO_START, can_start, can_view, start_refusal, start_settings
+from portal.training.rules import (
+    TOO_EARLY_TO_START,
+    can_start,
+    can_view,
+    is_instructor_of,
+    start_refusal,
+    start_settings,
+)
 
 POLL_FAR_SECONDS = 60  # the window is more than 15 minutes away
 POLL_NEAR_SECONDS = 10  # within 15 minutes of the window (and while live)
@@ -169,10 +176,11 @@ def is_signed_in(person) -> bool:
 
 
 def is_host(session, person) -> bool:
-    """The session's own instructor, or an admin: never needs a seat and may enter before the window."""
+    """One of the session's instructors (lead or assistant: training.rules.is_instructor_of), or an admin: never
+    needs a seat and may enter before the window."""
     if session is None or not is_signed_in(person):
         return False
-    return session.instructor_id == person.id or has_role(person, Role.ADMIN)
+    return has_role(person, Role.ADMIN) or is_instructor_of(session, person)
 
 
 # ------------------------------------------------------------------------------------------------ joining

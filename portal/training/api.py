@@ -8,7 +8,7 @@ from flask_login import current_user
 from portal.accounts.auth import api_auth_required, api_viewer
 from portal.core.api import bool_arg, created, int_arg, json_body
 from portal.core.clock import now_utc
-from portal.core.errors import BadRequest, ServiceUnavailable
+from portal.core.errors import BadRequest, Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.validation import MAX_ID, parse_aware_datetime, storable_text
 from portal.core.web import keep_work_before_error
 from portal.training import operations, queries, rules
@@ -161,6 +161,23 @@ def cancel_session(session_id: int):
     """Cancels the session (status `canceled`); the row is kept."""
     session = queries.get_visible(session_id, current_user)
     operations.cancel_session(session, actor=current_user)
+    return jsonify(session_json(session, current_user))
+
+
+@bp.put("/training/sessions/<int:session_id>/lead")
+@api_auth_required
+def hand_over(session_id: int):
+    """A substitute: `{"instructor_id": N}` (and optionally `"keep_as_assistant": true`) makes N the lead."""
+    session = queries.get_visible(session_id, current_user)
+    if not rules.can_hand_over(session, current_user):
+        raise Forbidden("Only the lead instructor, board members and admins may hand a session over.")
+    body = json_body()
+    unknown = {key: "Unknown field." for key in body if key not in ("instructor_id", "keep_as_assistant")}
+    if unknown:
+        raise ValidationFailed(unknown)
+    operations.hand_over(
+        session, body.get("instructor_id"), actor=current_user, keep_as_assistant=body.get("keep_as_assistant", False)
+    )
     return jsonify(session_json(session, current_user))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from portal.core.forms import local_values, read_local_time
 from portal.core.validation import whole_number
 from portal.training import rules
-from portal.training.models import TrainingSession
+from portal.training.models import MAX_ASSISTANTS, TrainingSession
 
 CHECKBOXES = rules.BOOLEAN_FIELDS
 
@@ -49,12 +49,36 @@ def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[di
             errors[key] = error
         else:
             data[key] = value
+    data["assistant_ids"], error = read_assistant_ids(form)
+    if error:
+        errors["assistant_ids"] = error
     if allow_instructor and form.get("instructor_id", "").strip():
         value, error = _int_or_error(form["instructor_id"], "Choose an instructor from the list.")
         data["instructor_id"] = value
         if error:
             errors["instructor_id"] = error
     return data, errors
+
+
+def read_user_id(text: str) -> tuple[int | None, str | None]:
+    """A person picked from a list of instructors (their user id)."""
+    if not (text or "").strip():
+        return None, "Choose an instructor from the list."
+    return _int_or_error(text, "Choose an instructor from the list.")
+
+
+def read_assistant_ids(form: Mapping[str, str]) -> tuple[list[int], str | None]:
+    """The ticked assistants (checkboxes named assistant_ids, one per instructor); none ticked is none. The
+    list is cut before it is read: more than a few cannot be valid (training.rules checks the rest)."""
+    getlist = getattr(form, "getlist", None)
+    raw = getlist("assistant_ids") if getlist else ([form["assistant_ids"]] if form.get("assistant_ids") else [])
+    ids = []
+    for text in raw[: MAX_ASSISTANTS + 1]:
+        value, error = _int_or_error(text, "Choose assistants from the list.")
+        if error or value is None:
+            return [], error
+        ids.append(value)
+    return ids, None
 
 
 def _read_start(form: Mapping[str, str], data: dict[str, Any], errors: dict[str, str]) -> None:
@@ -78,6 +102,8 @@ def form_values(session: TrainingSession, zone: str) -> dict[str, Any]:
         "tags": ", ".join(session.tags or []),
         "instructor_id": session.instructor_id,
     }
+    if session.assistant_ids:  # the ticked checkboxes; none ticked is no value, as a browser sends it
+        values["assistant_ids"] = [str(user_id) for user_id in session.assistant_ids]
     for key in CHECKBOXES:
         values[key] = "on" if getattr(session, key) else ""
     return values

@@ -122,6 +122,11 @@ class TrainingSession(TimestampMixin, db.Model):
     def is_final(self) -> bool:
         return SessionStatus(self.status).is_final
 
+    @property
+    def assistant_ids(self) -> list[int]:
+        """The assistants' user ids, ascending (the JSON's `assistant_ids`; written by training.operations)."""
+        return [assistant.id for assistant in self.assistants]
+
     def __repr__(self) -> str:
         return f"<TrainingSession {self.id} {self.title!r} {self.status}>"
 

@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from portal.accounts.roles import Role, has_role
 from portal.core.errors import NotFound
 from portal.core.validation import is_id
 from portal.extensions import db
 from portal.training import rules
-from portal.training.models import FINAL_STATUSES, RoomStatus, SessionStatus, TrainingSession
+from portal.training.models import FINAL_STATUSES, RoomStatus, SessionAssistant, SessionStatus, TrainingSession
 
 SORT_COLUMNS = {
     "start_time": TrainingSession.start_time,
@@ -91,13 +93,32 @@ class Page:
     offset: int
 
 
-def _one_page(where: list[sa.ColumnElement[bool]], order: tuple, *, limit: int, offset: int) -> list[TrainingSession]:
+def _one_page(
+    where: list[sa.ColumnElement[bool]], order: tuple, *, limit: int, offset: int, with_assistants: bool = False
+) -> list[TrainingSession]:
     """The sessions of one page of a list. The page's ids are picked first, from an index, as narrow rows with no
     join; only those rows are then loaded with their instructor and event (eager joins): a list never joins or
-    sorts the wide rows of every match. One statement."""
+    sorts the wide rows of every match. One statement; `with_assistants`: and one more for the page's assistants
+    (where the page asks who the instructors of each session are), never one per session."""
     ids = select(TrainingSession.id).where(*where).order_by(*order).limit(limit).offset(offset).correlate(None)
     stmt = select(TrainingSession).where(TrainingSession.id.in_(ids.scalar_subquery())).order_by(*order)
+    if with_assistants:
+        stmt = stmt.options(selectinload(TrainingSession.assistants))
     return list(db.session.scalars(stmt).unique())
+
+
+def needs_assistants(viewer) -> bool:
+    """Whether a page of sessions shown to `viewer` asks, per session, if the viewer is one of its instructors
+    (rules.is_instructor_of, for the Start button of each join panel): only for instructors and above; members'
+    and visitors' lists never read the assistants."""
+    return has_role(viewer, Role.INSTRUCTOR)
+
+
+def teaches(user_id: int) -> sa.ColumnElement[bool]:
+    """Sessions `user_id` leads or assists (rules.is_instructor_of, as SQL): the lead's index, or their rows of
+    session_assistants (indexed by user)."""
+    assisted = select(SessionAssistant.session_id).where(SessionAssistant.user_id == user_id)
+    return sa.or_(TrainingSession.instructor_id == user_id, TrainingSession.id.in_(assisted))
 
 
 def visible_to(viewer) -> sa.ColumnElement[bool]:
@@ -127,7 +148,8 @@ def list_sessions(viewer, filters: SessionFilters, *, limit: int, offset: int, n
     column = SORT_COLUMNS[filters.sort_by]
     descending = filters.sort_order == "desc"
     order = (column.desc(), TrainingSession.id.desc()) if descending else (column.asc(), TrainingSession.id.asc())
-    return Page(_one_page(where, order, limit=limit, offset=offset), total, limit, offset)
+    # the JSON of each session carries its assistant_ids: one statement for the page's assistants
+    return Page(_one_page(where, order, limit=limit, offset=offset, with_assistants=True), total, limit, offset)
 
 
 def upcoming(
@@ -138,9 +160,13 @@ def upcoming(
     offset: int = 0,
     instructor_id: int | None = None,
     filters: SessionFilters | None = None,
+    teacher_id: int | None = None,
+    with_assistants: bool | None = None,
 ) -> list[TrainingSession]:
     """Sessions still to come or running now, soonest first. Reads the index of sessions by status and end (not
-    archived: only final sessions ever are), so past sessions are never read. `filters`: the finding filters."""
+    archived: only final sessions ever are), so past sessions are never read. `filters`: the finding filters.
+    `instructor_id`: led by; `teacher_id`: led or assisted by. `with_assistants`: load the page's assistants (by
+    default when the viewer is an instructor: their join panels ask whether they teach each session)."""
     where = [
         visible_to(viewer),
         TrainingSession.archived_at.is_(None),
@@ -150,8 +176,12 @@ def upcoming(
     ]
     if instructor_id is not None:
         where.append(TrainingSession.instructor_id == instructor_id)
+    if teacher_id is not None:
+        where.append(teaches(teacher_id))
+    if with_assistants is None:
+        with_assistants = needs_assistants(viewer)
     order = (TrainingSession.start_time, TrainingSession.id)
-    return _one_page(where, order, limit=limit, offset=offset)
+    return _one_page(where, order, limit=limit, offset=offset, with_assistants=with_assistants)
 
 
 def past(
@@ -163,9 +193,12 @@ def past(
     instructor_id: int | None = None,
     include_archived: bool = False,
     filters: SessionFilters | None = None,
+    teacher_id: int | None = None,
+    with_assistants: bool | None = None,
 ) -> list[TrainingSession]:
     """Sessions that are over (ended, canceled, or past their end), most recent first: a backward walk of the
-    start-time index (of sessions not archived, unless asked) that stops after the page."""
+    start-time index (of sessions not archived, unless asked) that stops after the page. `teacher_id` and
+    `with_assistants` as for upcoming."""
     where = [
         visible_to(viewer),
         sa.or_(TrainingSession.status.in_(FINAL_STATUSES), TrainingSession.end_time <= now),
@@ -175,8 +208,12 @@ def past(
         where.append(TrainingSession.archived_at.is_(None))
     if instructor_id is not None:
         where.append(TrainingSession.instructor_id == instructor_id)
+    if teacher_id is not None:
+        where.append(teaches(teacher_id))
+    if with_assistants is None:
+        with_assistants = needs_assistants(viewer)
     order = (TrainingSession.start_time.desc(), TrainingSession.id.desc())
-    return _one_page(where, order, limit=limit, offset=offset)
+    return _one_page(where, order, limit=limit, offset=offset, with_assistants=with_assistants)
 
 
 # A week holds at most this many sessions on the timetable; beyond it the page says the week is cut short.
@@ -197,10 +234,13 @@ def in_week(viewer, start: datetime, end: datetime, filters: SessionFilters | No
 
 
 def for_event(event_id: int, viewer, *, public_only: bool = False) -> list[TrainingSession]:
+    """An event's sessions, with their assistants (the event's JSON carries assistant_ids; its page asks who
+    teaches each): two statements."""
     stmt = (
         select(TrainingSession)
         .where(TrainingSession.event_id == event_id, TrainingSession.archived_at.is_(None))
         .order_by(TrainingSession.start_time, TrainingSession.id)
+        .options(selectinload(TrainingSession.assistants))
     )
     stmt = stmt.where(TrainingSession.is_public.is_(True)) if public_only else stmt.where(visible_to(viewer))
     return list(db.session.scalars(stmt).unique())

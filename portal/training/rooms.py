@@ -28,7 +28,7 @@ from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.training import queries, recordings, signals
 from portal.training.models import FINAL_STATUSES, RoomStatus, SessionStatus, TrainingSession
-from portal.training.rules import can_watch_recording, room_backoff
+from portal.training.rules import can_watch_recording, is_instructor_of, room_backoff
 from portal.video import get_provider
 from portal.video.models import RecordingStatus, VideoParticipant
 from portal.video.port import JoinGrant, ProviderError
@@ -233,7 +233,7 @@ def issue_join_grant(session: TrainingSession, user: User) -> JoinGrant:
     if not session.room_id or session.room_status != RoomStatus.READY.value:
         raise Conflict("The room for this session is not ready yet.", code="room_not_ready")
     provider = get_provider()
-    is_host = user.id == session.instructor_id
+    is_host = is_instructor_of(session, user)
     existing = db.session.scalar(
         select(VideoParticipant).where(VideoParticipant.room_id == session.room_id, VideoParticipant.user_id == user.id)
     )

@@ -21,7 +21,7 @@ from portal.core.validation import (
     storable_text,
     unstorable_text_message,
 )
-from portal.training.models import EndReason, SessionStatus
+from portal.training.models import MAX_ASSISTANTS, EndReason, SessionStatus
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
@@ -34,8 +34,14 @@ TAGS_LIST_MAX = 10 * TAGS_MAX
 SCHEDULE_AHEAD = timedelta(days=365)
 NOT_FOUND_MESSAGE = "Training session not found."  # the same answer whether it is missing or hidden
 
-BOOLEAN_FIELDS = ("recording_enabled", "chat_enabled", "is_public", "members_only")
-BOOLEAN_DEFAULTS = {"recording_enabled": False, "chat_enabled": True, "is_public": False, "members_only": True}
+BOOLEAN_FIELDS = ("recording_enabled", "chat_enabled", "is_public", "members_only", "release_no_shows")
+BOOLEAN_DEFAULTS = {
+    "recording_enabled": False,
+    "chat_enabled": True,
+    "is_public": False,
+    "members_only": True,
+    "release_no_shows": False,
+}
 WRITABLE_FIELDS = frozenset(
     {
         "title",
@@ -45,6 +51,7 @@ WRITABLE_FIELDS = frozenset(
         "capacity",
         "event_id",
         "instructor_id",
+        "assistant_ids",
         "tags",
         *BOOLEAN_FIELDS,
     }
@@ -87,6 +94,7 @@ def validate_session(
         "tags": check_tags,
         "event_id": lambda v: check_id(v, required=False),
         "instructor_id": lambda v: check_id(v, required=True),
+        "assistant_ids": check_assistant_ids,
     }
     for key, check in checks.items():
         if key in raw and key not in errors:
@@ -103,6 +111,7 @@ def validate_session(
             clean.setdefault(key, default)
         clean.setdefault("description", "")
         clean.setdefault("tags", [])
+        clean.setdefault("assistant_ids", [])
     return clean, errors
 
 
@@ -170,6 +179,31 @@ def check_id(value: Any, *, required: bool) -> tuple[int | None, str | None]:
     return value, None
 
 
+def check_assistant_ids(value: Any) -> tuple[list[int] | None, str | None]:
+    """A list of at most MAX_ASSISTANTS distinct user ids (null or [] for none), answered in ascending order. Who
+    they are (active instructors, not the lead) is checked against the database by training.operations."""
+    if value is None:
+        return [], None
+    if not isinstance(value, list) or not all(is_id(item) for item in value[: MAX_ASSISTANTS + 1]):
+        return None, "Give the assistants as a list of user ids."
+    if len(value) > MAX_ASSISTANTS:
+        return None, f"A session has at most {MAX_ASSISTANTS} assistants."
+    if len(set(value)) != len(value):
+        return None, "Name each assistant once."
+    return sorted(value), None
+
+
+def assistant_errors(assistant_ids: list[int], *, lead_id: int | None, instructor_ids: set[int]) -> Errors:
+    """The assistants' own checks, once their users are read: `instructor_ids` are those of `assistant_ids` that
+    are active users with the instructor role or above."""
+    if lead_id is not None and lead_id in assistant_ids:
+        return {"assistant_ids": "The lead instructor cannot also be an assistant."}
+    others = [str(user_id) for user_id in assistant_ids if user_id not in instructor_ids]
+    if others:
+        return {"assistant_ids": f"Assistants must be active instructors; user {', '.join(others)} is not one."}
+    return {}
+
+
 def check_tags(value: Any) -> tuple[list[str] | None, str | None]:
     """Lower-cased, stripped and merged, in the order given. Linear in the list: its length is checked before any
     tag is read, each tag once, and the merging stops at the first tag too many."""
@@ -221,8 +255,30 @@ def can_watch_recording(session, user) -> bool:
     return can_view(session, user) and signed_in and passes_members_only(session, user)
 
 
-def is_own(session, user) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and session.instructor_id == user.id
+def _signed_in(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False))
+
+
+def is_lead(session, user) -> bool:
+    """The session's (or series') lead instructor, `instructor_id`."""
+    return _signed_in(user) and session.instructor_id == user.id
+
+
+def assistant_ids_of(session) -> list[int]:
+    """The session's assistants (a series has none). Reads `session.assistant_ids`: of a TrainingSession, its
+    `assistants` (one query unless loaded, so the lists that ask this per row load them for the whole page at
+    once: training.queries); of a join panel's snapshot (seats.queries), read with it."""
+    return list(getattr(session, "assistant_ids", None) or ())
+
+
+def is_instructor_of(session, user) -> bool:
+    """THE rule "is one of the session's instructors": its lead or one of its assistants, holding the instructor
+    role or above (someone demoted to member keeps no instructor rights). Every "own session" check asks this.
+    Cheap: the lead and the role are checked first; the assistants are only read for an instructor who does not
+    lead the session."""
+    if not _signed_in(user) or not has_role(user, Role.INSTRUCTOR):
+        return False
+    return session.instructor_id == user.id or user.id in assistant_ids_of(session)
 
 
 def can_create(user) -> bool:
@@ -234,16 +290,21 @@ def can_assign_instructor(user) -> bool:
     return has_role(user, Role.BOARD_MEMBER)
 
 
+def can_hand_over(session, user) -> bool:
+    """Who names another lead (a substitute): the lead, board members and admins; not the assistants."""
+    return (has_role(user, Role.INSTRUCTOR) and is_lead(session, user)) or has_role(user, Role.BOARD_MEMBER)
+
+
 def can_edit(session, user) -> bool:
-    return (has_role(user, Role.INSTRUCTOR) and is_own(session, user)) or has_role(user, Role.BOARD_MEMBER)
+    return has_role(user, Role.BOARD_MEMBER) or is_instructor_of(session, user)
 
 
 can_cancel = can_edit
 
 
 def can_start(session, user) -> bool:
-    """Only the session's own instructor starts or ends it."""
-    return has_role(user, Role.INSTRUCTOR) and is_own(session, user)
+    """The session's instructors (lead and assistants) start and end it."""
+    return is_instructor_of(session, user)
 
 
 can_end = can_start
@@ -254,12 +315,13 @@ def can_see_room_state(session, user) -> bool:
 
 
 def can_see_attendance(session, user) -> bool:
-    return is_own(session, user) or has_role(user, Role.ADMIN)
+    """The session's instructors, and board members and admins for every session."""
+    return has_role(user, Role.BOARD_MEMBER) or is_instructor_of(session, user)
 
 
 def can_see_presence(session, user, *, has_joined: bool) -> bool:
-    """Who is in the room: for its instructor, board members and admins, and people who joined it."""
-    return is_own(session, user) or has_role(user, Role.BOARD_MEMBER) or has_joined
+    """Who is in the room: for its instructors, board members and admins, and people who joined it."""
+    return has_role(user, Role.BOARD_MEMBER) or has_joined or is_instructor_of(session, user)
 
 
 def may_sessions(user) -> dict[str, bool]:
@@ -279,6 +341,8 @@ def allowed_actions(session, user, *, now: datetime | None = None) -> dict[str, 
         "start": may_start and start_refusal_now(session, now) is None,
         "end": can_end(session, user) and not transition_error(status, "end"),
         "see_room": can_see_room_state(session, user),
+        "hand_over": can_hand_over(session, user) and not transition_error(status, "edit"),
+        "see_attendance": can_see_attendance(session, user),
     }
 
 

@@ -1,7 +1,8 @@
 """The one JSON shape of a training session. Same names as the columns.
 
-The shape is the same for everyone; what depends on the viewer is a value: `recording_url` is null for whoever may
-not watch the recording (rules.can_watch_recording), so the provider's link never reaches them.
+The shape is the same for everyone; what depends on the viewer is a value: `recording_url` is the portal's watch
+route for whoever may watch the recording now (rooms.recording_link) and null for anyone else; the provider's link is
+never in it (the watch route fetches it at click time).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def session_json(session: TrainingSession, viewer: Any = None) -> dict[str, Any]
         "series_id": session.series_id,
         "instructor_id": session.instructor_id,
         "instructor_name": session.instructor.name if session.instructor else None,
+        "assistant_ids": session.assistant_ids,
         "title": session.title,
         "description": session.description,
         "start_time": iso(session.start_time),
@@ -32,6 +34,7 @@ def session_json(session: TrainingSession, viewer: Any = None) -> dict[str, Any]
         "chat_enabled": session.chat_enabled,
         "is_public": session.is_public,
         "members_only": session.members_only,
+        "release_no_shows": session.release_no_shows,
         "tags": list(session.tags or []),
         "status": session.status,
         "room_id": session.room_id,

@@ -66,6 +66,10 @@ def check_series_data(
     now = now_utc()
     rule, errors = recurrence.check_rule(raw, now=now)
     session_raw = {key: value for key, value in raw.items() if key not in recurrence.RULE_FIELDS}
+    for key in ("assistant_ids", "release_no_shows"):  # a session's own: a series does not carry them
+        if key in session_raw:
+            errors[key] = "Set this on each session of the weekly class, not on the class."
+            session_raw.pop(key)
     if "start_time" in session_raw:
         errors["start_time"] = "A series has first_start (local) and time_zone, not start_time."
         session_raw.pop("start_time")

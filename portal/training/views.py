@@ -28,7 +28,7 @@ from portal.events import queries as events
 from portal.events import rules as event_rules
 from portal.extensions import db
 from portal.training import forms, operations, queries, recurrence, rooms, rules, series, signals
-from portal.training.models import RoomStatus, SessionStatus, TrainingSession
+from portal.training.models import MAX_ASSISTANTS, RoomStatus, SessionStatus, TrainingSession
 from portal.training.series_models import TEMPLATE_FIELDS, TrainingSeries
 from portal.video.models import RecordingStatus
 
@@ -251,11 +251,11 @@ def detail(session_id: int):
     session = queries.get_visible(session_id, current_user)
     context = _session_context(session)
     page = render_template("training/session.html", **context)
-    # the provider's link is for this viewer alone: no cache may keep the page for anyone else
+    # the recording's watch route is shown only to those who may watch it: no cache may keep the page for anyone else
     return no_store(page, private=True) if context["recording_link"] else page
 
 
-def _session_context(session: TrainingSession) -> dict[str, Any]:
+def _session_context(session: TrainingSession, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "session": session,
         "series": _series_of(session),
@@ -265,7 +265,13 @@ def _session_context(session: TrainingSession) -> dict[str, Any]:
             **rules.allowed_actions(session, current_user),
             "watch": rules.can_watch_recording(session, current_user),
         },
+        "assistants": list(session.assistants),
+        "hand_over_errors": {},
+        "hand_over_values": {},
     }
+    if context["may"]["hand_over"]:
+        context["substitutes"] = [person for person in _instructors() if person.id != session.instructor_id]
+    context.update(extra)
     for part in answers(signals.session_page.send(session, viewer=current_user)):
         context.update(part)
     return context
@@ -274,11 +280,13 @@ def _session_context(session: TrainingSession) -> dict[str, Any]:
 @bp.get("/my/sessions", endpoint="my_sessions")
 @require_role(Role.INSTRUCTOR)
 def my_sessions():
-    """What the instructor teaches: the next sessions (the first PAGE_SIZE), then the past a page at a time."""
+    """What the instructor teaches (leads or assists): the next sessions (the first PAGE_SIZE), then the past a
+    page at a time."""
     include_archived = request.args.get("archived") == "1"
     page = _page_number()
     now = now_utc()
-    mine = {"viewer": current_user, "now": now, "instructor_id": current_user.id}
+    # the sessions they lead or assist; the page says which, from instructor_id: no assistants are loaded
+    mine = {"viewer": current_user, "now": now, "teacher_id": current_user.id, "with_assistants": False}
     upcoming, more_upcoming = _page_of(queries.upcoming, 1, **mine)
     past, more = _page_of(queries.past, page, include_archived=include_archived, **mine)
     return render_template(
@@ -295,6 +303,7 @@ def my_sessions():
 
 # ------------------------------------------------------------------------------------------------ forms
 def _form_context(**extra: Any) -> dict[str, Any]:
+    instructors = _instructors()  # the lead's picker (board and admins) and the assistants' checkboxes
     context = {
         "timezones": all_timezones(),
         "weekdays": recurrence.WEEKDAYS,
@@ -302,7 +311,9 @@ def _form_context(**extra: Any) -> dict[str, Any]:
         "series": None,
         "preview": None,
         "events": events.choices(),
-        "instructors": _instructors() if rules.can_assign_instructor(current_user) else None,
+        "instructors": instructors if rules.can_assign_instructor(current_user) else None,
+        "assistant_choices": instructors,
+        "max_assistants": MAX_ASSISTANTS,
     }
     return {**context, **extra}
 
@@ -350,6 +361,7 @@ def _create_series(data: dict[str, Any], form_errors: dict[str, str]):
     preview = "preview" in request.form
     data.pop("start_time", None)  # a series has its local first start (the form's date and time) and zone
     form_errors.pop("start_time", None)
+    form_errors.update(_per_session_only(data, {"assistant_ids": [], "release_no_shows": False}))
     rule_raw, rule_form_errors = forms.rule_data(request.form)
     raw = {**data, **rule_raw}
     rule, _clean, errors = series.check_series_data(raw, actor=current_user)
@@ -377,6 +389,26 @@ def _create_series(data: dict[str, Any], form_errors: dict[str, str]):
         "success",
     )
     return redirect(url_for("training.detail", session_id=sessions[0].id))
+
+
+# The fields a weekly class does not carry for its sessions: each session has its own.
+PER_SESSION_MESSAGES = {
+    "assistant_ids": "Assistants are chosen one session at a time: add them to each session once it is scheduled.",
+    "release_no_shows": "Releasing no-shows' seats is set one session at a time: set it on each session.",
+}
+
+
+def _per_session_only(data: dict[str, Any], unchanged: dict[str, Any]) -> dict[str, str]:
+    """An error at each per-session field (assistants, release of no-shows) set otherwise than `unchanged` in a
+    change of a whole series; the fields are taken out of `data` (a series never stores them)."""
+    errors = {}
+    for key, message in PER_SESSION_MESSAGES.items():
+        if key not in data:
+            continue
+        value = data.pop(key)
+        if (sorted(value) if isinstance(value, list) else value) != unchanged[key]:
+            errors[key] = message
+    return errors
 
 
 def _preview(rule: recurrence.Rule) -> dict[str, Any]:
@@ -445,14 +477,29 @@ def _update_series(
     session: TrainingSession, the_series: TrainingSeries, scope: str, data: dict[str, Any], form_errors: dict[str, str]
 ):
     """Scope following/all: the series' own fields that differ from this session's go to every occurrence in scope
-    (each keeps what was changed on it alone); the start time is changed one session at a time."""
+    (each keeps what was changed on it alone). A new time of day on the same date moves every occurrence in scope to
+    that wall-clock time in the series' zone (series.LOCAL_TIME); the date changes one session at a time."""
     operations.require_state(session, "edit")
     errors = {key: message for key, message in form_errors.items() if key in TEMPLATE_FIELDS}
-    if "start_time" in data and data["start_time"] != session.start_time:
-        errors["start_time"] = "The start changes one session at a time: choose “This session”, or keep the start."
+    errors.update(
+        _per_session_only(data, {"assistant_ids": session.assistant_ids, "release_no_shows": session.release_no_shows})
+    )
+    local_time = None
+    if isinstance(data.get("start_time"), datetime) and data["start_time"] != session.start_time:
+        zone = ZoneInfo(the_series.time_zone)
+        new_local, old_local = data["start_time"].astimezone(zone), session.start_time.astimezone(zone)
+        if new_local.date() != old_local.date():
+            errors["start_time"] = (
+                "The date changes one session at a time: choose “This session”. For this and the following or all"
+                " sessions you may change the time of day."
+            )
+        else:
+            local_time = new_local.strftime("%H:%M")
     if errors:
         raise ValidationFailed(errors)
     changed = {key: value for key, value in data.items() if key in TEMPLATE_FIELDS and value != getattr(session, key)}
+    if local_time is not None:
+        changed[series.LOCAL_TIME] = local_time
     affected = series.update_series(the_series, changed, scope=scope, origin=session, actor=current_user)
     count = len(affected)
     flash(f"Your changes are saved for {count} session{'' if count == 1 else 's'} of the series.", "success")
@@ -491,6 +538,31 @@ def cancel(session_id: int):
     canceled = series.cancel_series(the_series, scope=scope, origin=origin, actor=current_user)
     count = len(canceled)
     flash(f"{count} session{' is' if count == 1 else 's are'} canceled. Seat holders are told by email.", "success")
+    return redirect(url_for("training.detail", session_id=session.id))
+
+
+@bp.post("/sessions/<int:session_id>/lead", endpoint="hand_over")
+@require_role(Role.INSTRUCTOR)
+def hand_over(session_id: int):
+    """The "Hand over to…" form of the session page: a substitute leads the session from now on."""
+    session = queries.get_visible(session_id, current_user)
+    if not rules.can_hand_over(session, current_user):
+        raise Forbidden("Only the lead instructor, board members and admins may hand a session over.")
+    new_lead_id, error = forms.read_user_id(request.form.get("instructor_id", ""))
+    try:
+        if error:
+            raise ValidationFailed({"instructor_id": error})
+        operations.hand_over(
+            session, new_lead_id, actor=current_user, keep_as_assistant=request.form.get("keep_as_assistant") == "on"
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        page = render_template(
+            "training/session.html",
+            **_session_context(session, hand_over_errors=exc.fields, hand_over_values=submitted_values()),
+        )
+        return page, 422
+    flash(f"{session.instructor.name} now leads “{session.title}”. Seat holders are told.", "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
 

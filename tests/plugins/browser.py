@@ -204,7 +204,7 @@ def axe_violations(page) -> list[dict]:
         # evaluated over the DevTools protocol: the portal's CSP (script-src 'self') rightly refuses a script tag
         page.evaluate(f"() => {{ {_axe_source()}\n; return typeof window.axe; }}")
     result = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
-    return _without_pending(page, result["violations"])
+    return result["violations"]
 
 
 _AXE_SOURCE: list[str] = []
@@ -226,36 +226,6 @@ def format_violations(violations: list[dict]) -> str:
         if len(violation["nodes"]) > 8:
             lines.append(f"    ... and {len(violation['nodes']) - 8} more")
     return "\n".join(lines)
-
-
-# Violations whose fix is a template change reported to its owner (issue 14), tolerated ONLY on exactly these
-# elements: rule -> CSS selectors. Anything else, and these rules anywhere else, still fail. Empty it once the
-# reported changes are in: an h2 over the session page's aside (training/session.html) and over the list of
-# /sessions (training/index.html), so the join panel's and the session cards' h3 follow an h2.
-PENDING_ELSEWHERE: dict[str, tuple[str, ...]] = {
-    "heading-order": (".join-panel > h3.sr-only", ".session-item h3"),
-}
-
-
-def _without_pending(page, violations: list[dict]) -> list[dict]:
-    kept = []
-    for violation in violations:
-        selectors = PENDING_ELSEWHERE.get(violation["id"])
-        if selectors:
-            nodes = [
-                node
-                for node in violation["nodes"]
-                if not page.evaluate(
-                    "([target, selectors]) => { const el = document.querySelector(target);"
-                    " return !!el && selectors.some(s => el.matches(s)); }",
-                    [node["target"][0], list(selectors)],
-                )
-            ]
-            if not nodes:
-                continue
-            violation = {**violation, "nodes": nodes}
-        kept.append(violation)
-    return kept
 
 
 def assert_accessible(page, name: str = "") -> None:
