@@ -17,6 +17,9 @@ skipped with a message when PostgreSQL is not there).
 
     .venv/bin/python bench/poll_http.py [--seconds 3] [--rounds 3] [--connections 16] [--only sqlite|postgresql]
 
+The server gets a redis-server of its own (bench/mail_common.RedisServer): signing in needs the sign-in limits, and
+the signed-in user is kept per process under the sign-in generation in Redis (portal/accounts/sessions.py).
+
 A second baseline, `bare signed-in`, is the bare route asking who is signed in (accounts loads the user from the
 session cookie): the least any request of a member costs, so the member's figures can be read against both.
 
@@ -52,18 +55,19 @@ WAITLIST = 50
 
 
 # ------------------------------------------------------------------------------------------------ the server
-def settings(database_url: str, instance: str) -> dict[str, object]:
+def settings(database_url: str, instance: str, redis_url: str = "redis://127.0.0.1:1/0") -> dict[str, object]:
     return {
         "ENV": "development",
         "SECRET_KEY": SECRET,
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": instance,
-        "REDIS_URL": "redis://127.0.0.1:1/0",  # never reached by a poll
+        # sign-in limits and the sign-in generation (portal.accounts.sessions): a redis-server of the bench's own
+        "REDIS_URL": redis_url,
         "BASE_URL": "http://127.0.0.1",
     }
 
 
-def serve(database_url: str, instance: str, port: int, threads: int) -> None:
+def serve(database_url: str, instance: str, port: int, threads: int, redis_url: str) -> None:
     """The server process: the app as `portal run` builds it, plus the bare route, under waitress."""
     import logging
 
@@ -74,7 +78,7 @@ def serve(database_url: str, instance: str, port: int, threads: int) -> None:
     from portal.app import create_app
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" warnings under load
-    app = create_app(settings(database_url, instance))
+    app = create_app(settings(database_url, instance, redis_url))
     app.add_url_rule("/bench/bare", "bench_bare", lambda: Response("ok", mimetype="text/plain"))
     # the same, but it asks who is signed in (accounts loads the user): what any member's request costs at least
     app.add_url_rule(
@@ -222,11 +226,15 @@ print(json.dumps([sum(counts) / (time.monotonic() - start), sum(bad)]))
 
 # ------------------------------------------------------------------------------------------------ one database
 def bench_database(name: str, database_url: str, args) -> dict[str, float] | None:
+    from mail_common import RedisServer
+
     with tempfile.TemporaryDirectory() as instance:
         session_id, email = build(database_url, instance)
         port = free_port()
+        redis_server = RedisServer(Path(instance))
+        redis_server.start()
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", database_url, instance, str(port)],
+            [sys.executable, __file__, "--serve", database_url, instance, str(port), redis_server.url],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
@@ -270,6 +278,7 @@ def bench_database(name: str, database_url: str, args) -> dict[str, float] | Non
         finally:
             server.terminate()
             server.wait(timeout=20)
+            redis_server.stop()
 
 
 def postgres_url() -> str | None:
@@ -294,7 +303,7 @@ def drop_postgres() -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), threads=8)
+        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), threads=8, redis_url=sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3)

@@ -6,8 +6,10 @@ Batches: one send job (`send_batch`, on the "mail" queue) sends up to BATCH_SIZE
 connection it opens once (a channel with `connection(settings)`, as email has: one SMTP connection for the batch).
 Who gets what is read once per batch (recipients, sessions, seats); each row is still claimed on its own right
 before it is sent, and recorded 'sent' right after (in the same commit as the next row's claim: one commit per
-message). A channel that fails stops that channel's rows in this batch: the failed row waits out its backoff, the
-others stay pending untouched, and a dispatch is scheduled for the retry moment.
+message). The next email is composed while the previous one is in its SMTP exchange (on a sending thread:
+`_Sender`), and handed over only once the previous one's outcome is known. A channel that fails stops that channel's
+rows in this batch: the failed row waits out its backoff, the others stay pending untouched, and a dispatch is
+scheduled for the retry moment.
 
 Delivery guarantee: a row is sent by whoever flips it pending -> sending (a conditional UPDATE; a batch claims up to
 CLAIM_CHUNK rows in one, each on its own terms). A failure before the channel accepted the message puts it back to
@@ -32,13 +34,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+from flask import current_app
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import case, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,6 +60,7 @@ from portal.notifications.rules import (
     MAX_SEND_ATTEMPTS,
     is_reminder,
     is_reminder_recipient,
+    notice_not_owed,
     reminder_not_due,
     reminder_not_owed,
     send_backoff,
@@ -73,6 +79,9 @@ SENT_MARK_TTL = 86400  # seconds a Redis mark "accepted, not yet recorded" is ke
 CLAIM_CHUNK = 20  # rows claimed in one UPDATE (and recorded sent in one): one commit per 20 messages, not 2 each
 DISPATCH_JOB = "portal.notifications.jobs.dispatch_due"  # the moment job (a higher module: named, not imported)
 DISPATCH_TIMEOUT = 120
+# Compose the next message while the previous one is in its SMTP exchange (_Sender); bench/mail_pipeline.py turns it
+# off to compare
+PIPELINE = os.environ.get("PORTAL_BENCH_SEND_PIPELINE", "1") != "0"  # "0": off, for a benchmark's comparison
 
 
 # ------------------------------------------------------------------------------------------------ enqueueing
@@ -203,10 +212,12 @@ def _send_rows(
     rows, batch = loaded
     unrecorded: list[int] = []  # accepted by their channel (marked in Redis), 'sent' not committed yet
     marks = _AcceptedMarks()
+    sender = _Sender(marks, unrecorded, failures, counts)
     try:
         for start in range(0, len(rows), CLAIM_CHUNK):
+            sender.finish()  # the previous chunk's last message: accepted (and marked) or failed
             wanted = [row for row in rows[start : start + CLAIM_CHUNK] if _wanted(row, batch, failures, counts)]
-            previous, unrecorded = unrecorded, []
+            previous, unrecorded[:] = list(unrecorded), []
             marks.settle()
             claimed = _record_and_claim(previous, wanted)
             counts["claimed elsewhere or re-timed"] += len(wanted) - len(claimed)
@@ -216,26 +227,95 @@ def _send_rows(
                     counts["left for the retry"] += 1
                     continue
                 try:
-                    where = _deliver(row, batch, settings, connections)
+                    send = _prepare(row, batch, settings, connections)
                 except JobTimeoutException:
                     raise  # the row stays 'sending': the stale-claim recovery decides (never accepted: sent again)
                 except Exception as exc:
+                    sender.finish()
                     failures[row.channel] = f"{type(exc).__name__}: {exc}"
                     _release_after_failure(row, failures[row.channel])
                     counts["failed"] += 1
                     continue
-                marks.mark(row.id)
-                unrecorded.append(row.id)
-                counts["sent"] += 1
-                log.info(
-                    "notification %s (%s to user %s) sent by %s: %s", row.id, row.kind, row.user_id, row.channel, where
-                )
+                sender.finish()  # the message before this one, sent while this one was composed
+                if row.channel in failures:
+                    _unclaim(row.id)
+                    counts["left for the retry"] += 1
+                    continue
+                sender.start(row, send, pipelined=PIPELINE and row.channel in connections)
+        sender.finish()
     finally:
+        sender.close()
         marks.close()
         if unrecorded:
-            _record_sent(unrecorded)
+            _record_sent(list(unrecorded))
         else:
             _commit_quietly()  # skips of the last rows
+
+
+class _Sender:
+    """Sends one message at a time, on a thread of its own for channels with a connection (email): the SMTP
+    exchange of one message (mostly waiting for the server) overlaps with composing the next one. The next message
+    is handed over only after the previous one's outcome is known (`finish`), so a channel that failed sends
+    nothing more, and the claims, marks and records stay per message as without the thread: the mark in Redis is
+    written by the sending thread right after the channel accepted the message."""
+
+    def __init__(self, marks: _AcceptedMarks, unrecorded: list[int], failures: dict[str, str], counts: Counter[str]):
+        self.marks, self.unrecorded, self.failures, self.counts = marks, unrecorded, failures, counts
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Notification, Future] | None = None
+
+    def start(self, row: Notification, send: Callable[[], str], *, pipelined: bool) -> None:
+        def send_and_mark() -> str:
+            where = send()
+            self.marks.mark(row.id)
+            return where
+
+        if not pipelined:
+            future: Future = Future()
+            try:
+                future.set_result(send_and_mark())
+            except JobTimeoutException:
+                raise
+            except Exception as exc:
+                future.set_exception(exc)
+            self._in_flight = (row, future)
+            self.finish()
+            return
+        if self._pool is None:
+            app = current_app._get_current_object()  # the marks may need Redis (get_redis) in the thread
+            self._pool = ThreadPoolExecutor(1, "portal-send", initializer=lambda: app.app_context().push())
+        self._in_flight = (row, self._pool.submit(send_and_mark))
+
+    def finish(self) -> None:
+        """Wait for the message in flight, if any, and record its outcome."""
+        if self._in_flight is None:
+            return
+        row, future = self._in_flight
+        try:
+            where = future.result()
+        except JobTimeoutException:
+            raise  # still in flight: close() waits for it and records it if it was accepted
+        except Exception as exc:
+            self._in_flight = None
+            self.failures[row.channel] = f"{type(exc).__name__}: {exc}"
+            _release_after_failure(row, self.failures[row.channel])
+            self.counts["failed"] += 1
+            return
+        self._in_flight = None
+        self.unrecorded.append(row.id)
+        self.counts["sent"] += 1
+        log.info("notification %s (%s to user %s) sent by %s: %s", row.id, row.kind, row.user_id, row.channel, where)
+
+    def close(self) -> None:
+        """After an error: a message still in flight is waited for (its mark decides if it went), never dropped."""
+        if self._in_flight is not None:
+            row, future = self._in_flight
+            self._in_flight = None
+            with contextlib.suppress(Exception):
+                future.result()
+                self.unrecorded.append(row.id)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def _wanted(row: Notification, batch: _Batch, failures: dict[str, str], counts: Counter[str]) -> bool:
@@ -273,16 +353,18 @@ def _record_and_claim(unrecorded: list[int], rows: list[Notification]) -> set[in
     return claimed
 
 
-def _deliver(row: Notification, batch: _Batch, settings: Settings, connections: dict[str, Any]) -> str:
+def _prepare(row: Notification, batch: _Batch, settings: Settings, connections: dict[str, Any]) -> Callable[[], str]:
+    """Compose the row's message now; what sends it (on the channel's connection for the batch, if it has one)."""
     channel = channel_named(row.channel)
     session = batch.sessions.get(row.session_id) if row.session_id else None
     message = channel.compose(row, batch.users[row.user_id], session, settings)
     opener = getattr(channel, "connection", None)
     if opener is None:  # a channel without connections: one delivery each
-        return channel.deliver(message, settings)
+        return lambda: channel.deliver(message, settings)
     if row.channel not in connections:
         connections[row.channel] = opener(settings)
-    return connections[row.channel].deliver(message)
+    connection = connections[row.channel]
+    return lambda: connection.deliver(message)
 
 
 def _close_quietly(connection: Any) -> None:
@@ -446,7 +528,13 @@ def _why_not(
         return f"the session is {session.status}"
     if row.kind == "promoted" and (session.id, user.id) not in seated:
         return "no longer holds the seat"
-    return None
+    return notice_not_owed(
+        row.kind,
+        session_status=session.status,
+        end_time=session.end_time,
+        now=now_utc(),
+        holds_seat=(session.id, user.id) in seated,
+    )
 
 
 def _not_now(row: Notification, session: TrainingSession | None) -> str | None:
