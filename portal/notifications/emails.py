@@ -10,11 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 
 from portal.accounts import tokens
 from portal.accounts.models import User
 from portal.config import Settings
 from portal.core.clock import now_utc
+from portal.core.i18n import recipient_locale
 from portal.core.text import single_line
 from portal.core.timezones import format_local, is_valid_timezone
 from portal.notifications.mailer import Attachment, Mail
@@ -29,23 +32,26 @@ def _lead(offset: timedelta) -> str:
     minutes = int(offset.total_seconds() // 60)
     if minutes % 60 == 0:
         hours = minutes // 60
-        return f"in {hours} hour{'s' if hours != 1 else ''}"
-    return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("in %(num)d hour", "in %(num)d hours", hours)
+    return ngettext("in %(num)d minute", "in %(num)d minutes", minutes)
 
 
-FIELD_NAMES = {"duration_minutes": "length", "members_only": "who may join", "chat_enabled": "chat"}
+FIELD_NAMES = {"duration_minutes": _l("length"), "members_only": _l("who may join"), "chat_enabled": _l("chat")}
 
 
 def _subject(kind: str, title: str, lead: str, dates: int = 0) -> str:
     if is_reminder(kind):
-        return f"Reminder: {title} starts {lead}"
+        return gettext("Reminder: %(title)s starts %(lead)s", title=title, lead=lead)
     if kind.startswith("series_"):
-        what = "Canceled" if kind == "series_canceled" else "Changed"
-        return f"{what}: {title}, {dates} date{'s' if dates != 1 else ''}"
+        if kind == "series_canceled":
+            return ngettext(
+                "Canceled: %(title)s, %(num)d date", "Canceled: %(title)s, %(num)d dates", dates, title=title
+            )
+        return ngettext("Changed: %(title)s, %(num)d date", "Changed: %(title)s, %(num)d dates", dates, title=title)
     return {
-        "rescheduled": f"New time: {title}",
-        "canceled": f"Canceled: {title}",
-        "promoted": f"You have a seat: {title}",
+        "rescheduled": gettext("New time: %(title)s", title=title),
+        "canceled": gettext("Canceled: %(title)s", title=title),
+        "promoted": gettext("You have a seat: %(title)s", title=title),
     }[kind]
 
 
@@ -67,6 +73,12 @@ def _session_ics(session: TrainingSession, base_url: str, canceled: bool) -> byt
 
 
 def compose(notification: Notification, user: User, session: TrainingSession | None, settings: Settings) -> Mail:
+    """The email in its recipient's language and clock (their profile), whatever the sending process speaks."""
+    with recipient_locale(user.locale, user.hour_cycle):
+        return _compose(notification, user, session, settings)
+
+
+def _compose(notification: Notification, user: User, session: TrainingSession | None, settings: Settings) -> Mail:
     if session is None:
         return compose_account_email(notification, user, settings)
     zone = user.timezone if is_valid_timezone(user.timezone) else settings.DEFAULT_TIMEZONE
@@ -85,7 +97,7 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
     extra = notification.context or {}
     starts = [datetime.fromisoformat(at) for at in extra.get("starts", [])]
     context["dates"] = [format_local(at, ZoneInfo(zone)) for at in starts]
-    context["fields"] = [FIELD_NAMES.get(f, f.replace("_", " ")) for f in extra.get("fields", [])]
+    context["fields"] = [str(FIELD_NAMES.get(f, f.replace("_", " "))) for f in extra.get("fields", [])]
     subject = _subject(notification.kind, session.title, lead, len(starts))
     template = "reminder" if is_reminder(notification.kind) else notification.kind
     env = current_app.jinja_env  # rendered without request context processors: no request here
@@ -111,14 +123,19 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
 
 
 ACCOUNT_SUBJECTS = {
-    tokens.VERIFY_EMAIL: "Confirm your email address",
-    tokens.PASSWORD_RESET: "Reset your password",
-    tokens.INVITATION: "You are invited to the Training Portal",
-    tokens.EMAIL_CHANGE: "Confirm your new email address",
+    tokens.VERIFY_EMAIL: _l("Confirm your email address"),
+    tokens.PASSWORD_RESET: _l("Reset your password"),
+    tokens.INVITATION: _l("You are invited to the Training Portal"),
+    tokens.EMAIL_CHANGE: _l("Confirm your new email address"),
 }
 
 
 def compose_account_email(notification: Notification, user: User, settings: Settings) -> Mail:
+    with recipient_locale(user.locale, user.hour_cycle):
+        return _compose_account_email(notification, user, settings)
+
+
+def _compose_account_email(notification: Notification, user: User, settings: Settings) -> Mail:
     """A verification, reset, invitation or email-change email: its one-time link, valid from now, with the moment
     it expires in the recipient's zone. The email change goes to the new address (the row's context)."""
     kind = notification.kind
@@ -126,7 +143,7 @@ def compose_account_email(notification: Notification, user: User, settings: Sett
     new_email = context.get("new_email") if kind == tokens.EMAIL_CHANGE else None
     token = tokens.make_token(kind, user, new_email=new_email)
     zone = user.timezone if is_valid_timezone(user.timezone) else settings.DEFAULT_TIMEZONE
-    subject = ACCOUNT_SUBJECTS[kind]
+    subject = str(ACCOUNT_SUBJECTS[kind])
     values = {
         "user": user,
         "url": tokens.link_url(kind, token, settings.BASE_URL),

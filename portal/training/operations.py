@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
@@ -58,7 +59,7 @@ def _instructor_errors(instructor_id: int, actor: User, session: TrainingSession
     if unchanged:
         return {}
     if not rules.can_assign_instructor(actor):
-        raise Forbidden("Only board members and admins may name another instructor.")
+        raise Forbidden(_l("Only board members and admins may name another instructor."))
     instructor = db.session.get(User, instructor_id)
     if instructor is None or not instructor.is_active or not has_role(instructor, Role.INSTRUCTOR):
         return {"instructor_id": "Choose an active instructor."}
@@ -77,7 +78,7 @@ def _snapshot(session: TrainingSession) -> dict[str, Any]:
 def create_session(raw: dict[str, Any], *, actor: User, series_id: int | None = None) -> TrainingSession:
     """`series_id`: the occurrence of a training series this session is (training.series makes those)."""
     if not rules.can_create(actor):
-        raise Forbidden("Only instructors, board members and admins schedule sessions.")
+        raise Forbidden(_l("Only instructors, board members and admins schedule sessions."))
     clean, errors = check_session_data(raw, actor=actor)
     if errors:
         raise ValidationFailed(errors)
@@ -97,7 +98,7 @@ def create_session(raw: dict[str, Any], *, actor: User, series_id: int | None = 
 
 def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User) -> TrainingSession:
     if not rules.can_edit(session, actor):
-        raise Forbidden("You may only edit your own sessions.")
+        raise Forbidden(_l("You may only edit your own sessions."))
     require_state(session, "edit")
     clean, errors = check_session_data(raw, actor=actor, session=session)
     if errors:
@@ -139,7 +140,7 @@ def require_state(session: TrainingSession, action: str) -> None:
 
 def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     if not rules.can_cancel(session, actor):
-        raise Forbidden("You may only cancel your own sessions.")
+        raise Forbidden(_l("You may only cancel your own sessions."))
     require_state(session, "cancel")
     session.status = SessionStatus.CANCELED.value
     released = sum(answers(signals.session_canceled.send(session)))
@@ -157,7 +158,7 @@ def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
 
 def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     if not rules.can_start(session, actor):
-        raise Forbidden("Only the session's own instructor can start it.")
+        raise Forbidden(_l("Only the session's own instructor can start it."))
     require_state(session, "start")
     require_start_period(session)
     rooms.ensure_room(session)  # a ready room is kept; else once, on the spot; ServiceUnavailable (503) if not there
@@ -203,7 +204,7 @@ def end_session(
     """End a live session (or, for the worker, one that never started). The meeting ends for everyone."""
     reason = EndReason(reason)
     if actor is not None and not rules.can_end(session, actor):
-        raise Forbidden("Only the session's own instructor can end it.")
+        raise Forbidden(_l("Only the session's own instructor can end it."))
     error = rules.end_transition_error(session.status, by_system=actor is None, reason=reason)
     if error:
         raise Conflict(error)
