@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -23,6 +24,7 @@ from portal.blueprints import BLUEPRINTS
 from portal.config import PROJECT_ROOT, Settings, load_settings
 from portal.core.errors import register_error_handlers
 from portal.core.htmx import register_htmx
+from portal.core.i18n import init_i18n
 from portal.core.queue import init_queue
 from portal.core.web import register_web
 from portal.extensions import csrf, db
@@ -30,16 +32,16 @@ from portal.video import init_video
 
 # (endpoint, label, minimum role or None for everyone); links to endpoints that do not exist are left out.
 NAV_LINKS = [
-    ("events.index", "Events", None),
-    ("training.index", "Sessions", None),
-    ("training.week", "Timetable", None),
-    ("seats.my_schedule", "My schedule", Role.MEMBER),
-    ("training_log.mine", "Training log", Role.PUBLIC),
-    ("recordings.index", "Recordings", Role.PUBLIC),
-    ("training.my_sessions", "My sessions", Role.INSTRUCTOR),
-    ("accounts.users", "Users", Role.ADMIN),
-    ("audit.index", "Audit log", Role.ADMIN),
-    ("ops.health", "Health", Role.ADMIN),
+    ("events.index", _l("Events"), None),
+    ("training.index", _l("Sessions"), None),
+    ("training.week", _l("Timetable"), None),
+    ("seats.my_schedule", _l("My schedule"), Role.MEMBER),
+    ("training_log.mine", _l("Training log"), Role.PUBLIC),
+    ("recordings.index", _l("Recordings"), Role.PUBLIC),
+    ("training.my_sessions", _l("My sessions"), Role.INSTRUCTOR),
+    ("accounts.users", _l("Users"), Role.ADMIN),
+    ("audit.index", _l("Audit log"), Role.ADMIN),
+    ("ops.health", _l("Health"), Role.ADMIN),
 ]
 
 
@@ -105,6 +107,7 @@ def configure_logging(app: Flask) -> None:
 def configure_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
+    init_i18n(app)
     init_auth(app)
     init_queue(app)
     init_video(app)

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 from flask import Flask, current_app, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.models import User
@@ -128,7 +129,7 @@ def api_auth_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
-            raise Unauthorized("Sign in, or send a valid bearer token.", code="login_required")
+            raise Unauthorized(_l("Sign in, or send a valid bearer token."), code="login_required")
         return view(*args, **kwargs)
 
     return wrapped
@@ -138,6 +139,6 @@ def api_viewer():
     """The caller (possibly anonymous); a bearer token that does not check out is a 401, not anonymity."""
     if request.headers.get("Authorization") and not current_user.is_authenticated:
         raise Unauthorized(
-            "The bearer token is invalid or expired; get a new one from POST /api/auth/token.", code="bad_token"
+            _l("The bearer token is invalid or expired; get a new one from POST /api/auth/token."), code="bad_token"
         )
     return current_user

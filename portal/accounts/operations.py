@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cache
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -40,7 +41,7 @@ def get_user(user_id: int) -> User:
     """The account, or NotFound; an id beyond the database's integers is not looked up (it would raise there)."""
     user = db.session.get(User, user_id) if is_id(user_id) else None
     if user is None:
-        raise NotFound("User not found.")
+        raise NotFound(_l("User not found."))
     return user
 
 
@@ -171,7 +172,7 @@ def _set_new_password(
 def send_invitation(user: User, *, actor: User | None) -> None:
     """Queue the invitation email (link valid 7 days; used up once the invitee sets a password)."""
     if not user.is_active:
-        raise Conflict("This account is deactivated; reactivate it before inviting.")
+        raise Conflict(_l("This account is deactivated; reactivate it before inviting."))
     _mail(user, tokens.INVITATION, {"invited_by": actor.name if actor is not None else None})
     signals.user_changed.send(user, action="user.invite", actor=actor, changes={"email": user.email})
 
@@ -218,7 +219,7 @@ def confirm_email_change(token: str) -> User:
     user, carried = tokens.read_token(tokens.EMAIL_CHANGE, token)
     new_email = carried["new_email"]
     if find_by_email(new_email) is not None:
-        raise Conflict("Another account took this address meanwhile; nothing changed.", code="email_taken")
+        raise Conflict(_l("Another account took this address meanwhile; nothing changed."), code="email_taken")
     _change_email(user, new_email)
     user.email_verified_at = now_utc()
     db.session.flush()
@@ -250,12 +251,12 @@ def update_profile(user: User, *, name: str, timezone: str, password: str | None
 
 def change_role(user_id: int, role: str, *, actor: User) -> User:
     if not has_role(actor, Role.ADMIN):
-        raise Forbidden("Only admins change roles.")
+        raise Forbidden(_l("Only admins change roles."))
     user = get_user(user_id)
     if role_error := check_role(role):
         raise ValidationFailed({"role": role_error})
     if user.id == actor.id and role != Role.ADMIN.value:
-        raise Conflict("You cannot take the admin role from yourself; ask another admin.")
+        raise Conflict(_l("You cannot take the admin role from yourself; ask another admin."))
     old = user.role
     user.role = role
     db.session.flush()
@@ -265,10 +266,10 @@ def change_role(user_id: int, role: str, *, actor: User) -> User:
 
 def set_active(user_id: int, is_active: bool, *, actor: User) -> User:
     if not has_role(actor, Role.ADMIN):
-        raise Forbidden("Only admins deactivate accounts.")
+        raise Forbidden(_l("Only admins deactivate accounts."))
     user = get_user(user_id)
     if user.id == actor.id and not is_active:
-        raise Conflict("You cannot deactivate your own account.")
+        raise Conflict(_l("You cannot deactivate your own account."))
     user.is_active = is_active
     db.session.flush()
     signals.user_changed.send(user, action="user.active", actor=actor, changes={"is_active": is_active})

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import lazy_gettext as _l
+
 from portal.accounts import operations, signals
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
@@ -73,7 +75,7 @@ def deactivate(user_id: int, *, actor: User) -> User:
     if not user.is_active:
         return user  # already: nothing more to release
     if user.id == actor.id:
-        raise Conflict("You cannot deactivate your own account.")
+        raise Conflict(_l("You cannot deactivate your own account."))
     # Sent while the account is still active: the seats are given up as the person would give them up themselves
     # (an inactive user counts as signed out). Same transaction: a failure below undoes the releases too.
     signals.user_deactivated.send(user, actor=actor)

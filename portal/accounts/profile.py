@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
 from portal.accounts import signals
 from portal.accounts.models import User
 from portal.accounts.rules import validate_account
@@ -23,7 +26,7 @@ from portal.core.timezones import all_timezones
 from portal.extensions import db
 
 LOCALES = {"en": "English", "de": "Deutsch"}
-HOUR_CYCLES = {"24": "24-hour clock (18:30)", "12": "12-hour clock (6:30 PM)"}
+HOUR_CYCLES = {"24": _l("24-hour clock (18:30)"), "12": _l("12-hour clock (6:30 PM)")}
 NOTICES, CONFIRMATIONS, RECORDINGS = "notices", "confirmations", "recordings"
 
 
@@ -41,23 +44,23 @@ def reminder_preference(offset: timedelta) -> str:
 def _lead(offset: timedelta) -> str:
     minutes = int(offset.total_seconds() // 60)
     if minutes and minutes % 1440 == 0:
-        return f"{minutes // 1440} day{'s' if minutes != 1440 else ''}"
+        return ngettext("%(num)d day", "%(num)d days", minutes // 1440)
     if minutes and minutes % 60 == 0:
-        return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 def preference_keys(settings: Settings) -> list[tuple[str, str]]:
     """(key, label) of every email kind a person may turn off, in the order the profile shows them."""
     reminders = [
-        (reminder_preference(offset), f"Reminder {_lead(offset)} before a session")
+        (reminder_preference(offset), _l("Reminder %(lead)s before a session", lead=_lead(offset)))
         for offset in settings.REMINDER_OFFSETS
     ]
     return [
         *reminders,
-        (NOTICES, "A session I hold a seat in is rescheduled or canceled"),
-        (CONFIRMATIONS, "Seat confirmations: reserved, waitlisted, promoted, canceled"),
-        (RECORDINGS, "A recording of a session I held a seat in is ready"),
+        (NOTICES, _l("A session I hold a seat in is rescheduled or canceled")),
+        (CONFIRMATIONS, _l("Seat confirmations: reserved, waitlisted, promoted, canceled")),
+        (RECORDINGS, _l("A recording of a session I held a seat in is ready")),
     ]
 
 
@@ -66,7 +69,7 @@ def form_choices(settings: Settings) -> dict[str, Any]:
     return {
         "timezones": all_timezones(),
         "locales": list(LOCALES.items()),
-        "hour_cycles": [("", "As my language shows it"), *HOUR_CYCLES.items()],
+        "hour_cycles": [("", _l("As my language shows it")), *HOUR_CYCLES.items()],
         "email_kinds": preference_keys(settings),
     }
 
@@ -106,9 +109,9 @@ def profile_errors(name: str, timezone: str, locale: str, hour_cycle: str) -> di
     errors = validate_account(None, name, None, timezone, password_required=False)
     errors.pop("email", None)  # the address is changed elsewhere, confirmed from the new address
     if locale and locale not in LOCALES:
-        errors["locale"] = f"Choose a language from the list ({', '.join(LOCALES.values())})."
+        errors["locale"] = _l("Choose a language from the list (%(languages)s).", languages=", ".join(LOCALES.values()))
     if hour_cycle not in ("", *HOUR_CYCLES):
-        errors["hour_cycle"] = "Choose the 12- or the 24-hour clock."
+        errors["hour_cycle"] = _l("Choose the 12- or the 24-hour clock.")
     return errors
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
+
 
 class Role(StrEnum):
     PUBLIC = "public"
@@ -18,7 +20,7 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return _ROLE_LABELS[self]
 
     def at_least(self, other: Role) -> bool:
         return self.rank >= other.rank
@@ -26,6 +28,14 @@ class Role(StrEnum):
 
 _ORDER = [Role.PUBLIC, Role.MEMBER, Role.INSTRUCTOR, Role.BOARD_MEMBER, Role.ADMIN]
 ROLES = tuple(_ORDER)
+# As people read them, in their language (lazy: shown in the request's); English: "Public", "Board member", ...
+_ROLE_LABELS = {
+    Role.PUBLIC: _l("Public"),
+    Role.MEMBER: _l("Member"),
+    Role.INSTRUCTOR: _l("Instructor"),
+    Role.BOARD_MEMBER: _l("Board member"),
+    Role.ADMIN: _l("Admin"),
+}
 
 
 def has_role(user, minimum: Role) -> bool:

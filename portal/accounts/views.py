@@ -4,6 +4,7 @@ invitation, email change) and the password and email forms of /account."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 
 from portal.accounts import operations, people, profile, queries, throttle, tokens
@@ -46,7 +47,7 @@ def login_post():
             "accounts/login.html", {"form": "That email and password do not match an active account."}, status=401
         )
     _sign_in(user, remember=request.form.get("remember") == "on")
-    flash(f"Welcome back, {user.name}.", "success")
+    flash(gettext("Welcome back, %(name)s.", name=user.name), "success")
     return redirect(_return_path(request.form.get("next")))
 
 
@@ -55,7 +56,7 @@ def logout():
     """Ends the sign-in on the server: this browser's cookies, and any copy of them, name nothing any more."""
     end_login_session(session.get("_user_id"))
     logout_user()
-    flash("You are signed out.", "info")
+    flash(gettext("You are signed out."), "info")
     return redirect(url_for("training.home"))
 
 
@@ -99,8 +100,11 @@ def signup_post():
     throttle.record(throttle.SIGN_UP_ADDRESS, request.remote_addr or "unknown")  # accounts made, not typos
     _sign_in(user)
     flash(
-        f"Your account is ready. We sent a link to {user.email}: open it to confirm your address (until then the "
-        "portal emails you nothing else). An admin can make you a member.",
+        gettext(
+            "Your account is ready. We sent a link to %(email)s: open it to confirm your address (until then the "
+            "portal emails you nothing else). An admin can make you a member.",
+            email=user.email,
+        ),
         "success",
     )
     return redirect(url_for("training.home"))
@@ -118,7 +122,7 @@ def verify_email_post(token: str):
         user = operations.verify_email(token)
     except tokens.LinkRefused as exc:
         return _link_refused(exc)
-    flash(f"Thank you: {user.email} is confirmed.", "success")
+    flash(gettext("Thank you: %(email)s is confirmed.", email=user.email), "success")
     return _after_link(user)
 
 
@@ -126,11 +130,11 @@ def verify_email_post(token: str):
 @require_login
 def resend_verification():
     if operations.resend_verification(current_user):
-        flash(f"We sent a new link to {current_user.email}.", "info")
+        flash(gettext("We sent a new link to %(email)s.", email=current_user.email), "info")
     elif current_user.email_verified_at is None:
-        flash("We sent several links in the last hour; please wait a while before asking again.", "info")
+        flash(gettext("We sent several links in the last hour; please wait a while before asking again."), "info")
     else:
-        flash("Your address is already confirmed.", "info")
+        flash(gettext("Your address is already confirmed."), "info")
     return redirect(url_for("accounts.account"))
 
 
@@ -167,7 +171,7 @@ def password_reset_set(token: str):
     except ValidationFailed as exc:
         return _token_page_invalid("accounts/reset_password.html", exc, token, tokens.PASSWORD_RESET)
     _sign_in(user)
-    flash("Your new password is set. You are signed out everywhere else.", "success")
+    flash(gettext("Your new password is set. You are signed out everywhere else."), "success")
     return redirect(url_for("training.home"))
 
 
@@ -186,7 +190,7 @@ def invitation_accept(token: str):
     except ValidationFailed as exc:
         return _token_page_invalid("accounts/reset_password.html", exc, token, tokens.INVITATION)
     _sign_in(user)
-    flash(f"Welcome, {user.name}. Your password is set.", "success")
+    flash(gettext("Welcome, %(name)s. Your password is set.", name=user.name), "success")
     return redirect(url_for("training.home"))
 
 
@@ -214,7 +218,8 @@ def change_password():
         )
         return no_store(page, private=True), 422
     flash(
-        "Your password is changed. You are signed out everywhere else, and your API tokens no longer work.", "success"
+        gettext("Your password is changed. You are signed out everywhere else, and your API tokens no longer work."),
+        "success",
     )
     return redirect(url_for("accounts.account"))
 
@@ -235,9 +240,15 @@ def change_email():
         page = render_template("accounts/email_change.html", email_errors=exc.fields, errors={}, values=form_values())
         return no_store(page, private=True), 422
     if sent:
-        flash(f"We sent a link to {new_email.strip()}: your address changes once you open it.", "info")
+        flash(
+            gettext("We sent a link to %(email)s: your address changes once you open it.", email=new_email.strip()),
+            "info",
+        )
     else:
-        flash(f"Your address is now {current_user.email}; we sent a link there to confirm it.", "info")
+        flash(
+            gettext("Your address is now %(email)s; we sent a link there to confirm it.", email=current_user.email),
+            "info",
+        )
     return redirect(url_for("accounts.account"))
 
 
@@ -252,7 +263,7 @@ def confirm_email_post(token: str):
         user = operations.confirm_email_change(token)
     except tokens.LinkRefused as exc:
         return _link_refused(exc)
-    flash(f"Your address is now {user.email}.", "success")
+    flash(gettext("Your address is now %(email)s.", email=user.email), "success")
     return _after_link(user)
 
 
@@ -349,7 +360,7 @@ def account_post():
             render_invalid("accounts/account.html", exc.fields, **profile.form_choices(current_settings())),
             private=True,
         )
-    flash("Your settings are saved.", "success")
+    flash(gettext("Your settings are saved."), "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -364,7 +375,7 @@ def users():
 @require_role(Role.ADMIN)
 def change_role(user_id: int):
     user = operations.change_role(user_id, request.form.get("role", ""), actor=current_user)
-    flash(f"{user.name} is now {Role(user.role).label.lower()}.", "success")
+    flash(gettext("%(name)s is now %(role)s.", name=user.name, role=str(Role(user.role).label).lower()), "success")
     return redirect(url_for("accounts.users", q=request.args.get("q") or None))
 
 
@@ -374,7 +385,12 @@ def change_active(user_id: int):
     is_active = request.form.get("is_active") == "true"
     change = people.reactivate if is_active else people.deactivate
     user = change(user_id, actor=current_user)
-    flash(f"{user.name} is {'active' if is_active else 'deactivated'}.", "success")
+    flash(
+        gettext("%(name)s is active.", name=user.name)
+        if is_active
+        else gettext("%(name)s is deactivated.", name=user.name),
+        "success",
+    )
     return redirect(url_for("accounts.users", q=request.args.get("q") or None))
 
 

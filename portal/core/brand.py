@@ -32,7 +32,13 @@ def _say_darkened(app) -> None:
         )
 
 
-bp.record_once(lambda state: _say_darkened(state.app))
+def _on_register(app) -> None:
+    _say_darkened(app)
+    # A global, not only a context processor: emails are rendered outside requests (the worker) and read the name.
+    app.jinja_env.globals["brand"] = Brand(app.extensions["portal.settings"])
+
+
+bp.record_once(lambda state: _on_register(state.app))
 
 
 @cache
@@ -78,11 +84,6 @@ class Brand:
     @property
     def theme_color(self) -> str:
         return self._settings.brand_colors["--brand"]
-
-
-@bp.app_context_processor
-def brand_for_templates():
-    return {"brand": Brand(current_settings())}
 
 
 @bp.get("/brand.css", endpoint="css")

@@ -8,13 +8,14 @@ from functools import cache, lru_cache
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
-from babel.core import get_global
-from babel.dates import get_timezone_location
+from babel.core import Locale, get_global
+from babel.dates import format_datetime, get_timezone_location
 from flask import request
 from flask_login import current_user
 
 from portal.config import current_settings
 from portal.core.clock import now_utc
+from portal.core.i18n import chosen_hour_cycle, formatting_locale
 from portal.core.validation import check_in_calendar
 
 TZ_COOKIE = "tz"
@@ -166,16 +167,44 @@ def to_zone(value: datetime, zone: ZoneInfo | str) -> datetime:
     return value.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone)
 
 
-def format_local(value: datetime | None, zone: ZoneInfo | str | None = None, fmt: str = "long") -> str:
-    """'Tue 24 Nov 2026, 18:30 CET' in the viewer's zone (or `zone`): always with its zone."""
+def format_local(
+    value: datetime | None, zone: ZoneInfo | str | None = None, fmt: str = "long", hour_cycle: str | None = None
+) -> str:
+    """'Tue 24 Nov 2026, 18:30 CET' in the viewer's zone (or `zone`): always with its zone. In the current locale
+    (portal.core.i18n: 'Di., 24. Nov. 2026, 18:30 CET' in German, 'Tue, Nov 24, 2026, 6:30 PM EST' in en_US), on
+    the clock `hour_cycle` names ('12'/'24'), else the one the viewer (or an email's recipient) chose, else the
+    locale's own."""
     if value is None:
         return ""
     local = to_zone(value, zone or viewer_timezone())
+    locale = formatting_locale()
+    twelve = (hour_cycle or chosen_hour_cycle() or _locale_hour_cycle(locale)) == "12"
+    clock = format_datetime(local, "h:mm a" if twelve else "HH:mm", locale=locale)
     if fmt == "time":
-        return f"{local:%H:%M} {zone_abbreviation(local)}"
+        return f"{clock} {zone_abbreviation(local)}"
+    day = format_datetime(local, _date_pattern(locale), locale=locale)
     if fmt == "date":
-        return local.strftime("%a %d %b %Y")
-    return f"{local:%a %d %b %Y, %H:%M} {zone_abbreviation(local)}"
+        return day
+    return f"{day}, {clock} {zone_abbreviation(local)}"
+
+
+# Date patterns by language and region (CLDR field symbols); a locale not named here gets its CLDR medium date.
+DATE_PATTERNS = {"en": "EEE dd MMM y", "en_US": "EEE, MMM d, y", "en_CA": "EEE, MMM d, y", "de": "EEE, d. MMM y"}
+
+
+def _date_pattern(locale: Locale) -> str:
+    key = f"{locale.language}_{locale.territory}" if locale.territory else locale.language
+    pattern = DATE_PATTERNS.get(key) or DATE_PATTERNS.get(locale.language)
+    return pattern or "EEE, " + locale.date_formats["medium"].pattern
+
+
+def _locale_hour_cycle(locale: Locale) -> str:
+    """'12' where the locale's clock is (en_US: 'h:mm a'); the portal's own 'en' (no region) keeps the 24-hour
+    clock it always had."""
+    if locale.territory is None and locale.language == "en":
+        return "24"
+    pattern = locale.time_formats["short"].pattern
+    return "12" if "h" in pattern.replace("'h'", "") or "K" in pattern else "24"
 
 
 def format_duration(seconds: float | int | timedelta) -> str:

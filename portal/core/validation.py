@@ -16,6 +16,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 # A form's or a query's whole number: ASCII digits only, at most this many (beyond 64 bits nothing fits a column).
 WHOLE_NUMBER_DIGITS = 18
@@ -23,7 +25,11 @@ WHOLE_NUMBER_DIGITS = 18
 # added to them never overflows, and wider than anything a club plans or looks back on.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
-OUT_OF_CALENDAR = f"Give a date between the years {EARLIEST.year} and {LATEST.year - 1}."
+OUT_OF_CALENDAR = _l(
+    "Give a date between the years %(first_year)s and %(last_year)s.",
+    first_year=EARLIEST.year,
+    last_year=LATEST.year - 1,
+)
 # Request bodies are a few levels deep (an object holding a list of tags); deeper is no request of ours, and deep
 # enough nesting exhausts the parser's stack.
 _INT_LIMIT = 2**63  # a 64-bit integer column
@@ -74,7 +80,7 @@ def storable_text(text: str) -> bool:
 
 
 def unstorable_text_message(label: str) -> str:
-    return f"The {label} contains a character that is not allowed."
+    return _l("The %(label)s contains a character that is not allowed.", label=label)
 
 
 def check_long_text(value: Any, limit: int, label: str = "description") -> Result:
@@ -82,9 +88,14 @@ def check_long_text(value: Any, limit: int, label: str = "description") -> Resul
     if value is None:
         return "", None
     if not isinstance(value, str):
-        return None, f"The {label} must be text."
+        return None, _l("The %(label)s must be text.", label=label)
     if len(value) > limit:
-        return None, f"Keep the {label} to {limit} characters (it has {len(value)})."
+        return None, _l(
+            "Keep the %(label)s to %(limit)s characters (it has %(length)s).",
+            label=label,
+            limit=limit,
+            length=len(value),
+        )
     if not storable_text(value):
         return None, unstorable_text_message(label)
     return value.strip(), None
@@ -100,11 +111,11 @@ def parse_aware_datetime(value: Any) -> Result:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            return None, "Not a date and time; use ISO 8601, e.g. 2026-12-01T18:00:00+01:00."
+            return None, _l("Not a date and time; use ISO 8601, e.g. 2026-12-01T18:00:00+01:00.")
     if not isinstance(value, datetime):
-        return None, "Give a date and time in ISO 8601 with a time zone offset."
+        return None, _l("Give a date and time in ISO 8601 with a time zone offset.")
     if value.tzinfo is None or value.utcoffset() is None:
-        return None, "This time has no time zone; add an offset like +01:00 or Z."
+        return None, _l("This time has no time zone; add an offset like +01:00 or Z.")
     return check_in_calendar(value)
 
 

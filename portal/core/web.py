@@ -4,6 +4,7 @@ template helpers."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, make_response, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.datastructures import Headers
@@ -92,7 +93,7 @@ def register_web(app: Flask) -> None:
             check_csrf()
         elif not current_user.is_authenticated:
             raise Unauthorized(
-                "The bearer token is invalid or expired; get a new one from POST /api/auth/token.", code="bad_token"
+                _l("The bearer token is invalid or expired; get a new one from POST /api/auth/token."), code="bad_token"
             )
 
     def check_csrf() -> None:

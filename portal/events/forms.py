@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from portal.core.forms import local_values, read_local_time
 from portal.events.models import Event, Visibility
 
@@ -16,7 +18,13 @@ def event_data(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]
     data: dict[str, Any] = {key: form.get(key, "") for key in ("title", "description", "location", "visibility")}
     errors: dict[str, str] = {}
     for key in ("start", "end"):
-        value, error = read_local_time(form, key, f"Enter the date and time the event {key}s.")
+        value, error = read_local_time(
+            form,
+            key,
+            _l("Enter the date and time the event starts.")
+            if key == "start"
+            else _l("Enter the date and time the event ends."),
+        )
         if error:
             errors[f"{key}_time"] = error
         else:

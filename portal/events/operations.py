@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from portal.accounts.models import User
 from portal.audit.operations import diff, record
 from portal.core.errors import Forbidden, ValidationFailed
@@ -22,7 +24,7 @@ def check_event_data(raw: dict[str, Any], *, event: Event | None = None) -> tupl
 
 def create_event(raw: dict[str, Any], *, actor: User) -> Event:
     if not rules.can_manage(actor):
-        raise Forbidden("Only board members and admins create events.")
+        raise Forbidden(_l("Only board members and admins create events."))
     clean, errors = check_event_data(raw)
     if errors:
         raise ValidationFailed(errors)
@@ -35,7 +37,7 @@ def create_event(raw: dict[str, Any], *, actor: User) -> Event:
 
 def update_event(event: Event, raw: dict[str, Any], *, actor: User) -> Event:
     if not rules.can_manage(actor):
-        raise Forbidden("Only board members and admins edit events.")
+        raise Forbidden(_l("Only board members and admins edit events."))
     clean, errors = check_event_data(raw, event=event)
     if errors:
         raise ValidationFailed(errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.core.errors import NotFound
@@ -24,14 +25,14 @@ def visible_to(viewer) -> sa.ColumnElement[bool]:
 def get_visible(event_id: int, viewer) -> Event:
     event = db.session.get(Event, event_id) if is_id(event_id) else None
     if event is None or not rules.can_view(event, viewer):
-        raise NotFound("Event not found.")
+        raise NotFound(_l("Event not found."))
     return event
 
 
 def get_public(event_id: int) -> Event:
     event = db.session.get(Event, event_id) if is_id(event_id) else None
     if event is None or not event.is_public:
-        raise NotFound("Event not found.")
+        raise NotFound(_l("Event not found."))
     return event
 
 

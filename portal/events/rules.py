@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from portal.accounts.roles import Role, has_role
 from portal.core.validation import check_long_text, parse_aware_datetime, put, storable_text, unstorable_text_message
 from portal.events.models import Visibility
@@ -21,9 +23,9 @@ def validate_event(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(clean, errors) for the fields in `raw`; `current` holds the stored start/end of an event being edited."""
     clean: dict[str, Any] = {}
-    errors = {key: "Unknown or read-only field." for key in raw if key not in WRITABLE_FIELDS}
+    errors = {key: _l("Unknown or read-only field.") for key in raw if key not in WRITABLE_FIELDS}
     if not partial:
-        errors.update({key: "This field is required." for key in REQUIRED_FIELDS if raw.get(key) in (None, "")})
+        errors.update({key: _l("This field is required.") for key in REQUIRED_FIELDS if raw.get(key) in (None, "")})
     if "title" in raw and "title" not in errors:
         put(clean, errors, "title", _text(raw["title"], TITLE_MAX, "title", required=True))
     if "description" in raw:
@@ -38,7 +40,7 @@ def validate_event(
     start = clean.get("start_time", (current or {}).get("start_time"))
     end = clean.get("end_time", (current or {}).get("end_time"))
     if start and end and end <= start and "end_time" not in errors:
-        errors["end_time"] = "The end must be after the start."
+        errors["end_time"] = _l("The end must be after the start.")
     if not partial:
         clean.setdefault("description", "")
         clean.setdefault("location", "")
@@ -50,19 +52,24 @@ def check_visibility(value: Any) -> tuple[str | None, str | None]:
     # a str first: a list or a dict from JSON cannot even be looked up in a set
     if isinstance(value, str) and value in VISIBILITIES:
         return value, None
-    return None, "Visibility is either public (everyone) or members (members only)."
+    return None, _l("Visibility is either public (everyone) or members (members only).")
 
 
 def _text(value: Any, limit: int, label: str, *, required: bool) -> tuple[str | None, str | None]:
     if value is None and not required:
         return "", None
     if not isinstance(value, str):
-        return None, f"The {label} must be text."
+        return None, _l("The %(label)s must be text.", label=label)
     text = value.strip()
     if required and not text:
-        return None, f"Give the event a {label}."
+        return None, _l("Give the event a %(label)s.", label=label)
     if len(text) > limit:
-        return None, f"Keep the {label} to {limit} characters (it has {len(text)})."
+        return None, _l(
+            "Keep the %(label)s to %(limit)s characters (it has %(length)s).",
+            label=label,
+            limit=limit,
+            length=len(text),
+        )
     if not storable_text(text):
         return None, unstorable_text_message(label)
     return text, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -125,7 +126,7 @@ def _save(event: Event | None):
     except ValidationFailed as exc:
         db.session.rollback()
         return _render_form(event, submitted_values(), exc.fields, 422)
-    flash(f"“{event.title}” is saved.", "success")
+    flash(gettext("“%(title)s” is saved.", title=event.title), "success")
     return redirect(url_for("events.detail", event_id=event.id))
 
 

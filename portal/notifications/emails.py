@@ -10,12 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 from portal.accounts import tokens
 from portal.accounts.models import User
 from portal.config import Settings
 from portal.core.clock import now_utc
+from portal.core.i18n import recipient_locale
 from portal.core.text import single_line
 from portal.core.timezones import format_local, is_valid_timezone
 from portal.notifications import consent, invites
@@ -33,32 +36,35 @@ def _lead(offset: timedelta) -> str:
     minutes = int(offset.total_seconds() // 60)
     if minutes % 60 == 0:
         hours = minutes // 60
-        return f"in {hours} hour{'s' if hours != 1 else ''}"
-    return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("in %(num)d hour", "in %(num)d hours", hours)
+    return ngettext("in %(num)d minute", "in %(num)d minutes", minutes)
 
 
-FIELD_NAMES = {"duration_minutes": "length", "members_only": "who may join", "chat_enabled": "chat"}
+FIELD_NAMES = {"duration_minutes": _l("length"), "members_only": _l("who may join"), "chat_enabled": _l("chat")}
 
 
 def _subject(kind: str, title: str, lead: str, dates: int = 0) -> str:
     if is_reminder(kind):
-        return f"Reminder: {title} starts {lead}"
+        return gettext("Reminder: %(title)s starts %(lead)s", title=title, lead=lead)
     if kind.startswith("series_"):
-        what = "Canceled" if kind == "series_canceled" else "Changed"
-        return f"{what}: {title}, {dates} date{'s' if dates != 1 else ''}"
+        if kind == "series_canceled":
+            return ngettext(
+                "Canceled: %(title)s, %(num)d date", "Canceled: %(title)s, %(num)d dates", dates, title=title
+            )
+        return ngettext("Changed: %(title)s, %(num)d date", "Changed: %(title)s, %(num)d dates", dates, title=title)
     return {
-        "rescheduled": f"New time: {title}",
-        "canceled": f"Canceled: {title}",
-        "promoted": f"You have a seat: {title}",
-        "seat_reserved": f"Seat confirmed: {title}",
-        "seat_waitlisted": f"On the waitlist: {title}",
-        "seat_canceled": f"Seat canceled: {title}",
-        "starting_now": f"Starting now: {title}",
-        "instructor_late": f"Not started yet: {title}",
-        "not_started": f"Did not take place: {title}",
-        "recording_ready": f"Recording ready: {title}",
-        "lead_changed": f"New instructor: {title}",
-        "no_show_released": f"Your seat went to the waitlist: {title}",
+        "rescheduled": gettext("New time: %(title)s", title=title),
+        "canceled": gettext("Canceled: %(title)s", title=title),
+        "promoted": gettext("You have a seat: %(title)s", title=title),
+        "seat_reserved": gettext("Seat confirmed: %(title)s", title=title),
+        "seat_waitlisted": gettext("On the waitlist: %(title)s", title=title),
+        "seat_canceled": gettext("Seat canceled: %(title)s", title=title),
+        "starting_now": gettext("Starting now: %(title)s", title=title),
+        "instructor_late": gettext("Not started yet: %(title)s", title=title),
+        "not_started": gettext("Did not take place: %(title)s", title=title),
+        "recording_ready": gettext("Recording ready: %(title)s", title=title),
+        "lead_changed": gettext("New instructor: %(title)s", title=title),
+        "no_show_released": gettext("Your seat went to the waitlist: %(title)s", title=title),
     }[kind]
 
 
@@ -135,6 +141,12 @@ def _session_ics(session: TrainingSession, base_url: str, canceled: bool) -> byt
 
 
 def compose(notification: Notification, user: User, session: TrainingSession | None, settings: Settings) -> Mail:
+    """The email in its recipient's language and clock (their profile), whatever the sending process speaks."""
+    with recipient_locale(user.locale, user.hour_cycle):
+        return _compose(notification, user, session, settings)
+
+
+def _compose(notification: Notification, user: User, session: TrainingSession | None, settings: Settings) -> Mail:
     if session is None:
         return compose_account_email(notification, user, settings)
     zone = user.timezone if is_valid_timezone(user.timezone) else settings.DEFAULT_TIMEZONE
@@ -164,7 +176,7 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
         context["next_sessions"] = _next_sessions(notification, user, ZoneInfo(zone), settings)
     starts = [datetime.fromisoformat(at) for at in extra.get("starts", [])]
     context["dates"] = [format_local(at, ZoneInfo(zone)) for at in starts]
-    context["fields"] = [FIELD_NAMES.get(f, f.replace("_", " ")) for f in extra.get("fields", [])]
+    context["fields"] = [str(FIELD_NAMES.get(f, f.replace("_", " "))) for f in extra.get("fields", [])]
     subject = _subject(notification.kind, session.title, lead, len(starts))
     template = "reminder" if is_reminder(notification.kind) else notification.kind
     env = current_app.jinja_env  # rendered without request context processors: no request here
@@ -181,14 +193,19 @@ def compose(notification: Notification, user: User, session: TrainingSession | N
 
 
 ACCOUNT_SUBJECTS = {
-    tokens.VERIFY_EMAIL: "Confirm your email address",
-    tokens.PASSWORD_RESET: "Reset your password",
-    tokens.INVITATION: "You are invited to the Training Portal",
-    tokens.EMAIL_CHANGE: "Confirm your new email address",
+    tokens.VERIFY_EMAIL: _l("Confirm your email address"),
+    tokens.PASSWORD_RESET: _l("Reset your password"),
+    tokens.INVITATION: _l("You are invited to the Training Portal"),
+    tokens.EMAIL_CHANGE: _l("Confirm your new email address"),
 }
 
 
 def compose_account_email(notification: Notification, user: User, settings: Settings) -> Mail:
+    with recipient_locale(user.locale, user.hour_cycle):
+        return _compose_account_email(notification, user, settings)
+
+
+def _compose_account_email(notification: Notification, user: User, settings: Settings) -> Mail:
     """A verification, reset, invitation or email-change email: its one-time link, valid from now, with the moment
     it expires in the recipient's zone. The email change goes to the new address (the row's context)."""
     kind = notification.kind
@@ -196,7 +213,7 @@ def compose_account_email(notification: Notification, user: User, settings: Sett
     new_email = context.get("new_email") if kind == tokens.EMAIL_CHANGE else None
     token = tokens.make_token(kind, user, new_email=new_email)
     zone = user.timezone if is_valid_timezone(user.timezone) else settings.DEFAULT_TIMEZONE
-    subject = ACCOUNT_SUBJECTS[kind]
+    subject = str(ACCOUNT_SUBJECTS[kind])
     values = {
         "user": user,
         "url": tokens.link_url(kind, token, settings.BASE_URL),

@@ -9,6 +9,7 @@ all it can do is stop one kind of email to the person it names. A forged, trunca
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_babel import lazy_gettext as _l
 
 from portal.accounts.models import User
 from portal.accounts.profile import preference_keys, set_email_preference, wants
@@ -27,8 +28,10 @@ def _person_and_kind(token: str) -> tuple[User, str, str]:
     user = db.session.get(User, read[0]) if read else None
     if read is None or user is None:
         raise NotFound(
-            "This unsubscribe link is not valid. Use the link of a recent email, or sign in and change "
-            "your email preferences on your profile.",
+            _l(
+                "This unsubscribe link is not valid. Use the link of a recent email, or sign in and change "
+                "your email preferences on your profile."
+            ),
             code="bad_link",
         )
     return user, read[1], dict(preference_keys(settings))[read[1]]

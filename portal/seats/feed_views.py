@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.auth import require_login
@@ -50,7 +52,7 @@ def calendar_feed_links() -> FeedLinks | None:
 def ics(secret: str):
     owner = feed.feed_owner(secret)
     if owner is None:
-        raise NotFound("No such calendar.")
+        raise NotFound(_l("No such calendar."))
     items = feed.feed_items(owner)
     etag = feed.feed_etag(owner, secret, items)
     if etag in request.if_none_match:
@@ -71,5 +73,7 @@ def reset():
     feed.reset_feed(current_user)
     if is_htmx():
         return no_store(render_template("seats/_calendar_feed.html", feed_reset=True), private=True)
-    flash("Your calendar feed has a new address. Subscribe to it again; the old one no longer works.", "success")
+    flash(
+        gettext("Your calendar feed has a new address. Subscribe to it again; the old one no longer works."), "success"
+    )
     return redirect(url_for("seats.my_schedule"))

@@ -16,7 +16,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from portal.accounts.roles import Role, has_role
+from portal.core.i18n import fill, in_english
 from portal.core.timezones import format_duration
 from portal.seats.models import SeatStatus
 from portal.training.models import SessionStatus
@@ -54,18 +57,18 @@ class Reason(StrEnum):
 
 
 MESSAGES = {
-    Reason.NOT_FOUND: "This session does not exist, or you may not see it.",
-    Reason.CANCELED: "This session was canceled.",
-    Reason.ENDED: "This session has ended.",
-    Reason.LOGIN_REQUIRED: "Sign in to join this session.",
-    Reason.MEMBERS_ONLY: "This session is for members only.",
-    Reason.TOO_EARLY: "Joining opens in {opens_in}.",
-    Reason.FULL: "This session is full. You can join the waitlist.",
-    Reason.MEMBERS_REQUIRED: "Reserving seats is for members.",
-    Reason.SEAT_NOT_NEEDED: "You host this session; hosts join without a seat.",
-    Reason.SEAT_REQUIRED: "Take a seat first.",
-    Reason.WRONG_STATE: "This session is {status}; its seats can no longer change.",
-    Reason.NO_SEAT: "You hold no seat or waitlist place in this session.",
+    Reason.NOT_FOUND: _l("This session does not exist, or you may not see it."),
+    Reason.CANCELED: _l("This session was canceled."),
+    Reason.ENDED: _l("This session has ended."),
+    Reason.LOGIN_REQUIRED: _l("Sign in to join this session."),
+    Reason.MEMBERS_ONLY: _l("This session is for members only."),
+    Reason.TOO_EARLY: _l("Joining opens in %(opens_in)s."),
+    Reason.FULL: _l("This session is full. You can join the waitlist."),
+    Reason.MEMBERS_REQUIRED: _l("Reserving seats is for members."),
+    Reason.SEAT_NOT_NEEDED: _l("You host this session; hosts join without a seat."),
+    Reason.SEAT_REQUIRED: _l("Take a seat first."),
+    Reason.WRONG_STATE: _l("This session is %(status)s; its seats can no longer change."),
+    Reason.NO_SEAT: _l("You hold no seat or waitlist place in this session."),
 }
 
 
@@ -163,7 +166,7 @@ def explain(reason: Reason, attempt: Attempt | None = None) -> str:
     """The one message of `reason`, with what it names filled in (the time until the window opens, the status)."""
     status = attempt.session.status if attempt is not None and attempt.session is not None else ""
     opens_in = format_duration(attempt.seconds_until_open if attempt is not None else 0)
-    return MESSAGES[reason].format(opens_in=opens_in, status=status)
+    return fill(MESSAGES[reason], opens_in=opens_in, status=status)
 
 
 def reserve_refusal(session, person) -> Reason | None:
@@ -207,6 +210,7 @@ class Eligibility:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["opens_at"] = self.opens_at.isoformat() if self.opens_at else None
+        data["message"] = in_english(self.message)  # the API's messages stay English (pages show them translated)
         return data
 
 
@@ -273,7 +277,7 @@ def eligibility(
     if reason is not None:
         return Eligibility(False, reason, explain(reason, attempt), **base)
     waiting = session.status == SessionStatus.SCHEDULED
-    message = "Waiting for the instructor to start." if waiting else "The session is live. Join now."
+    message = _l("Waiting for the instructor to start.") if waiting else _l("The session is live. Join now.")
     return Eligibility(True, None, message, needs_seat=not host and not attempt.holds_seat, is_waiting=waiting, **base)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import signals as account_signals
@@ -54,7 +55,7 @@ def book_series(series: TrainingSeries, user) -> tuple[StandingBooking, list[Sea
     that refuses on its own (it started meanwhile) is left out. Booking again is harmless: it fills gaps."""
     upcoming = future_occurrences(series)
     if not upcoming:
-        raise Conflict("This series has no future occurrence to book.", code="no_occurrence")
+        raise Conflict(_l("This series has no future occurrence to book."), code="no_occurrence")
     reason = rules.reserve_refusal(upcoming[0], user)
     if reason is not None:
         raise operations.refusal_error(reason)
@@ -101,7 +102,7 @@ def end_booking(series: TrainingSeries, user) -> list[int]:
     usual cancel (a released seat goes to the waitlist). Answers the session ids released."""
     booking = booking_of(series, user)
     if booking is None:
-        raise NotFound("You have no standing booking for this series.", code="not_booked")
+        raise NotFound(_l("You have no standing booking for this series."), code="not_booked")
     booking.ended_at = now_utc()
     released = []
     for session in future_occurrences(series):

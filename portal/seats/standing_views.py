@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from portal.accounts.auth import require_login
@@ -47,7 +48,7 @@ def _back(session: TrainingSession):
 def book(session_id: int):
     session = training_queries.get_visible(session_id, current_user)
     if session.series_id is None:
-        flash("This session is not part of a weekly class.", "error")
+        flash(gettext("This session is not part of a weekly class."), "error")
         return _back(session)
     series = get_visible(session.series_id, current_user)
     try:
@@ -59,9 +60,11 @@ def book(session_id: int):
         flash(exc.message, "error")
         return _back(session)
     waitlisted = sum(1 for seat in seats if seat.status != SeatStatus.CONFIRMED.value)
-    notice = f"You booked the whole series: {len(seats)} session{'' if len(seats) == 1 else 's'}"
-    notice += f", {waitlisted} of them on the waitlist." if waitlisted else "."
-    flash(notice + " Sessions added later are booked for you too.", "success")
+    notice = ngettext(
+        "You booked the whole series: %(num)d session", "You booked the whole series: %(num)d sessions", len(seats)
+    )
+    notice += gettext(", %(num)d of them on the waitlist.", num=waitlisted) if waitlisted else "."
+    flash(notice + " " + gettext("Sessions added later are booked for you too."), "success")
     return _back(session)
 
 
@@ -70,7 +73,7 @@ def book(session_id: int):
 def end(session_id: int):
     session = training_queries.get_visible(session_id, current_user)
     if session.series_id is None:
-        flash("This session is not part of a weekly class.", "error")
+        flash(gettext("This session is not part of a weekly class."), "error")
         return _back(session)
     series = get_visible(session.series_id, current_user)
     try:
@@ -80,5 +83,12 @@ def end(session_id: int):
         flash(exc.message, "error")
         return _back(session)
     count = len(released)
-    flash(f"Your standing booking has ended; {count} seat{'' if count == 1 else 's'} released.", "success")
+    flash(
+        ngettext(
+            "Your standing booking has ended; %(num)d seat released.",
+            "Your standing booking has ended; %(num)d seats released.",
+            count,
+        ),
+        "success",
+    )
     return _back(session)

@@ -18,6 +18,8 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.auth import require_login
@@ -183,9 +185,11 @@ def reserve(session_id: int):
     except DomainError as exc:
         return _seat_refused(session, exc)
     if seat.status == SeatStatus.CONFIRMED.value:
-        notice = "You have a seat."
+        notice = gettext("You have a seat.")
     else:
-        notice = f"You are on the waitlist (place {queries.waitlist_position(session, current_user)})."
+        notice = gettext(
+            "You are on the waitlist (place %(place)s).", place=queries.waitlist_position(session, current_user)
+        )
     return _seat_done(session, notice)
 
 
@@ -199,7 +203,9 @@ def cancel_seat(session_id: int):
     except DomainError as exc:
         return _seat_refused(session, exc)
     was_waitlisted = held is not None and held.status == SeatStatus.WAITLISTED.value
-    return _seat_done(session, "You left the waitlist." if was_waitlisted else "Your seat is released.")
+    return _seat_done(
+        session, gettext("You left the waitlist.") if was_waitlisted else gettext("Your seat is released.")
+    )
 
 
 def _seat_done(session: TrainingSession, notice: str):
@@ -285,7 +291,7 @@ def _attendance_session(session_id: int) -> TrainingSession:
     if not current_user.is_authenticated:
         raise NotFound(NOT_FOUND_MESSAGE)
     if not can_see_attendance(session, current_user):
-        raise Forbidden("Only the session's instructors, board members and admins see its attendance.")
+        raise Forbidden(_l("Only the session's instructors, board members and admins see its attendance."))
     return session
 
 
@@ -342,11 +348,11 @@ def calendar(session_id: int):
 def presence(session_id: int):
     """Who is in a development room now. Only for people who joined it, its instructor and board members."""
     if not current_user.is_authenticated:
-        raise Unauthorized("Sign in to see who is in the room.", code="login_required")
+        raise Unauthorized(_l("Sign in to see who is in the room."), code="login_required")
     session = db.session.get(TrainingSession, session_id) if is_id(session_id) else None
     if session is None or not can_see_presence(
         session, current_user, has_joined=queries.has_joined(session, current_user)
     ):
-        raise NotFound("No such room.")
+        raise NotFound(_l("No such room."))
     template = "seats/_presence.html" if is_htmx() else "seats/presence.html"
     return no_store(render_template(template, session=session, present=queries.present_in_room(session)), private=True)

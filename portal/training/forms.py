@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from portal.core.forms import local_values, read_local_time
 from portal.core.validation import whole_number
 from portal.training import rules
@@ -34,9 +36,9 @@ def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[di
         data[key] = form.get(key) == "on"
     _read_start(form, data, errors)
     numbers = {
-        "duration_minutes": "Give the duration in whole minutes.",
-        "capacity": "Give the capacity as a whole number, or leave it empty for no limit.",
-        "event_id": "Choose an event from the list.",
+        "duration_minutes": _l("Give the duration in whole minutes."),
+        "capacity": _l("Give the capacity as a whole number, or leave it empty for no limit."),
+        "event_id": _l("Choose an event from the list."),
     }
     for key, message in numbers.items():
         text = form.get(key, "").strip()
@@ -53,7 +55,7 @@ def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[di
     if error:
         errors["assistant_ids"] = error
     if allow_instructor and form.get("instructor_id", "").strip():
-        value, error = _int_or_error(form["instructor_id"], "Choose an instructor from the list.")
+        value, error = _int_or_error(form["instructor_id"], _l("Choose an instructor from the list."))
         data["instructor_id"] = value
         if error:
             errors["instructor_id"] = error
@@ -82,7 +84,7 @@ def read_assistant_ids(form: Mapping[str, str]) -> tuple[list[int], str | None]:
 
 
 def _read_start(form: Mapping[str, str], data: dict[str, Any], errors: dict[str, str]) -> None:
-    start, error = read_local_time(form, "start", "Enter the date and time the session starts.")
+    start, error = read_local_time(form, "start", _l("Enter the date and time the session starts."))
     if error:
         errors["start_time"] = error
     else:
@@ -135,16 +137,18 @@ def rule_data(form) -> tuple[dict[str, Any], dict[str, str]]:
         "time_zone": form.get("timezone", ""),
         "weekdays": [day for day in form.getlist("weekdays") if day][:14],
     }
-    interval, error = _int_or_error(form.get("interval_weeks", "1"), "Give the interval as a whole number of weeks.")
+    interval, error = _int_or_error(
+        form.get("interval_weeks", "1"), _l("Give the interval as a whole number of weeks.")
+    )
     if error:
         errors["interval_weeks"] = error
     raw["interval_weeks"] = interval
     if form.get("ends", "count") == "until":
         raw["until"] = form.get("until", "").strip() or None
         if raw["until"] is None:
-            errors["until"] = "Give the end date, or end after a number of sessions."
+            errors["until"] = _l("Give the end date, or end after a number of sessions.")
     else:
-        count, error = _int_or_error(form.get("count", ""), "Give the number of sessions as a whole number.")
+        count, error = _int_or_error(form.get("count", ""), _l("Give the number of sessions as a whole number."))
         if error:
             errors["count"] = error
         raw["count"] = count

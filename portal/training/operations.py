@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
@@ -72,9 +73,9 @@ def _instructor_errors(instructor_id: int, actor: User, session: TrainingSession
         return {}
     allowed = rules.can_hand_over(session, actor) if session is not None else rules.can_assign_instructor(actor)
     if not allowed:
-        raise Forbidden("Only the lead instructor, board members and admins may name another lead.")
+        raise Forbidden(_l("Only the lead instructor, board members and admins may name another lead."))
     if not _is_active_instructor(instructor_id):
-        return {"instructor_id": "Choose an active instructor."}
+        return {"instructor_id": _l("Choose an active instructor.")}
     return {}
 
 
@@ -134,7 +135,7 @@ def _snapshot(session: TrainingSession) -> dict[str, Any]:
 def create_session(raw: dict[str, Any], *, actor: User, series_id: int | None = None) -> TrainingSession:
     """`series_id`: the occurrence of a training series this session is (training.series makes those)."""
     if not rules.can_create(actor):
-        raise Forbidden("Only instructors, board members and admins schedule sessions.")
+        raise Forbidden(_l("Only instructors, board members and admins schedule sessions."))
     clean, errors = check_session_data(raw, actor=actor)
     if errors:
         raise ValidationFailed(errors)
@@ -159,7 +160,7 @@ def update_session(session: TrainingSession, raw: dict[str, Any], *, actor: User
     """An edit by one of the session's instructors, a board member or an admin. A new `instructor_id` is a
     handover (see hand_over): the new lead leaves the assistants, and lead_changed is sent."""
     if not rules.can_edit(session, actor):
-        raise Forbidden("You may only edit sessions you teach.")
+        raise Forbidden(_l("You may only edit sessions you teach."))
     require_state(session, "edit")
     clean, errors = check_session_data(raw, actor=actor, session=session)
     if errors:
@@ -256,7 +257,7 @@ def require_state(session: TrainingSession, action: str) -> None:
 
 def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     if not rules.can_cancel(session, actor):
-        raise Forbidden("You may only cancel sessions you teach.")
+        raise Forbidden(_l("You may only cancel sessions you teach."))
     require_state(session, "cancel")
     session.status = SessionStatus.CANCELED.value
     released = sum(answers(signals.session_canceled.send(session)))
@@ -274,7 +275,7 @@ def cancel_session(session: TrainingSession, *, actor: User) -> TrainingSession:
 
 def start_session(session: TrainingSession, *, actor: User) -> TrainingSession:
     if not rules.can_start(session, actor):
-        raise Forbidden("Only the session's instructors can start it.")
+        raise Forbidden(_l("Only the session's instructors can start it."))
     require_state(session, "start")
     require_start_period(session)
     rooms.ensure_room(session)  # a ready room is kept; else once, on the spot; ServiceUnavailable (503) if not there
@@ -320,7 +321,7 @@ def end_session(
     """End a live session (or, for the worker, one that never started). The meeting ends for everyone."""
     reason = EndReason(reason)
     if actor is not None and not rules.can_end(session, actor):
-        raise Forbidden("Only the session's instructors can end it.")
+        raise Forbidden(_l("Only the session's instructors can end it."))
     error = rules.end_transition_error(session.status, by_system=actor is None, reason=reason)
     if error:
         raise Conflict(error)

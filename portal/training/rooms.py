@@ -16,6 +16,7 @@ import secrets
 import time
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import lazyload
@@ -67,7 +68,7 @@ def ensure_room(session: TrainingSession) -> str:
         if row.room_claim is None and waited_on is not None:
             _reload_room(session)  # the creator we waited for failed: its answer is ours (no second attempt now)
             raise ServiceUnavailable(
-                "The video room could not be created. Try again in a minute.", code="room_unavailable"
+                _l("The video room could not be created. Try again in a minute."), code="room_unavailable"
             )
         claim = _claim_creation(session.id)  # taken only when no one holds a live claim
         if claim is not None:
@@ -79,7 +80,7 @@ def ensure_room(session: TrainingSession) -> str:
         if time.monotonic() >= deadline:
             _reload_room(session)
             raise ServiceUnavailable(
-                "The video room is still being prepared. Try again in a few seconds.",
+                _l("The video room is still being prepared. Try again in a few seconds."),
                 code="room_pending",
                 retry_after=ROOM_PENDING_RETRY_AFTER,
             )
@@ -117,7 +118,7 @@ def _create_room(session: TrainingSession, claim: str) -> str | None:
         _release_claim(session.id, claim, room_status=RoomStatus.FAILED.value, room_error=str(exc)[:500])
         _reload_room(session)
         raise ServiceUnavailable(
-            "The video room could not be created. Try again in a minute.", code="room_unavailable"
+            _l("The video room could not be created. Try again in a minute."), code="room_unavailable"
         ) from exc
     except BaseException:
         db.session.rollback()
@@ -223,7 +224,7 @@ def deactivate_room(session: TrainingSession) -> None:
         get_provider().deactivate_room(session.room_id, is_live=is_live)
     except ProviderError as exc:
         if exc.retryable:
-            raise ServiceUnavailable("The video room could not be closed yet.", code="room_unavailable") from exc
+            raise ServiceUnavailable(_l("The video room could not be closed yet."), code="room_unavailable") from exc
     session.room_status = RoomStatus.INACTIVE.value
     db.session.flush()
 
@@ -231,7 +232,7 @@ def deactivate_room(session: TrainingSession) -> None:
 def issue_join_grant(session: TrainingSession, user: User) -> JoinGrant:
     """A participant token for `user` in the session's room: added once, refreshed after that."""
     if not session.room_id or session.room_status != RoomStatus.READY.value:
-        raise Conflict("The room for this session is not ready yet.", code="room_not_ready")
+        raise Conflict(_l("The room for this session is not ready yet."), code="room_not_ready")
     provider = get_provider()
     is_host = is_instructor_of(session, user)
     existing = db.session.scalar(
@@ -250,7 +251,7 @@ def issue_join_grant(session: TrainingSession, user: User) -> JoinGrant:
         participant = provider.add_participant(session.room_id, user_id=user.id, name=user.name, is_host=is_host)
     except ProviderError as exc:
         raise ServiceUnavailable(
-            "The room is not reachable right now. Please try again.", code="room_unreachable"
+            _l("The room is not reachable right now. Please try again."), code="room_unreachable"
         ) from exc
     db.session.add(
         VideoParticipant(
@@ -275,7 +276,7 @@ def start_recording(session: TrainingSession) -> None:
         session.recording_status = RecordingStatus.FAILED.value
         db.session.flush()
         if exc.retryable:
-            raise ServiceUnavailable("The recording could not be started.", code="recording_unavailable") from exc
+            raise ServiceUnavailable(_l("The recording could not be started."), code="recording_unavailable") from exc
         return
     session.recording_id = recording.recording_id
     session.recording_status = recording.status

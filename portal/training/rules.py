@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from portal.accounts.roles import Role, has_role
 from portal.config import current_settings
 from portal.core.clock import now_utc
@@ -32,7 +34,7 @@ TAGS_MAX, TAG_MAX_LENGTH = 10, 30
 # after merging are accepted) but a list this long cannot be TAGS_MAX tags.
 TAGS_LIST_MAX = 10 * TAGS_MAX
 SCHEDULE_AHEAD = timedelta(days=365)
-NOT_FOUND_MESSAGE = "Training session not found."  # the same answer whether it is missing or hidden
+NOT_FOUND_MESSAGE = _l("Training session not found.")  # the same answer whether it is missing or hidden
 
 BOOLEAN_FIELDS = ("recording_enabled", "chat_enabled", "is_public", "members_only", "release_no_shows")
 BOOLEAN_DEFAULTS = {
@@ -57,9 +59,9 @@ WRITABLE_FIELDS = frozenset(
     }
 )
 REQUIRED_FIELDS = {
-    "title": "Give the session a title.",
-    "start_time": "Give the date and time the session starts.",
-    "duration_minutes": "Give the duration in minutes (15 to 480).",
+    "title": _l("Give the session a title."),
+    "start_time": _l("Give the date and time the session starts."),
+    "duration_minutes": _l("Give the duration in minutes (15 to 480)."),
 }
 
 Clean = dict[str, Any]
@@ -82,7 +84,7 @@ def validate_session(
     the lowest capacity allowed.
     """
     clean: Clean = {}
-    errors: Errors = {key: "Unknown or read-only field." for key in raw if key not in WRITABLE_FIELDS}
+    errors: Errors = {key: _l("Unknown or read-only field.") for key in raw if key not in WRITABLE_FIELDS}
     if not partial:
         for key, message in REQUIRED_FIELDS.items():
             if raw.get(key) in (None, ""):
@@ -117,10 +119,12 @@ def validate_session(
 
 def check_title(value: Any) -> tuple[str | None, str | None]:
     if not isinstance(value, str) or not value.strip():
-        return None, "Give the session a title."
+        return None, _l("Give the session a title.")
     title = value.strip()
     if len(title) > TITLE_MAX:
-        return None, f"Keep the title to {TITLE_MAX} characters (it has {len(title)})."
+        return None, _l(
+            "Keep the title to %(title_max)s characters (it has %(length)s).", title_max=TITLE_MAX, length=len(title)
+        )
     if not storable_text(title):
         return None, unstorable_text_message("title")
     return title, None
@@ -139,17 +143,21 @@ def check_start_time(
     if current_start is not None and start == current_start:
         return start, None
     if start <= now:
-        return None, "The start must be in the future."
+        return None, _l("The start must be in the future.")
     if start > now + SCHEDULE_AHEAD:
-        return None, "Sessions can be scheduled at most 365 days ahead."
+        return None, _l("Sessions can be scheduled at most 365 days ahead.")
     return start, None
 
 
 def check_duration(value: Any) -> tuple[int | None, str | None]:
     if not is_int(value):
-        return None, "Give the duration in whole minutes."
+        return None, _l("Give the duration in whole minutes.")
     if not DURATION_MIN <= value <= DURATION_MAX:
-        return None, f"The duration must be between {DURATION_MIN} and {DURATION_MAX} minutes."
+        return None, _l(
+            "The duration must be between %(duration_min)s and %(duration_max)s minutes.",
+            duration_min=DURATION_MIN,
+            duration_max=DURATION_MAX,
+        )
     return value, None
 
 
@@ -157,9 +165,13 @@ def check_capacity(value: Any, seats_taken: int = 0) -> tuple[int | None, str | 
     if value is None or value == "":
         return None, None
     if not is_int(value):
-        return None, "Give the capacity as a whole number, or leave it empty for no limit."
+        return None, _l("Give the capacity as a whole number, or leave it empty for no limit.")
     if not CAPACITY_MIN <= value <= CAPACITY_MAX:
-        return None, f"The capacity must be between {CAPACITY_MIN} and {CAPACITY_MAX}, or empty for no limit."
+        return None, _l(
+            "The capacity must be between %(capacity_min)s and %(capacity_max)s, or empty for no limit.",
+            capacity_min=CAPACITY_MIN,
+            capacity_max=CAPACITY_MAX,
+        )
     if value < seats_taken:
         return None, f"{seats_taken} seats are already taken; the capacity cannot be lower than that."
     return value, None
@@ -167,15 +179,15 @@ def check_capacity(value: Any, seats_taken: int = 0) -> tuple[int | None, str | 
 
 def check_bool(value: Any) -> tuple[bool | None, str | None]:
     if not isinstance(value, bool):
-        return None, "Must be true or false."
+        return None, _l("Must be true or false.")
     return value, None
 
 
 def check_id(value: Any, *, required: bool) -> tuple[int | None, str | None]:
     if value is None or value == "":
-        return (None, "This field is required.") if required else (None, None)
+        return (None, _l("This field is required.")) if required else (None, None)
     if not is_id(value):
-        return None, "Must be the id (a positive whole number) of an existing record."
+        return None, _l("Must be the id (a positive whole number) of an existing record.")
     return value, None
 
 
@@ -210,19 +222,19 @@ def check_tags(value: Any) -> tuple[list[str] | None, str | None]:
     if value is None:
         return [], None
     if not isinstance(value, list):
-        return None, "Tags must be a list of words."
+        return None, _l("Tags must be a list of words.")
     if len(value) > TAGS_LIST_MAX:
-        return None, f"Use at most {TAGS_MAX} tags."
+        return None, _l("Use at most %(tags_max)s tags.", tags_max=TAGS_MAX)
     tags: dict[str, None] = {}  # insertion-ordered, with a set's lookup
     for raw in value:
         if not isinstance(raw, str):
-            return None, "Tags must be a list of words."
+            return None, _l("Tags must be a list of words.")
         tag = raw.strip().lower()
         if not tag or len(tag) > TAG_MAX_LENGTH or not storable_text(tag):
-            return None, f"Each tag must be 1 to {TAG_MAX_LENGTH} characters."
+            return None, _l("Each tag must be 1 to %(tag_max_length)s characters.", tag_max_length=TAG_MAX_LENGTH)
         tags[tag] = None
         if len(tags) > TAGS_MAX:
-            return None, f"Use at most {TAGS_MAX} tags."
+            return None, _l("Use at most %(tags_max)s tags.", tags_max=TAGS_MAX)
     return list(tags), None
 
 
@@ -390,12 +402,12 @@ def transition_error(status: str, action: str) -> str | None:
     if status in allowed:
         return None
     if SessionStatus(status).is_final:
-        return f"This session is {status}; it can no longer be changed."
+        return _l("This session is %(status)s; it can no longer be changed.", status=status)
     if action == "end":
-        return "Only a live session can be ended; start it first."
+        return _l("Only a live session can be ended; start it first.")
     if action in ("start", "cancel"):
-        return f"This session is already {status}."
-    return f"A {status} session cannot be changed this way."
+        return _l("This session is already %(status)s.", status=status)
+    return _l("A %(status)s session cannot be changed this way.", status=status)
 
 
 def end_transition_error(status: str, *, by_system: bool, reason: EndReason | str) -> str | None:
@@ -408,7 +420,7 @@ def end_transition_error(status: str, *, by_system: bool, reason: EndReason | st
 def live_edit_error(changes: Clean, status: str) -> Errors:
     """A live session keeps its start: it has already begun."""
     if status == SessionStatus.LIVE and "start_time" in changes:
-        return {"start_time": "This session is live; its start can no longer be moved."}
+        return {"start_time": _l("This session is live; its start can no longer be moved.")}
     return {}
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, time
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from portal.accounts.models import User
 from portal.audit.operations import diff, record
@@ -87,7 +88,7 @@ def _occurrence_raw(session_raw: dict[str, Any], start: datetime) -> dict[str, A
 # ------------------------------------------------------------------------------------------------ create
 def create_series(raw: dict[str, Any], *, actor: User) -> tuple[TrainingSeries, list[TrainingSession]]:
     if not rules.can_create(actor):
-        raise Forbidden("Only instructors, board members and admins schedule sessions.")
+        raise Forbidden(_l("Only instructors, board members and admins schedule sessions."))
     rule, clean, errors = check_series_data(raw, actor=actor)
     if errors or rule is None:
         raise ValidationFailed(errors)
@@ -206,7 +207,7 @@ def update_series(
     `all` take the series' own fields (TEMPLATE_FIELDS), applied to each occurrence except the fields it changed
     on its own, and kept on the series for occurrences made later."""
     if not rules.can_edit(series, actor):
-        raise Forbidden("You may only edit your own series.")
+        raise Forbidden(_l("You may only edit your own series."))
     if scope == "this":
         before = operations._snapshot(origin)
         operations.update_session(origin, raw, actor=actor)
@@ -320,7 +321,7 @@ def cancel_series(series: TrainingSeries, *, scope: str, origin: TrainingSession
     """Cancel `scope` occurrences from `origin` (live ones are left to end); their dates become EXDATEs. Scope
     `all` also closes the series: no occurrence is made later."""
     if not rules.can_cancel(series, actor):
-        raise Forbidden("You may only cancel your own series.")
+        raise Forbidden(_l("You may only cancel your own series."))
     at = now_utc()
     if scope == "this":
         operations.cancel_session(origin, actor=actor)

@@ -11,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ from portal.core.clock import now_utc
 from portal.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
 from portal.core.forms import form_values as submitted_values
 from portal.core.signals import answers
-from portal.core.timezones import all_timezones, viewer_timezone
+from portal.core.timezones import all_timezones, format_local, viewer_timezone
 from portal.core.validation import EARLIEST, LATEST, MAX_ID, OUT_OF_CALENDAR, storable_text, whole_number
 from portal.core.web import expose_to_templates, no_store
 from portal.events import queries as events
@@ -352,7 +354,7 @@ def create():
         session = operations.create_session(data, actor=current_user)
     except ValidationFailed as exc:
         return _invalid("training/form.html", exc.fields, session=None)
-    flash(f"“{session.title}” is scheduled. Its video room is being prepared.", "success")
+    flash(gettext("“%(title)s” is scheduled. Its video room is being prepared.", title=session.title), "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
 
@@ -379,13 +381,19 @@ def _create_series(data: dict[str, Any], form_errors: dict[str, str]):
     except ValidationFailed as exc:
         return _invalid("training/form.html", forms.rule_errors_at_fields(exc.fields), session=None)
     if not sessions:
-        flash("Weekly class created; its sessions are added as they come within 365 days.", "success")
+        flash(gettext("Weekly class created; its sessions are added as they come within 365 days."), "success")
         return redirect(url_for("training.index"))
     zone = ZoneInfo(made.time_zone)
     first, last = (s.start_time.astimezone(zone) for s in (sessions[0], sessions[-1]))
     flash(
-        f"Weekly class created: {len(sessions)} session{'' if len(sessions) == 1 else 's'} "
-        f"from {first:%a %d %b %Y} to {last:%a %d %b %Y} ({made.time_zone}).",
+        ngettext(
+            "Weekly class created: %(num)d session from %(first)s to %(last)s (%(zone)s).",
+            "Weekly class created: %(num)d sessions from %(first)s to %(last)s (%(zone)s).",
+            len(sessions),
+            first=format_local(first, zone, "date"),
+            last=format_local(last, zone, "date"),
+            zone=made.time_zone,
+        ),
         "success",
     )
     return redirect(url_for("training.detail", session_id=sessions[0].id))
@@ -430,7 +438,7 @@ def _series_of(session: TrainingSession) -> TrainingSeries | None:
 def _editable(session_id: int) -> TrainingSession:
     session = queries.get_visible(session_id, current_user)
     if not rules.can_edit(session, current_user):
-        raise Forbidden("You may only change your own sessions.")
+        raise Forbidden(_l("You may only change your own sessions."))
     return session
 
 
@@ -469,7 +477,7 @@ def update(session_id: int):
             operations.update_session(session, data, actor=current_user)
     except ValidationFailed as exc:
         return _invalid("training/form.html", exc.fields, session=session, series=the_series)
-    flash("Your changes are saved.", "success")
+    flash(gettext("Your changes are saved."), "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
 
@@ -502,7 +510,14 @@ def _update_series(
         changed[series.LOCAL_TIME] = local_time
     affected = series.update_series(the_series, changed, scope=scope, origin=session, actor=current_user)
     count = len(affected)
-    flash(f"Your changes are saved for {count} session{'' if count == 1 else 's'} of the series.", "success")
+    flash(
+        ngettext(
+            "Your changes are saved for %(num)d session of the series.",
+            "Your changes are saved for %(num)d sessions of the series.",
+            count,
+        ),
+        "success",
+    )
     return redirect(url_for("training.detail", session_id=session.id))
 
 
@@ -524,7 +539,7 @@ def cancel(session_id: int):
     the_series = _series_of(session)
     if the_series is None:
         operations.cancel_session(session, actor=current_user)
-        flash(f"“{session.title}” is canceled. Seat holders are told by email.", "success")
+        flash(gettext("“%(title)s” is canceled. Seat holders are told by email.", title=session.title), "success")
         return redirect(url_for("training.detail", session_id=session.id))
     scope = request.form.get("scope", "this")
     try:
@@ -537,7 +552,14 @@ def cancel(session_id: int):
         return page, 422
     canceled = series.cancel_series(the_series, scope=scope, origin=origin, actor=current_user)
     count = len(canceled)
-    flash(f"{count} session{' is' if count == 1 else 's are'} canceled. Seat holders are told by email.", "success")
+    flash(
+        ngettext(
+            "%(num)d session is canceled. Seat holders are told by email.",
+            "%(num)d sessions are canceled. Seat holders are told by email.",
+            count,
+        ),
+        "success",
+    )
     return redirect(url_for("training.detail", session_id=session.id))
 
 
@@ -576,9 +598,9 @@ def start(session_id: int):
         flash(exc.message, "error")
         return redirect(url_for("training.detail", session_id=session.id))
     except ServiceUnavailable as exc:
-        flash(f"The session was not started: {exc.message}", "error")
+        flash(gettext("The session was not started: %(reason)s", reason=exc.message), "error")
         return redirect(url_for("training.detail", session_id=session.id))
-    flash("The session is live. Members can join now.", "success")
+    flash(gettext("The session is live. Members can join now."), "success")
     return redirect(url_for("training.detail", session_id=session.id))
 
 
@@ -587,5 +609,5 @@ def start(session_id: int):
 def end(session_id: int):
     session = queries.get_visible(session_id, current_user)
     operations.end_session(session, actor=current_user)
-    flash("The session has ended; the room is closed for everyone.", "success")
+    flash(gettext("The session has ended; the room is closed for everyone."), "success")
     return redirect(url_for("training.detail", session_id=session.id))

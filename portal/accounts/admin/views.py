@@ -9,6 +9,7 @@ sends the id back, so nothing it could alter is trusted, and nothing is stored b
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -50,9 +51,14 @@ def new_person_post():
         return render_invalid("accounts/people_new.html", exc.fields, roles=ROLES, timezones=all_timezones())
     if form.get("invite") == "on":
         people.invite(user.id, actor=current_user)
-        flash(f"{user.name} is added, and an invitation is on its way to {user.email}.", "success")
+        flash(
+            gettext(
+                "%(name)s is added, and an invitation is on its way to %(email)s.", name=user.name, email=user.email
+            ),
+            "success",
+        )
     else:
-        flash(f"{user.name} is added. Send an invitation when they should sign in.", "success")
+        flash(gettext("%(name)s is added. Send an invitation when they should sign in.", name=user.name), "success")
     return redirect(url_for("accounts.users", q=user.email))
 
 
@@ -60,7 +66,9 @@ def new_person_post():
 @require_role(Role.ADMIN)
 def invite(user_id: int):
     user = people.invite(user_id, actor=current_user)
-    flash(f"An invitation is on its way to {user.email}; its link is valid for 7 days.", "success")
+    flash(
+        gettext("An invitation is on its way to %(email)s; its link is valid for 7 days.", email=user.email), "success"
+    )
     return redirect(url_for("accounts.users", q=request.args.get("q") or None))
 
 
@@ -158,7 +166,7 @@ def import_confirm(upload_id: str):
         return _preview(parsed, upload_id, {"file": message}, 409)
     roster.forget(upload_id)
     flash(
-        f"Imported: {counts['created']} added, {counts['updated']} updated, {counts['unchanged']} unchanged.",
+        gettext("Imported: %(created)d added, %(updated)d updated, %(unchanged)d unchanged.", **counts),
         "success",
     )
     return redirect(url_for("accounts.users"))
