@@ -149,3 +149,173 @@ def test_attendance_table_is_for_the_instructor_board_and_admins(client, login_a
         login_as(user)
         page = client.get(f"/sessions/{session.id}").get_data(as_text=True)
         assert ('id="h-attendance"' in page) is sees, user.role
+
+
+# ------------------------------------------------------------------------------------------------ issue 12
+# The session day's pages and endpoints, for every role and the session's own people: "assistant" and "lead" are
+# the assistant and the lead instructor of the sessions under test ("instructor" teaches none of them). The
+# sessions: "done" ended, open to all, its recording ready; "done_mo" the same, members only; "done_hidden" a
+# members session (not public); "next" ahead, led by the lead. "hidden_teacher" teaches only a members session.
+# "trainee" is a member (for another person's training log); "feed" is the trainee's calendar feed secret.
+ROLES_12 = ["anonymous", "public", "member", "instructor", "assistant", "lead", "board_member", "admin"]
+WATCH = 303  # the watch route redirects to the provider's link, fetched at that moment
+
+# (method, url, body, expected status for: anonymous, public, member, instructor, assistant, lead, board, admin)
+PAGES_12 = [
+    ("GET", "/sessions/{done}/ended", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/sessions/{done_mo}/ended", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/sessions/{done_hidden}/ended", None, (404, 404, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/sessions/424242/ended", None, (404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/recordings", None, (LOGIN, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/recordings/{done}/watch", None, (LOGIN, WATCH, WATCH, WATCH, WATCH, WATCH, WATCH, WATCH)),
+    ("GET", "/recordings/{done_mo}/watch", None, (LOGIN, 404, WATCH, WATCH, WATCH, WATCH, WATCH, WATCH)),
+    ("GET", "/recordings/{done_hidden}/watch", None, (LOGIN, 404, WATCH, WATCH, WATCH, WATCH, WATCH, WATCH)),
+    ("GET", "/recordings/{next}/watch", None, (LOGIN, 404, 404, 404, 404, 404, 404, 404)),  # no recording
+    ("GET", "/recordings/424242/watch", None, (LOGIN, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/sessions/{done}/attendance.csv", None, (404, 403, 403, 403, 200, 200, 200, 200)),
+    ("GET", "/sessions/{done_hidden}/attendance.csv", None, (404, 404, 403, 403, 200, 200, 200, 200)),
+    ("POST", "/sessions/{next}/lead", {"instructor_id": "{substitute}"}, (LOGIN, 403, 403, 403, 403, 302, 302, 302)),
+    ("POST", "/sessions/{next}/lead", {"instructor_id": "{trainee}"}, (LOGIN, 403, 403, 403, 403, 422, 422, 422)),
+    ("GET", "/instructors/{lead}", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/instructors/{hidden_teacher}", None, (404, 404, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/instructors/{trainee}", None, (404, 404, 404, 404, 404, 404, 404, 200)),  # not an instructor
+    ("POST", "/account/profile-page", {"bio": "Judo since 1990."}, (LOGIN, 403, 403, 302, 302, 302, 302, 302)),
+    ("GET", "/uploads/photos/{photo}", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/uploads/photos/AAAAAAAAAAAAAAAAAAAAAA.jpg", None, (404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/my/training-log", None, (LOGIN, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/my/training-log.csv", None, (LOGIN, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/people/{trainee}/training-log", None, (404, 404, 404, 200, 200, 200, 200, 200)),
+    ("GET", "/people/{trainee}/training-log.csv", None, (404, 404, 404, 200, 200, 200, 200, 200)),
+    ("GET", "/calendar/{feed}.ics", None, (200, 200, 200, 200, 200, 200, 200, 200)),  # the secret is the key
+    ("GET", "/calendar/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.ics", None, (404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET", "/timetable", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/brand.css", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+]
+
+API_12 = [
+    (
+        "PUT",
+        "/api/training/sessions/{next}/lead",
+        {"instructor_id": "{substitute}"},
+        (401, 403, 403, 403, 403, 200, 200, 200),
+    ),
+    (
+        "PUT",
+        "/api/training/sessions/{next}/lead",
+        {"instructor_id": "{trainee}"},
+        (401, 403, 403, 403, 403, 422, 422, 422),
+    ),
+    (
+        "PUT",
+        "/api/training/sessions/{done_hidden}/lead",
+        {"instructor_id": "{substitute}"},
+        (401, 404, 403, 403, 403, 409, 409, 409),
+    ),
+    ("GET", "/api/training/sessions/{done_mo}", None, (200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/training/sessions/{done_hidden}", None, (404, 404, 200, 200, 200, 200, 200, 200)),
+]
+
+
+@pytest.fixture
+def cast(clock, make_session, make_user):
+    """The people and sessions of the issue 12 matrix (ids and secrets by name, users under "users")."""
+    from portal.core import uploads
+    from portal.seats import feed
+    from portal.training.models import SessionAssistant
+    from tests.test_uploads import image_bytes
+
+    def person(role: str, name: str) -> User:
+        user = User(email=f"{name.lower()}@example.org", name=name, role=role, password_hash="!unusable")
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    lead, assistant = person("instructor", "Lead"), person("instructor", "Assistant")
+    substitute, hidden_teacher = person("instructor", "Substitute"), person("instructor", "Hidden")
+    trainee = person("member", "Trainee")
+
+    def recorded(**fields):
+        ended = clock.now() - timedelta(hours=1)
+        session = make_session(
+            instructor=lead,
+            start_time=ended - timedelta(hours=1),
+            recording_enabled=True,
+            status="ended",
+            started_at=ended - timedelta(hours=1),
+            ended_at=ended,
+            recording_id="rec",
+            recording_status="ready",
+            recording_url_expires_at=clock.now() + timedelta(days=60),
+            **fields,
+        )
+        db.session.add(SessionAssistant(session_id=session.id, user_id=assistant.id))
+        db.session.commit()
+        return session
+
+    upcoming = make_session(instructor=lead, is_public=True, start_in=timedelta(days=2))
+    db.session.add(SessionAssistant(session_id=upcoming.id, user_id=assistant.id))
+    make_session(instructor=hidden_teacher, is_public=False, start_in=timedelta(days=3))
+    processed = uploads.process_image(image_bytes("PNG", (32, 32)), max_side=512, max_bytes=1024 * 1024)
+    photo = uploads.store("photos", processed)
+    ids = {
+        "done": recorded(is_public=True, members_only=False).id,
+        "done_mo": recorded(is_public=True, members_only=True).id,
+        "done_hidden": recorded(is_public=False).id,
+        "next": upcoming.id,
+        "lead": lead.id,
+        "substitute": substitute.id,
+        "hidden_teacher": hidden_teacher.id,
+        "trainee": trainee.id,
+        "feed": feed.feed_secret(trainee),
+        "photo": photo,
+    }
+    db.session.commit()
+    yield {**ids, "users": {"lead": lead, "assistant": assistant}}
+    uploads.delete("photos", photo)
+
+
+def _cases_12(table):
+    return [
+        pytest.param(method, url, body, role, expected[i], id=f"{method} {url} as {role}")
+        for method, url, body, expected in table
+        for i, role in enumerate(ROLES_12)
+    ]
+
+
+def _fill(body, ids):
+    if body is None:
+        return None
+    return {key: value.format(**ids) if isinstance(value, str) else value for key, value in body.items()}
+
+
+@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), _cases_12(PAGES_12))
+def test_session_day_page_access(client, login_as, cast, method, url, body, role, expected):
+    if role in cast["users"]:
+        login_as(cast["users"][role])
+    elif role != "anonymous":
+        login_as(role)
+    target = url.format(**cast)
+    if method == "GET":
+        response = client.get(target)
+    else:
+        response = client.post(target, data={**_fill(body, cast), "csrf_token": csrf_token(client)})
+    response.close()  # an upload is streamed from its file
+    assert response.status_code == expected, response.get_data(as_text=True)[:500]
+    if expected == LOGIN and role == "anonymous":
+        assert "/login" in response.headers["Location"]
+    if expected == WATCH:  # the local provider's page, asked for now; never cached
+        assert response.headers["Location"].startswith("http://portal.test/static/video/local-recording.html")
+        assert "no-store" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), _cases_12(API_12))
+def test_session_day_api_access(client, api_client, cast, method, url, body, role, expected):
+    caller = client if role == "anonymous" else api_client(cast["users"].get(role, role))[0]
+    body = _fill(body, cast)
+    if body and "instructor_id" in body:
+        body["instructor_id"] = int(body["instructor_id"])
+    response = caller.open(url.format(**cast), method=method, json=body)
+    assert response.status_code == expected, response.get_data(as_text=True)[:500]
+    assert response.is_json
+    if expected >= 400:
+        assert set(response.json["error"]) >= {"code", "message"}

@@ -15,7 +15,6 @@ from portal.app import create_app
 from portal.core import migrate
 from portal.extensions import db
 from portal.training import jobs
-from portal.training.ended_views import bp as ended_bp
 from portal.training.models import TrainingSession
 from portal.training.series_models import TrainingSeries
 from tests.conftest import _forget_request_caches
@@ -24,10 +23,8 @@ from tests.test_panel import post
 
 @pytest.fixture(scope="module")
 def app(base_config) -> Iterator[Flask]:
-    """The portal app, with the ended page's blueprint (registered here until portal/blueprints.py lists it)."""
+    """The portal app, for this module."""
     app = create_app(base_config)
-    if "ended" not in app.blueprints:
-        app.register_blueprint(ended_bp)
     with app.app_context():
         migrate.upgrade()
     app.before_request_funcs.setdefault(None, []).insert(0, _forget_request_caches)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.notifications.models import Notification, NotificationStatus
 from portal.notifications.rules import REMINDER_PREFIX, send_backoff
 from portal.seats.models import Seat, SeatStatus
+from portal.seats.no_show_models import NoShowRelease
 from portal.training.models import SessionAssistant, SessionStatus, TrainingSession
 
 
@@ -216,12 +217,17 @@ def counts_by_status() -> dict[str, int]:
 
 
 def confirmed_holder_ids(session_id: int) -> list[int]:
-    """Who holds a confirmed seat (no-shows included: a seat is held whether or not its holder joined)."""
+    """Who holds a confirmed seat (no-shows included: a seat is held whether or not its holder joined), and whose
+    seat was released as a no-show's (canceled at the session's NoShowRelease moment): the seat holders of the
+    attendance (portal/seats/attendance.py), no-shows included as SPEC says for "recording ready"."""
+    released_at = select(NoShowRelease.released_at).where(NoShowRelease.session_id == Seat.session_id)
+    held = or_(
+        Seat.status == SeatStatus.CONFIRMED.value,
+        and_(Seat.status == SeatStatus.CANCELED.value, Seat.canceled_at == released_at.scalar_subquery()),
+    )
     return list(
         db.session.scalars(
-            select(Seat.user_id)
-            .where(Seat.session_id == session_id, Seat.status == SeatStatus.CONFIRMED.value)
-            .order_by(Seat.user_id)
+            select(Seat.user_id).where(Seat.session_id == session_id, held).distinct().order_by(Seat.user_id)
         ).all()
     )
 

@@ -18,7 +18,6 @@ from werkzeug.serving import make_server
 
 from portal.core.clock import now_utc
 from portal.extensions import db
-from portal.training.ended_views import bp as ended_bp
 from portal.training.models import TrainingSession
 from portal.training.series_models import TrainingSeries
 from tests.conftest import PASSWORD
@@ -99,11 +98,9 @@ Object.defineProperty(window, "RtkUiKit", {
 
 @pytest.fixture
 def cloudflare_portal(make_app, room_fake) -> Iterator[str]:  # noqa: F811
-    """The portal with the fake RealtimeKit as its provider (and the ended page), served from a thread."""
+    """The portal with the fake RealtimeKit as its provider served from a thread."""
     room_fake.reset()
     app = make_app(**cloudflare_settings(room_fake))
-    if "ended" not in app.blueprints:  # until portal/blueprints.py lists it
-        app.register_blueprint(ended_bp)
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="end-portal", daemon=True)
     thread.start()
