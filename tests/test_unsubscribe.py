@@ -166,7 +166,7 @@ def test_the_link_opened_in_a_browser_asks_first_and_bad_links_are_refused(clien
     page = client.get(f"/unsubscribe/{token}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Unsubscribe?" in html and member.email in html
-    assert "rescheduled or canceled" in html
+    assert "is rescheduled, canceled, gets a new instructor" in html
     assert _user(member.id).email_preferences == {}
     assert client.post(f"/unsubscribe/{token}").status_code == 200
     assert _user(member.id).email_preferences == {"notices": False}

@@ -102,6 +102,16 @@ def _user_by_id(text: Any) -> User | None:
     return db.session.get(User, user_id) if is_id(user_id) else None
 
 
+# Why a role check refused, one whole sentence per role (German nouns keep their capital letter).
+ROLE_NEEDED = {
+    Role.PUBLIC: _l("This needs the public role."),
+    Role.MEMBER: _l("This needs the member role."),
+    Role.INSTRUCTOR: _l("This needs the instructor role."),
+    Role.BOARD_MEMBER: _l("This needs the board member role."),
+    Role.ADMIN: _l("This needs the admin role."),
+}
+
+
 def require_role(minimum: Role) -> Callable:
     """View decorator: signed in (else 401 / sign-in page) and holding `minimum` or higher (else 403)."""
 
@@ -111,7 +121,7 @@ def require_role(minimum: Role) -> Callable:
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
             if not has_role(current_user, minimum):
-                raise Forbidden(f"This needs the {minimum.label.lower()} role.")
+                raise Forbidden(ROLE_NEEDED[minimum])
             return view(*args, **kwargs)
 
         return wrapped

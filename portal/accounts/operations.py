@@ -58,7 +58,7 @@ def create_user(
     `verified` False only for self sign-up: nothing but the verification link is mailed to it until it is used."""
     errors = validate_account(email, name, password, timezone, role, password_required=False)
     if not errors.get("email") and find_by_email(email) is not None:
-        errors["email"] = "An account with this email already exists."
+        errors["email"] = _l("An account with this email already exists.")
     if errors:
         raise ValidationFailed(errors)
     user = User(
@@ -145,12 +145,12 @@ def change_password(
     """A password change needs the current password. Every other sign-in of the user ends (`keep`: the browser
     sign-in that asked), and every API token is revoked. A wrong current password counts as a failed sign-in."""
     if not isinstance(current_password, str) or not is_plausible_password(current_password):
-        raise ValidationFailed({"current_password": "Enter your current password."})
+        raise ValidationFailed({"current_password": _l("Enter your current password.")})
     if not user.check_password(current_password):
         throttle.sign_in_failed(user.email, address)
-        raise ValidationFailed({"current_password": "That is not your current password."})
+        raise ValidationFailed({"current_password": _l("That is not your current password.")})
     if isinstance(new_password, str) and new_password == current_password:
-        raise ValidationFailed({"new_password": "Choose a password other than the current one."})
+        raise ValidationFailed({"new_password": _l("Choose a password other than the current one.")})
     _set_new_password(user, new_password, keep=keep, field="new_password")
     signals.user_changed.send(user, action="user.password", actor=user, changes={})
 
@@ -193,18 +193,18 @@ def request_email_change(user: User, new_email: str, current_password: str, *, a
     errors: dict[str, str] = {}
     email = normalise_email(new_email if isinstance(new_email, str) else "")
     if not email:
-        errors["email"] = "Enter the new email address."
+        errors["email"] = _l("Enter the new email address.")
     elif not is_plausible_email(email):
-        errors["email"] = "Enter a valid email address, like name@example.org."
+        errors["email"] = _l("Enter a valid email address, like name@example.org.")
     elif email == user.email:
-        errors["email"] = "This is already your address."
+        errors["email"] = _l("This is already your address.")
     elif find_by_email(email) is not None:
-        errors["email"] = "Another account uses this address."
+        errors["email"] = _l("Another account uses this address.")
     if not isinstance(current_password, str) or not is_plausible_password(current_password):
-        errors["current_password"] = "Enter your current password."
+        errors["current_password"] = _l("Enter your current password.")
     elif not user.check_password(current_password):
         throttle.sign_in_failed(user.email, address)
-        errors["current_password"] = "That is not your current password."
+        errors["current_password"] = _l("That is not your current password.")
     if errors:
         raise ValidationFailed(errors)
     if user.email_verified_at is None:

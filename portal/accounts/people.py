@@ -17,19 +17,28 @@ from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.accounts.rules import normalise_email, validate_account
 from portal.core.errors import Conflict, Forbidden, ValidationFailed
+from portal.core.i18n import fill
 from portal.extensions import db
+
+ADMIN_ONLY = {
+    "import people": _l("Only admins import people."),
+    "add people": _l("Only admins add people."),
+    "invite people": _l("Only admins invite people."),
+    "deactivate accounts": _l("Only admins deactivate accounts."),
+    "reactivate accounts": _l("Only admins reactivate accounts."),
+}
 
 
 def require_admin(actor: User, what: str) -> None:
     if not has_role(actor, Role.ADMIN):
-        raise Forbidden(f"Only admins {what}.")
+        raise Forbidden(ADMIN_ONLY.get(what) or _l("Only admins may do this."))
 
 
 def person_errors(email: str, name: str, role: str, timezone: str) -> dict[str, str]:
     """The field -> message of a person an admin adds (no password: they choose it through the invitation)."""
     errors = validate_account(email, name, None, timezone, role, password_required=False)
     if not errors.get("email") and operations.find_by_email(email) is not None:
-        errors["email"] = "A person with this email already exists."
+        errors["email"] = _l("A person with this email already exists.")
     return errors
 
 
@@ -62,7 +71,9 @@ def invite(user_id: int, *, actor: User) -> User:
     require_admin(actor, "invite people")
     user = operations.get_user(user_id)
     if not user.is_active:
-        raise Conflict(f"{user.name} is deactivated; reactivate the account before inviting them.")
+        raise Conflict(
+            fill(_l("%(name)s is deactivated; reactivate the account before inviting them."), name=user.name)
+        )
     operations.send_invitation(user, actor=actor)
     return user
 

@@ -3,7 +3,8 @@
 Email preferences are stored in `users.email_preferences` as the kinds turned off ({"reminder_24h": false});
 a kind not named is on. Their keys (`preference_keys`) are what portal.notifications.consent maps each message
 kind to: one per reminder offset of the settings ("reminder_24h", named like notifications' reminder kinds),
-"notices" (a session rescheduled or canceled), "confirmations" (seat reserved, waitlisted, promoted, canceled)
+"notices" (a session rescheduled, canceled, handed to a new lead or not started; a late start for its
+instructors), "confirmations" (seat reserved, waitlisted, promoted, canceled)
 and "recordings" (a recording is ready). Account emails (verification, invitation, password reset) are not
 preferences: they are what the person asked for.
 """
@@ -22,10 +23,10 @@ from portal.accounts.models import User
 from portal.accounts.rules import validate_account
 from portal.config import Settings
 from portal.core.errors import ValidationFailed
+from portal.core.i18n import LANGUAGES
 from portal.core.timezones import all_timezones
 from portal.extensions import db
 
-LOCALES = {"en": "English", "de": "Deutsch"}
 HOUR_CYCLES = {"24": _l("24-hour clock (18:30)"), "12": _l("12-hour clock (6:30 PM)")}
 NOTICES, CONFIRMATIONS, RECORDINGS = "notices", "confirmations", "recordings"
 
@@ -58,7 +59,13 @@ def preference_keys(settings: Settings) -> list[tuple[str, str]]:
     ]
     return [
         *reminders,
-        (NOTICES, _l("A session I hold a seat in is rescheduled or canceled")),
+        (
+            NOTICES,
+            _l(
+                "Notices: a session I hold a seat in is rescheduled, canceled, gets a new instructor or did not "
+                "take place (instructors: a late start)"
+            ),
+        ),
         (CONFIRMATIONS, _l("Seat confirmations: reserved, waitlisted, promoted, canceled")),
         (RECORDINGS, _l("A recording of a session I held a seat in is ready")),
     ]
@@ -68,7 +75,7 @@ def form_choices(settings: Settings) -> dict[str, Any]:
     """What the profile form offers: zones, languages, clocks, email kinds."""
     return {
         "timezones": all_timezones(),
-        "locales": list(LOCALES.items()),
+        "locales": list(LANGUAGES.items()),
         "hour_cycles": [("", _l("As my language shows it")), *HOUR_CYCLES.items()],
         "email_kinds": preference_keys(settings),
     }
@@ -108,8 +115,10 @@ def set_email_preference(user: User, key: str, on: bool) -> bool:
 def profile_errors(name: str, timezone: str, locale: str, hour_cycle: str) -> dict[str, str]:
     errors = validate_account(None, name, None, timezone, password_required=False)
     errors.pop("email", None)  # the address is changed elsewhere, confirmed from the new address
-    if locale and locale not in LOCALES:
-        errors["locale"] = _l("Choose a language from the list (%(languages)s).", languages=", ".join(LOCALES.values()))
+    if locale and locale not in LANGUAGES:
+        errors["locale"] = _l(
+            "Choose a language from the list (%(languages)s).", languages=", ".join(LANGUAGES.values())
+        )
     if hour_cycle not in ("", *HOUR_CYCLES):
         errors["hour_cycle"] = _l("Choose the 12- or the 24-hour clock.")
     return errors
@@ -157,7 +166,7 @@ def bio_errors(bio: str) -> dict[str, str]:
     if len(bio) > BIO_MAX_CHARS:
         return {"bio": f"Keep the bio to {BIO_MAX_CHARS} characters (it has {len(bio)})."}
     if any(ord(ch) < 32 and ch not in "\n\t" for ch in bio.replace("\r\n", "\n")):
-        return {"bio": "The bio holds characters that cannot be shown; type it as plain text."}
+        return {"bio": _l("The bio holds characters that cannot be shown; type it as plain text.")}
     return {}
 
 

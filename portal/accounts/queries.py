@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from portal.accounts.models import User
@@ -14,7 +15,7 @@ def search_users(q: str) -> list[User]:
     """Every user by name, or those whose email or name contains `q` (any case) when it is not blank. A search
     for a NUL (PostgreSQL refuses to compare one) is a BadRequest."""
     if not storable_text(q):
-        raise BadRequest("The search contains a character that is not allowed.", code="malformed")
+        raise BadRequest(_l("The search contains a character that is not allowed."), code="malformed")
     stmt = select(User).order_by(func.lower(User.name))
     query = q.strip()
     if query:

@@ -23,6 +23,7 @@ import json
 import secrets
 from dataclasses import asdict, dataclass, field
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -33,6 +34,7 @@ from portal.accounts.roles import Role
 from portal.accounts.rules import MAX_NAME, check_role, is_plausible_email, normalise_email
 from portal.config import current_settings
 from portal.core.errors import Conflict, ValidationFailed
+from portal.core.i18n import fill
 from portal.core.queue import get_redis
 from portal.core.timezones import is_valid_timezone
 from portal.core.validation import storable_text
@@ -44,6 +46,7 @@ KEEP_SECONDS = 3600  # a preview not confirmed within the hour is forgotten
 COLUMNS = ("email", "name", "role", "time_zone")
 REQUIRED = ("email", "name")
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+DELIMITER_PLURALS = {",": _l("commas"), ";": _l("semicolons"), "\t": _l("tabs")}
 CREATE, UPDATE, SAME = "create", "update", "unchanged"
 _REDIS_KEY = "portal:roster:{}"
 _LOOKUP_BATCH = 500
@@ -102,7 +105,12 @@ def read_roster(data: bytes, delimiter: str = "", *, max_bytes: int = MAX_BYTES)
     if not data.strip():
         raise RosterRefused(_l("The file is empty. Upload a CSV file with a header row: email,name,role,time_zone."))
     if len(data) > max_bytes:
-        raise RosterRefused(f"The file is larger than {max_bytes / (1024 * 1024):g} MB; split it into smaller files.")
+        raise RosterRefused(
+            fill(
+                _l("The file is larger than %(mb)s MB; split it into smaller files."),
+                mb=f"{max_bytes / (1024 * 1024):g}",
+            )
+        )
     if b"\x00" in data:
         raise RosterRefused(
             _l("This is not a CSV file (it contains binary data). Export the roster as CSV and try again.")
@@ -121,7 +129,13 @@ def read_roster(data: bytes, delimiter: str = "", *, max_bytes: int = MAX_BYTES)
         header = next(reader, None)
         people, ignored = _rows(reader, _columns(header, delimiter))
     except csv.Error as exc:
-        raise RosterRefused(f"The file cannot be read as CSV at line {reader.line_num}: {exc}.") from exc
+        raise RosterRefused(
+            fill(
+                _l("The file cannot be read as CSV at line %(line)d: %(problem)s."),
+                line=reader.line_num,
+                problem=str(exc),
+            )
+        ) from exc
     if not people:
         raise RosterRefused(_l("The file has a header but no people."))
     check_duplicates(people)
@@ -146,10 +160,17 @@ def _columns(header: list[str] | None, delimiter: str) -> dict[str, int]:
     positions = {name: i for i, name in reversed(list(enumerate(names)))}
     missing = [name for name in REQUIRED if name not in positions]
     if missing:
-        found = ", ".join(f"“{n}”" for n in names[:6] if n) or "nothing"
+        found = ", ".join(f"“{n}”" for n in names[:6] if n) or gettext("nothing")
         raise RosterRefused(
-            f"The header row must name the columns email,name,role,time_zone (missing: {', '.join(missing)}; found "
-            f"{found}, separated by {DELIMITERS[delimiter]}s). Is this the roster file?"
+            fill(
+                _l(
+                    "The header row must name the columns email,name,role,time_zone (missing: %(missing)s; found "
+                    "%(found)s, separated by %(delimiter)s). Is this the roster file?"
+                ),
+                missing=", ".join(missing),
+                found=found,
+                delimiter=DELIMITER_PLURALS.get(delimiter, delimiter),
+            )
         )
     positions["_width"] = len(header)
     positions["_ignored"] = [n for n in names if n and n not in COLUMNS]  # type: ignore[assignment]
@@ -179,7 +200,9 @@ def _rows(reader, columns: dict) -> tuple[list[RosterRow], list[str]]:
             time_zone=cell("time_zone"),
         )
         if len(cells) != width:
-            row.errors["row"] = f"This line has {len(cells)} cells; the header has {width}."
+            row.errors["row"] = gettext(
+                "This line has %(cells)d cells; the header has %(width)d.", cells=len(cells), width=width
+            )
         row.errors.update(row_errors(row))
         rows.append(row)
     return rows, list(columns["_ignored"])
@@ -189,19 +212,25 @@ def row_errors(row: RosterRow) -> dict[str, str]:
     """The errors of one row on its own (duplicates and the accounts are checked across rows)."""
     errors: dict[str, str] = {}
     if not row.email:
-        errors["email"] = "The email is missing."
+        errors["email"] = gettext("The email is missing.")
     elif not is_plausible_email(row.email):
-        errors["email"] = f"“{_shown(row.email)}” is not a valid email address."
+        errors["email"] = gettext("“%(email)s” is not a valid email address.", email=_shown(row.email))
     if not row.name:
-        errors["name"] = "The name is missing."
+        errors["name"] = gettext("The name is missing.")
     elif len(row.name) > MAX_NAME:
-        errors["name"] = f"The name is longer than {MAX_NAME} characters."
+        errors["name"] = gettext("The name is longer than %(num)d characters.", num=MAX_NAME)
     elif not storable_text(row.name):
-        errors["name"] = "The name contains a character that cannot be stored."
+        errors["name"] = gettext("The name contains a character that cannot be stored.")
     if row.role and check_role(row.role):
-        errors["role"] = f"“{_shown(row.role)}” is not a role; use one of: {', '.join(r.value for r in Role)}."
+        errors["role"] = gettext(
+            "“%(role)s” is not a role; use one of: %(roles)s.",
+            role=_shown(row.role),
+            roles=", ".join(r.value for r in Role),
+        )
     if row.time_zone and not is_valid_timezone(row.time_zone):
-        errors["time_zone"] = f"“{_shown(row.time_zone)}” is not a time zone; use a name like Europe/Berlin."
+        errors["time_zone"] = gettext(
+            "“%(zone)s” is not a time zone; use a name like Europe/Berlin.", zone=_shown(row.time_zone)
+        )
     return errors
 
 
@@ -216,7 +245,9 @@ def check_duplicates(rows: list[RosterRow]) -> None:
         if not row.email or "email" in row.errors:
             continue
         if row.email in first_line:
-            row.errors["email"] = f"{row.email} is already on line {first_line[row.email]} of this file."
+            row.errors["email"] = gettext(
+                "%(email)s is already on line %(line)d of this file.", email=row.email, line=first_line[row.email]
+            )
         else:
             first_line[row.email] = row.line
 
@@ -246,7 +277,9 @@ def plan(roster: Roster, *, actor: User) -> Roster:
             continue
         row.changes = [f for f, new, old in _fields(row, user) if new != old]
         if user.id == actor.id and "role" in row.changes and row.role != Role.ADMIN.value:
-            row.errors["account"] = "This is you: you cannot take the admin role from yourself; ask another admin."
+            row.errors["account"] = gettext(
+                "This is you: you cannot take the admin role from yourself; ask another admin."
+            )
             continue
         row.action = UPDATE if row.changes else SAME
     return roster

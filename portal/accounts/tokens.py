@@ -18,11 +18,15 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.accounts.models import User
 from portal.config import current_settings
 from portal.core.errors import BadRequest
+from portal.core.i18n import fill
 from portal.core.validation import is_id
 from portal.extensions import db
 
@@ -103,7 +107,7 @@ def read_token(purpose: str, token: object) -> tuple[User, dict[str, Any]]:
         raise invalid
     user = db.session.get(User, payload[0])
     if user is None or not user.is_active:
-        raise LinkRefused("This link is for an account that is closed or gone.", code="link_invalid")
+        raise LinkRefused(_l("This link is for an account that is closed or gone."), code="link_invalid")
     new_email = payload[2] if purpose == EMAIL_CHANGE else None
     if payload[1] != _fingerprint(purpose, user, new_email):
         raise LinkRefused(_used_message(purpose), code="link_used")
@@ -112,23 +116,26 @@ def read_token(purpose: str, token: object) -> tuple[User, dict[str, Any]]:
 
 def _expired_message(purpose: str) -> str:
     hours = int(LIFETIMES[purpose].total_seconds() // 3600)
-    lifetime = f"{hours // 24} days" if hours >= 48 and hours % 24 == 0 and purpose == INVITATION else f"{hours} hours"
-    if hours == 1:
-        lifetime = "1 hour"
+    if hours >= 48 and hours % 24 == 0 and purpose == INVITATION:
+        lifetime = LazyString(lambda: ngettext("%(num)d day", "%(num)d days", hours // 24))
+    else:
+        lifetime = LazyString(lambda: ngettext("%(num)d hour", "%(num)d hours", hours))
     again = {
-        VERIFY_EMAIL: "Sign in and ask for a new verification link.",
-        PASSWORD_RESET: "Ask for a new one from “Forgot password?”.",
-        INVITATION: "Ask an admin to invite you again.",
-        EMAIL_CHANGE: "Ask for the change again from your settings.",
+        VERIFY_EMAIL: _l("Sign in and ask for a new verification link."),
+        PASSWORD_RESET: _l("Ask for a new one from “Forgot password?”."),
+        INVITATION: _l("Ask an admin to invite you again."),
+        EMAIL_CHANGE: _l("Ask for the change again from your settings."),
     }[purpose]
-    return f"This link has expired (it is valid for {lifetime}). {again}"
+    return fill(_l("This link has expired (it is valid for %(lifetime)s). %(again)s"), lifetime=lifetime, again=again)
 
 
 def _used_message(purpose: str) -> str:
     return {
-        VERIFY_EMAIL: "This verification link was already used, or your address changed since it was sent.",
-        PASSWORD_RESET: "This reset link was already used, or the password changed since it was sent. "
-        "Ask for a new one from “Forgot password?” if you need it.",
-        INVITATION: "This invitation was already accepted. Sign in with the password you chose.",
-        EMAIL_CHANGE: "This link was already used, or your address changed since it was sent.",
+        VERIFY_EMAIL: _l("This verification link was already used, or your address changed since it was sent."),
+        PASSWORD_RESET: _l(
+            "This reset link was already used, or the password changed since it was sent. "
+            "Ask for a new one from “Forgot password?” if you need it."
+        ),
+        INVITATION: _l("This invitation was already accepted. Sign in with the password you chose."),
+        EMAIL_CHANGE: _l("This link was already used, or your address changed since it was sent."),
     }[purpose]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
 from portal.accounts import operations, people, profile, queries, throttle, tokens
@@ -44,7 +45,9 @@ def login_post():
     if user is None:
         throttle.sign_in_failed(email, request.remote_addr)
         return render_invalid(
-            "accounts/login.html", {"form": "That email and password do not match an active account."}, status=401
+            "accounts/login.html",
+            {"form": gettext("That email and password do not match an active account.")},
+            status=401,
         )
     _sign_in(user, remember=request.form.get("remember") == "on")
     flash(gettext("Welcome back, %(name)s.", name=user.name), "success")
@@ -152,7 +155,9 @@ def password_reset_post():
         return _too_many("accounts/reset_request.html", wait, "Too many reset requests from here.")
     email = (request.form.get("email") or "").strip()
     if not email:
-        return render_invalid("accounts/reset_request.html", {"email": "Enter the email address of your account."})
+        return render_invalid(
+            "accounts/reset_request.html", {"email": gettext("Enter the email address of your account.")}
+        )
     operations.request_password_reset(email)
     return no_store(render_template("accounts/reset_sent.html", email=email))
 
@@ -293,9 +298,9 @@ def _purpose_flags(purpose: str) -> dict[str, bool]:
 
 
 REFUSED_HEADINGS = {
-    "link_expired": "This link has expired",
-    "link_used": "This link was already used",
-    "link_invalid": "This link is not valid",
+    "link_expired": _l("This link has expired"),
+    "link_used": _l("This link was already used"),
+    "link_invalid": _l("This link is not valid"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.audit.models import AuditEntry
@@ -25,7 +26,7 @@ def audit_page(
     """One page of entries, newest first, filtered by whichever of entity type, id and action are given. A filter
     holding a NUL (PostgreSQL refuses to compare one) is a BadRequest."""
     if not (storable_text(entity_type) and storable_text(action)):
-        raise BadRequest("A filter contains a character that is not allowed.", code="malformed")
+        raise BadRequest(_l("A filter contains a character that is not allowed."), code="malformed")
     stmt = select(AuditEntry)
     if entity_type:
         stmt = stmt.where(AuditEntry.entity_type == entity_type)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -63,7 +64,7 @@ class ValidationFailed(DomainError):
 
     status, code = 422, "invalid"
 
-    def __init__(self, fields: dict[str, str], message: str = "Some fields need attention."):
+    def __init__(self, fields: dict[str, str], message: str = _l("Some fields need attention.")):
         super().__init__(message, fields=fields)
 
 
@@ -133,7 +134,7 @@ def database_busy_response():
     return error_response(
         503,
         "database_busy",
-        "The database is busy right now, so nothing was saved. Try again in a few seconds.",
+        _l("The database is busy right now, so nothing was saved. Try again in a few seconds."),
         retry_after=busy_retry_after(),
     )
 
@@ -149,6 +150,18 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     429: "too_many_requests",
+}
+
+# What a page says for werkzeug's own errors (their English descriptions are not translatable).
+_HTTP_MESSAGES = {
+    400: _l("The request could not be understood."),
+    401: _l("Sign in to continue."),
+    403: _l("You may not do this."),
+    404: _l("This page does not exist."),
+    405: _l("This address does not accept this kind of request."),
+    413: _l("What you sent is too large."),
+    415: _l("This kind of content is not accepted here."),
+    429: _l("Too many requests: wait a moment and try again."),
 }
 
 
@@ -172,7 +185,9 @@ def register_error_handlers(app: Flask) -> None:
         code = _HTTP_CODES.get(status, "error")
         if status == 400 and "CSRF" in (exc.description or ""):
             code = "csrf_failed"
-            message = "Your form expired or was not sent from this site. Reload the page and try again."
+            message = _l("Your form expired or was not sent from this site. Reload the page and try again.")
+        elif exc.description == type(exc).description and status in _HTTP_MESSAGES:
+            message = _HTTP_MESSAGES[status]  # werkzeug's own English text: ours, translatable
         else:
             message = exc.description or exc.name
         return error_response(status, code, message)
@@ -181,4 +196,4 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        return error_response(500, "internal_error", "Something went wrong on our side. It has been logged.")
+        return error_response(500, "internal_error", _l("Something went wrong on our side. It has been logged."))

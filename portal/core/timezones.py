@@ -9,8 +9,10 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel.core import Locale, get_global
-from babel.dates import format_datetime, get_timezone_location
+from babel.dates import format_date, format_datetime, get_timezone_location
 from flask import request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.config import current_settings
@@ -23,18 +25,18 @@ TZ_COOKIE = "tz"
 # The picker's groups: the time-zone database's own regions, in this order, under readable names. Older alias
 # names (US/Eastern, Asia/Calcutta, ...) stay valid but are not offered, unless one is a person's current zone.
 REGIONS = {
-    "Africa": "Africa",
-    "America": "Americas",
-    "Antarctica": "Antarctica",
-    "Arctic": "Arctic",
-    "Asia": "Asia",
-    "Atlantic": "Atlantic Ocean",
-    "Australia": "Australia",
-    "Europe": "Europe",
-    "Indian": "Indian Ocean",
-    "Pacific": "Pacific",
+    "Africa": _l("Africa"),
+    "America": _l("Americas"),
+    "Antarctica": _l("Antarctica"),
+    "Arctic": _l("Arctic"),
+    "Asia": _l("Asia"),
+    "Atlantic": _l("Atlantic Ocean"),
+    "Australia": _l("Australia"),
+    "Europe": _l("Europe"),
+    "Indian": _l("Indian Ocean"),
+    "Pacific": _l("Pacific"),
 }
-UNIVERSAL = "Universal"
+UNIVERSAL = _l("Universal")
 
 
 class ZoneNames(tuple[str, ...]):
@@ -48,7 +50,7 @@ class ZoneNames(tuple[str, ...]):
         groups = list(_offered(self, moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)))
         if is_valid_timezone(selected) and _picker_region(selected) is None:
             name, label = zone_choice(selected, moment)
-            groups.append(("Other names", [(name, f"{name}: {label}")]))
+            groups.append((_l("Other names"), [(name, f"{name}: {label}")]))
         return groups
 
 
@@ -261,11 +263,11 @@ def parse_local(date_text: str, time_text: str, zone_name: str, fold: int | None
     LocalTimeChoice, which offers the readings: nothing is picked silently.
     """
     if not is_valid_timezone(zone_name):
-        raise ValueError("Choose a valid time zone.")
+        raise ValueError(gettext("Choose a valid time zone."))
     try:
         naive = datetime.strptime(f"{date_text.strip()} {time_text.strip()}", "%Y-%m-%d %H:%M")  # noqa: DTZ007
     except ValueError:
-        raise ValueError("Enter a date (YYYY-MM-DD) and a time (HH:MM).") from None
+        raise ValueError(gettext("Enter a date (YYYY-MM-DD) and a time (HH:MM).")) from None
     zone = ZoneInfo(zone_name)
     first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
     for reading in (first, second):
@@ -275,15 +277,23 @@ def parse_local(date_text: str, time_text: str, zone_name: str, fold: int | None
     read_first, read_second = first.astimezone(UTC), second.astimezone(UTC)
     if read_first == read_second:
         return read_first
-    when = f"{naive:%H:%M} on {naive:%d %b %Y} in {zone_name}"
+    day = format_date(naive.date(), "dd MMM y", locale=formatting_locale())
     if read_first < read_second:  # the clocks go back: the time happens twice, fold 0 first
         if fold in (0, 1):
             return (read_first, read_second)[fold]
         readings = (
-            Reading(0, read_first, f"{_clock(read_first.astimezone(zone))} (first)"),
-            Reading(1, read_second, f"{_clock(read_second.astimezone(zone))} (second)"),
+            Reading(0, read_first, gettext("%(time)s (first)", time=_clock(read_first.astimezone(zone)))),
+            Reading(1, read_second, gettext("%(time)s (second)", time=_clock(read_second.astimezone(zone)))),
         )
-        raise LocalTimeChoice(f"{when} happens twice (the clocks go back that night): choose which one.", readings)
+        raise LocalTimeChoice(
+            gettext(
+                "%(time)s on %(day)s in %(zone)s happens twice (the clocks go back that night): choose which one.",
+                time=f"{naive:%H:%M}",
+                day=day,
+                zone=zone_name,
+            ),
+            readings,
+        )
     # the clocks go forward: the time is skipped; fold 0 reads it with the offset before the change, which lands
     # as far after the change as the time is after its start (02:30 -> 03:30), the RFC 5545 reading
     if fold == 0:
@@ -291,7 +301,18 @@ def parse_local(date_text: str, time_text: str, zone_name: str, fold: int | None
     moved = _clock(read_first.astimezone(zone))
     gap = _gap(read_first - read_second)
     raise LocalTimeChoice(
-        f"{naive:%H:%M} does not exist on {naive:%d %b %Y} in {zone_name}: the clocks go forward {gap} that night, "
-        f"so it would be {moved}. Choose that, or enter another time.",
-        (Reading(0, read_first, f"{moved} (moved forward by the {gap} the clocks skip)"),),
+        gettext(
+            "%(time)s does not exist on %(day)s in %(zone)s: the clocks go forward %(gap)s that night, so it would be "
+            "%(moved)s. Choose that, or enter another time.",
+            time=f"{naive:%H:%M}",
+            day=day,
+            zone=zone_name,
+            gap=gap,
+            moved=moved,
+        ),
+        (
+            Reading(
+                0, read_first, gettext("%(moved)s (moved forward by the %(gap)s the clocks skip)", moved=moved, gap=gap)
+            ),
+        ),
     )

@@ -31,9 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.config import current_settings
+from portal.core.i18n import fill
 
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 MIME_BY_EXT = dict(FORMATS.values())
@@ -66,9 +68,11 @@ def too_large_message() -> str:
 def process_image(data: bytes, *, max_side: int, max_bytes: int) -> Processed:
     """The upload checked and re-encoded (see the module's docstring), or ImageRefused."""
     if not data:
-        raise ImageRefused("The file is empty; choose a JPEG, PNG or WebP image.")
+        raise ImageRefused(_l("The file is empty; choose a JPEG, PNG or WebP image."))
     if len(data) > max_bytes:
-        raise ImageRefused(f"The image is larger than {_mb(max_bytes)}, the most an upload may be.")
+        raise ImageRefused(
+            fill(_l("The image is larger than %(size)s, the most an upload may be."), size=_mb(max_bytes))
+        )
     try:
         with warnings.catch_warnings():
             # Pillow warns between MAX_IMAGE_PIXELS and twice it, and raises beyond: both are refused here
@@ -76,7 +80,7 @@ def process_image(data: bytes, *, max_side: int, max_bytes: int) -> Processed:
             with Image.open(io.BytesIO(data)) as probe:
                 kind = probe.format
                 if kind not in FORMATS:
-                    raise ImageRefused("Only JPEG, PNG and WebP images are taken.")
+                    raise ImageRefused(_l("Only JPEG, PNG and WebP images are taken."))
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()  # decodes every pixel: a truncated or corrupt file fails here
@@ -86,11 +90,11 @@ def process_image(data: bytes, *, max_side: int, max_bytes: int) -> Processed:
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRefused("The image has too many pixels to be opened safely; use a smaller one.") from exc
+        raise ImageRefused(_l("The image has too many pixels to be opened safely; use a smaller one.")) from exc
     except UnidentifiedImageError as exc:
-        raise ImageRefused("The file is not an image; choose a JPEG, PNG or WebP image.") from exc
+        raise ImageRefused(_l("The file is not an image; choose a JPEG, PNG or WebP image.")) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # what Pillow raises for broken files
-        raise ImageRefused("The image is damaged or cut short; choose another file.") from exc
+        raise ImageRefused(_l("The image is damaged or cut short; choose another file.")) from exc
 
 
 def _encode(image: Image.Image, kind: str) -> Processed:

@@ -8,9 +8,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from portal.core.forms import local_values, read_local_time
+from portal.core.i18n import fill
 from portal.events.models import Event, Visibility
 
-VISIBILITY_OPTIONS = [(Visibility.MEMBERS.value, "Members only"), (Visibility.PUBLIC.value, "Public: everyone")]
+VISIBILITY_OPTIONS = [(Visibility.MEMBERS.value, _l("Members only")), (Visibility.PUBLIC.value, _l("Public: everyone"))]
 
 
 def event_data(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -39,11 +40,13 @@ IMAGE_MAX_SIDE = 1600  # pixels: an event image is scaled down to fit
 def image_alt_error(alt: str, *, has_image: bool) -> str | None:
     """The alt text is required with an image (new or kept), at most IMAGE_ALT_MAX characters, one line."""
     if has_image and not alt:
-        return "Describe the image for people who cannot see it (its alt text)."
+        return _l("Describe the image for people who cannot see it (its alt text).")
     if len(alt) > IMAGE_ALT_MAX:
-        return f"Keep the alt text to {IMAGE_ALT_MAX} characters (it has {len(alt)})."
+        return fill(
+            _l("Keep the alt text to %(limit)d characters (it has %(length)d)."), limit=IMAGE_ALT_MAX, length=len(alt)
+        )
     if not alt.isprintable():
-        return "The alt text is one line of plain text."
+        return _l("The alt text is one line of plain text.")
     return None
 
 

@@ -8,6 +8,7 @@ import csv
 import io
 
 from flask import Blueprint, Response, render_template, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.auth import require_login
@@ -22,7 +23,7 @@ from portal.extensions import db
 from portal.seats import training_log
 
 bp = Blueprint("training_log", __name__)
-NOT_FOUND_MESSAGE = "Person not found."
+NOT_FOUND_MESSAGE = _l("Person not found.")
 
 
 def may_see_log_of(viewer, person_id: int) -> bool:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy import select
 
+from portal.core.i18n import formatting_locale
 from portal.extensions import db
 from portal.seats.models import Attendance
 from portal.training.models import SessionStatus, TrainingSession
@@ -140,7 +142,8 @@ def totals(entries: list[LogEntry], zone: ZoneInfo) -> LogTotals:
         bucket[1] += entry.minutes
     by_tag = [Total(tag, tag, n, m) for tag, (n, m) in sorted(tags.items(), key=lambda kv: (-kv[1][1], kv[0]))]
     by_month = [
-        Total(key, datetime.strptime(key, "%Y-%m").strftime("%B %Y"), n, m)  # noqa: DTZ007 - a label, not a moment
+        # the month in the viewer's language: "March 2027", "März 2027"
+        Total(key, format_date(datetime.strptime(key, "%Y-%m").date(), "LLLL y", locale=formatting_locale()), n, m)  # noqa: DTZ007
         for key, (n, m) in sorted(months.items(), reverse=True)
     ]
     return LogTotals(len(entries), sum(e.minutes for e in entries), by_tag, by_month)

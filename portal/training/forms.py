@@ -65,8 +65,8 @@ def session_data(form: Mapping[str, str], *, allow_instructor: bool) -> tuple[di
 def read_user_id(text: str) -> tuple[int | None, str | None]:
     """A person picked from a list of instructors (their user id)."""
     if not (text or "").strip():
-        return None, "Choose an instructor from the list."
-    return _int_or_error(text, "Choose an instructor from the list.")
+        return None, _l("Choose an instructor from the list.")
+    return _int_or_error(text, _l("Choose an instructor from the list."))
 
 
 def read_assistant_ids(form: Mapping[str, str]) -> tuple[list[int], str | None]:
@@ -76,7 +76,7 @@ def read_assistant_ids(form: Mapping[str, str]) -> tuple[list[int], str | None]:
     raw = getlist("assistant_ids") if getlist else ([form["assistant_ids"]] if form.get("assistant_ids") else [])
     ids = []
     for text in raw[: MAX_ASSISTANTS + 1]:
-        value, error = _int_or_error(text, "Choose assistants from the list.")
+        value, error = _int_or_error(text, _l("Choose assistants from the list."))
         if error or value is None:
             return [], error
         ids.append(value)

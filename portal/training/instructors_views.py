@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -33,7 +35,7 @@ from portal.training.models import SessionAssistant, TrainingSession
 
 bp = Blueprint("instructors", __name__)
 
-NOT_FOUND = "There is no such instructor page."
+NOT_FOUND = _l("There is no such instructor page.")
 UPCOMING_LIMIT = 20
 
 
@@ -133,7 +135,7 @@ def update_profile():
     except ValidationFailed as exc:
         return _account_page(exc.fields, 422)
     uploads_views.delete_after_success("photos", replaced)
-    flash("Your instructor profile is saved.", "success")
+    flash(gettext("Your instructor profile is saved."), "success")
     return redirect(url_for("accounts.account") + "#instructor-profile")
 
 
@@ -144,9 +146,12 @@ def delete_photo(user_id: int):
     if person is None:
         raise NotFound(NOT_FOUND)
     if not _may_remove_photo(person):
-        raise Forbidden("Only the person or an admin removes a photo.")
+        raise Forbidden(_l("Only the person or an admin removes a photo."))
     uploads_views.delete_after_success("photos", profile.remove_photo(person, actor=current_user))
-    flash("The photo is removed." if person.id != current_user.id else "Your photo is removed.", "success")
+    flash(
+        gettext("The photo is removed.") if person.id != current_user.id else gettext("Your photo is removed."),
+        "success",
+    )
     if person.id == current_user.id:
         return redirect(url_for("accounts.account") + "#instructor-profile")
     return redirect(url_for("instructors.page", user_id=person.id))

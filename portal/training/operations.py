@@ -11,12 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role, has_role
 from portal.audit.operations import diff, record
 from portal.core.clock import now_utc
 from portal.core.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
+from portal.core.i18n import fill
 from portal.core.queue import enqueue_after_commit
 from portal.core.signals import answers
 from portal.core.timezones import format_local
@@ -196,22 +198,23 @@ def hand_over(
     assistants if they were one; the old lead stays on as an assistant only when `keep_as_assistant` (else they
     are no longer among its instructors). Audited, and lead_changed tells the seat holders (notifications)."""
     if not rules.can_hand_over(session, actor):
-        raise Forbidden("Only the lead instructor, board members and admins may hand a session over.")
+        raise Forbidden(_l("Only the lead instructor, board members and admins may hand a session over."))
     require_state(session, "edit")
-    errors: dict[str, str] = {}
+    errors: dict[str, Any] = {}
     if not is_id(new_lead_id):
-        errors["instructor_id"] = "Choose the instructor who takes over, by their user id."
+        errors["instructor_id"] = _l("Choose the instructor who takes over, by their user id.")
     elif new_lead_id == session.instructor_id:
-        errors["instructor_id"] = "They already lead this session; choose another instructor."
+        errors["instructor_id"] = _l("They already lead this session; choose another instructor.")
     elif not _is_active_instructor(new_lead_id):
-        errors["instructor_id"] = "Choose an active instructor."
+        errors["instructor_id"] = _l("Choose an active instructor.")
     if not isinstance(keep_as_assistant, bool):
-        errors["keep_as_assistant"] = "Must be true or false."
+        errors["keep_as_assistant"] = _l("Must be true or false.")
     assistants = [user_id for user_id in session.assistant_ids if user_id != new_lead_id]
     if not errors and keep_as_assistant:
         if len(assistants) >= MAX_ASSISTANTS:
-            errors["keep_as_assistant"] = (
-                f"The session already has {MAX_ASSISTANTS} assistants: the previous lead cannot stay on as one."
+            errors["keep_as_assistant"] = fill(
+                _l("The session already has %(num)d assistants: the previous lead cannot stay on as one."),
+                num=MAX_ASSISTANTS,
             )
         assistants.append(session.instructor_id)
     if errors:
@@ -244,7 +247,7 @@ def _flush_capacity() -> None:
         db.session.flush()
     except sa.exc.IntegrityError:
         raise ValidationFailed(
-            {"capacity": "Seats were taken meanwhile; the capacity cannot be lower than the seats already taken."}
+            {"capacity": _l("Seats were taken meanwhile; the capacity cannot be lower than the seats already taken.")}
         ) from None
 
 
@@ -309,9 +312,16 @@ def require_start_period(session: TrainingSession) -> None:
     opens_at, closes_at = rules.start_period(session, **settings)
     minutes = int(settings["join_window"].total_seconds() // 60)
     if refusal == rules.TOO_EARLY_TO_START:
-        message = f"Too early to start: starting opens at {format_local(opens_at)}, {minutes} minutes before the start."
+        message = fill(
+            _l("Too early to start: starting opens at %(when)s, %(minutes)d minutes before the start."),
+            when=LazyString(format_local, opens_at),
+            minutes=minutes,
+        )
     else:
-        message = f"Too late to start: the session could be started until {format_local(closes_at)}."
+        message = fill(
+            _l("Too late to start: the session could be started until %(when)s."),
+            when=LazyString(format_local, closes_at),
+        )
     raise StartRefused(message, code=refusal)
 
 

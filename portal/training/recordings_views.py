@@ -11,6 +11,7 @@ answer as one that does not exist. When the provider fails or no longer has the 
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.accounts.auth import require_login
@@ -24,7 +25,7 @@ from portal.training import recordings, rooms
 from portal.training.models import TrainingSession
 
 bp = Blueprint("recordings", __name__)
-NOT_FOUND_MESSAGE = "Recording not found."
+NOT_FOUND_MESSAGE = _l("Recording not found.")
 
 
 @bp.get("/recordings")

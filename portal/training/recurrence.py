@@ -15,7 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
+from flask_babel import lazy_gettext as _l
 
+from portal.core.i18n import fill
 from portal.core.timezones import is_valid_timezone
 from portal.core.validation import is_int
 
@@ -96,36 +98,40 @@ def check_rule(raw: dict[str, Any], *, now: datetime) -> tuple[Rule | None, dict
     errors: dict[str, str] = {}
     zone = raw.get("time_zone")
     if not is_valid_timezone(zone):
-        errors["time_zone"] = "Choose a valid IANA time zone (for example Europe/Berlin)."
+        errors["time_zone"] = _l("Choose a valid IANA time zone (for example Europe/Berlin).")
     first_start = _local_datetime(raw.get("first_start"), errors)
     weekdays = _weekdays(raw.get("weekdays"), errors)
     interval = raw.get("interval_weeks", 1)
     if not is_int(interval) or not INTERVAL_MIN <= interval <= INTERVAL_MAX:
-        errors["interval_weeks"] = f"Repeat every {INTERVAL_MIN} to {INTERVAL_MAX} weeks."
+        errors["interval_weeks"] = fill(
+            _l("Repeat every %(low)d to %(high)d weeks."), low=INTERVAL_MIN, high=INTERVAL_MAX
+        )
     count, until = raw.get("count"), raw.get("until")
     if count is None and until is None:
-        errors["count"] = "Give either a number of occurrences (count) or an end date (until)."
+        errors["count"] = _l("Give either a number of occurrences (count) or an end date (until).")
     elif count is not None and until is not None:
-        errors["until"] = "Give either count or until, not both."
+        errors["until"] = _l("Give either count or until, not both.")
     if count is not None and (not is_int(count) or not COUNT_MIN <= count <= COUNT_MAX):
-        errors["count"] = f"The number of occurrences must be between {COUNT_MIN} and {COUNT_MAX}."
+        errors["count"] = fill(
+            _l("The number of occurrences must be between %(low)d and %(high)d."), low=COUNT_MIN, high=COUNT_MAX
+        )
     until_date = _date(until, errors) if until is not None else None
     if errors:
         return None, errors
     assert first_start is not None and isinstance(zone, str)
     local_now = now.astimezone(ZoneInfo(zone))
     if to_utc(first_start, zone) <= now:
-        errors["first_start"] = "The first start must be in the future."
+        errors["first_start"] = _l("The first start must be in the future.")
     if until_date is not None:
         if until_date < first_start.date():
-            errors["until"] = "The end date cannot be before the first start."
+            errors["until"] = _l("The end date cannot be before the first start.")
         elif until_date > (local_now + HORIZON).date():
-            errors["until"] = "The end date can be at most 365 days ahead."
+            errors["until"] = _l("The end date can be at most 365 days ahead.")
     if errors:
         return None, errors
     rule = Rule(first_start, zone, weekdays, interval, count, until_date)
     if not occurrences(rule, now=now):
-        return None, {"first_start": "Every occurrence would be more than 365 days ahead; start earlier."}
+        return None, {"first_start": _l("Every occurrence would be more than 365 days ahead; start earlier.")}
     return rule, {}
 
 
@@ -143,7 +149,7 @@ def _local_datetime(value: Any, errors: dict[str, str]) -> datetime | None:
         errors["first_start"] = message
         return None
     if not 1900 < parsed.year < 3000:
-        errors["first_start"] = "Give a date between the years 1901 and 2999."
+        errors["first_start"] = _l("Give a date between the years 1901 and 2999.")
         return None
     return parsed.replace(second=0, microsecond=0)
 

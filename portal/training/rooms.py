@@ -356,19 +356,21 @@ def fetch_recording_link(session: TrainingSession, viewer) -> str:
     (`recording_gone`) when the provider no longer has it or has no link for it, ServiceUnavailable
     (`recording_unavailable`) when the provider cannot be reached."""
     if not can_watch_recording(session, viewer) or not session.recording_id:
-        raise NotFound("Recording not found.", code="recording_gone")
+        raise NotFound(_l("Recording not found."), code="recording_gone")
     try:
         recording = get_provider().fetch_recording(session.recording_id)
     except ProviderError as exc:
         if exc.status in (404, 410):
-            raise NotFound("The video provider no longer has this recording.", code="recording_gone") from exc
+            raise NotFound(_l("The video provider no longer has this recording."), code="recording_gone") from exc
         log.warning("recording of session %s: the provider did not give its link: %s", session.id, exc)
         raise ServiceUnavailable(
-            "The video provider did not answer. Try again in a minute.", code="recording_unavailable", retry_after=60
+            _l("The video provider did not answer. Try again in a minute."),
+            code="recording_unavailable",
+            retry_after=60,
         ) from exc
     expired = recording.download_url_expires_at is not None and recording.download_url_expires_at <= now_utc()
     if recording.status != RecordingStatus.READY.value or not recording.download_url or expired:
-        raise NotFound("The video provider has no link to this recording now.", code="recording_gone")
+        raise NotFound(_l("The video provider has no link to this recording now."), code="recording_gone")
     return recording.download_url
 
 

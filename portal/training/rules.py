@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from portal.accounts.roles import Role, has_role
 from portal.config import current_settings
 from portal.core.clock import now_utc
+from portal.core.i18n import fill
 from portal.core.validation import (
     check_long_text,
     is_id,
@@ -173,7 +174,9 @@ def check_capacity(value: Any, seats_taken: int = 0) -> tuple[int | None, str | 
             capacity_max=CAPACITY_MAX,
         )
     if value < seats_taken:
-        return None, f"{seats_taken} seats are already taken; the capacity cannot be lower than that."
+        return None, fill(
+            _l("%(num)d seats are already taken; the capacity cannot be lower than that."), num=seats_taken
+        )
     return value, None
 
 
@@ -197,11 +200,11 @@ def check_assistant_ids(value: Any) -> tuple[list[int] | None, str | None]:
     if value is None:
         return [], None
     if not isinstance(value, list) or not all(is_id(item) for item in value[: MAX_ASSISTANTS + 1]):
-        return None, "Give the assistants as a list of user ids."
+        return None, _l("Give the assistants as a list of user ids.")
     if len(value) > MAX_ASSISTANTS:
-        return None, f"A session has at most {MAX_ASSISTANTS} assistants."
+        return None, fill(_l("A session has at most %(num)d assistants."), num=MAX_ASSISTANTS)
     if len(set(value)) != len(value):
-        return None, "Name each assistant once."
+        return None, _l("Name each assistant once.")
     return sorted(value), None
 
 
@@ -209,10 +212,14 @@ def assistant_errors(assistant_ids: list[int], *, lead_id: int | None, instructo
     """The assistants' own checks, once their users are read: `instructor_ids` are those of `assistant_ids` that
     are active users with the instructor role or above."""
     if lead_id is not None and lead_id in assistant_ids:
-        return {"assistant_ids": "The lead instructor cannot also be an assistant."}
+        return {"assistant_ids": _l("The lead instructor cannot also be an assistant.")}
     others = [str(user_id) for user_id in assistant_ids if user_id not in instructor_ids]
     if others:
-        return {"assistant_ids": f"Assistants must be active instructors; user {', '.join(others)} is not one."}
+        return {
+            "assistant_ids": fill(
+                _l("Assistants must be active instructors; user %(ids)s is not one."), ids=", ".join(others)
+            )
+        }
     return {}
 
 

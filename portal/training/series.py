@@ -20,6 +20,7 @@ from portal.accounts.models import User
 from portal.audit.operations import diff, record
 from portal.core.clock import now_utc
 from portal.core.errors import Forbidden, NotFound, ValidationFailed
+from portal.core.i18n import fill
 from portal.core.validation import is_id
 from portal.events.models import Event
 from portal.extensions import db
@@ -29,7 +30,7 @@ from portal.training.series_models import TEMPLATE_FIELDS, TrainingSeries
 
 ENTITY = "training_series"
 SCOPES = ("this", "following", "all")
-NOT_FOUND_MESSAGE = "Training series not found."
+NOT_FOUND_MESSAGE = _l("Training series not found.")
 # A following/all edit may move the occurrences' wall-clock time (in the series' zone), each on its own date.
 LOCAL_TIME = "local_time"
 _LOCAL_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
@@ -69,7 +70,7 @@ def check_series_data(
     session_raw = {key: value for key, value in raw.items() if key not in recurrence.RULE_FIELDS}
     for key in ("assistant_ids", "release_no_shows"):  # a session's own: a series does not carry them
         if key in session_raw:
-            errors[key] = "Set this on each session of the weekly class, not on the class."
+            errors[key] = _l("Set this on each session of the weekly class, not on the class.")
             session_raw.pop(key)
     if "start_time" in session_raw:
         errors["start_time"] = "A series has first_start (local) and time_zone, not start_time."
@@ -176,12 +177,12 @@ def check_scope(series: TrainingSeries, scope: str | None, from_id: int | None) 
     """The occurrence `from` names, once scope and from are right; else ValidationFailed with per-field errors."""
     errors = {}
     if scope not in SCOPES:
-        errors["scope"] = f"Choose the scope: {', '.join(SCOPES)}."
+        errors["scope"] = fill(_l("Choose the scope: %(scopes)s."), scopes=", ".join(SCOPES))
     session = db.session.get(TrainingSession, from_id) if from_id is not None else None
     if from_id is None:
-        errors["from"] = "Name the occurrence the change starts from (from = its session id)."
+        errors["from"] = _l("Name the occurrence the change starts from (from = its session id).")
     elif session is None or session.series_id != series.id:
-        errors["from"] = "That session is not an occurrence of this series."
+        errors["from"] = _l("That session is not an occurrence of this series.")
     if errors:
         raise ValidationFailed(errors)
     assert session is not None
@@ -272,7 +273,7 @@ def _check_local_time(raw: dict[str, Any]) -> time | None:
     value = raw[LOCAL_TIME]
     match = _LOCAL_TIME.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise ValidationFailed({LOCAL_TIME: "Give the time of day as HH:MM (24-hour, in the series' time zone)."})
+        raise ValidationFailed({LOCAL_TIME: _l("Give the time of day as HH:MM (24-hour, in the series' time zone).")})
     return time(int(match.group(1)), int(match.group(2)))
 
 

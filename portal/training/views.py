@@ -91,11 +91,11 @@ def _local_day(text: str, zone: ZoneInfo, *, shift: int = 0) -> datetime:
     """Midnight (or the first moment) of a YYYY-MM-DD day in `zone`, `shift` days on, as aware UTC; ValueError
     with a message when it is no date or beyond the calendar the portal keeps."""
     if not (len(text) == 10 and text[4] == text[7] == "-" and text.replace("-", "").isdigit()):
-        raise ValueError("Give a date as YYYY-MM-DD.")
+        raise ValueError(gettext("Give a date as YYYY-MM-DD."))
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise ValueError("No such date.") from None
+        raise ValueError(gettext("No such date.")) from None
     if not EARLIEST.year < day.year < LATEST.year - 1:
         raise ValueError(OUT_OF_CALENDAR)
     return datetime.combine(day + timedelta(days=shift), time(), zone).astimezone(UTC)
@@ -110,7 +110,7 @@ def _finding_filters(zone: ZoneInfo) -> tuple[queries.SessionFilters, dict[str, 
     errors: dict[str, str] = {}
     found: dict[str, Any] = {}
     if len(values["q"]) > queries.Q_MAX or not storable_text(values["q"]):
-        errors["q"] = f"Search for at most {queries.Q_MAX} characters of text."
+        errors["q"] = gettext("Search for at most %(num)d characters of text.", num=queries.Q_MAX)
     else:
         found["words"] = queries.search_words(values["q"])
     tags, problem = rules.check_tags(rules.split_tags(values["tag"]))
@@ -122,14 +122,16 @@ def _finding_filters(zone: ZoneInfo) -> tuple[queries.SessionFilters, dict[str, 
         raw = values[name]
         number = whole_number(raw) if raw else None
         if raw and (number is None or not 1 <= number <= MAX_ID):
-            errors[name] = "Choose one from the list." if name != "series_id" else "A series is a whole number."
+            errors[name] = (
+                gettext("Choose one from the list.") if name != "series_id" else gettext("A series is a whole number.")
+            )
         elif number is not None:
             found[name] = number
     if values["status"]:
         if values["status"] in {status.value for status in SessionStatus}:
             found["status"] = values["status"]
         else:
-            errors["status"] = "Choose a status from the list."
+            errors["status"] = gettext("Choose a status from the list.")
     for name, key, shift in (("from", "start_from", 0), ("to", "start_to", 1)):
         raw = values[name]
         if not raw:
@@ -139,7 +141,7 @@ def _finding_filters(zone: ZoneInfo) -> tuple[queries.SessionFilters, dict[str, 
         except ValueError as problem:
             errors[name] = str(problem)
     if found.get("start_from") and found.get("start_to") and found["start_to"] <= found["start_from"]:
-        errors["to"] = "Give a last day on or after the first day."
+        errors["to"] = gettext("Give a last day on or after the first day.")
     return queries.SessionFilters(**found), values, errors
 
 
@@ -401,8 +403,8 @@ def _create_series(data: dict[str, Any], form_errors: dict[str, str]):
 
 # The fields a weekly class does not carry for its sessions: each session has its own.
 PER_SESSION_MESSAGES = {
-    "assistant_ids": "Assistants are chosen one session at a time: add them to each session once it is scheduled.",
-    "release_no_shows": "Releasing no-shows' seats is set one session at a time: set it on each session.",
+    "assistant_ids": _l("Assistants are chosen one session at a time: add them to each session once it is scheduled."),
+    "release_no_shows": _l("Releasing no-shows' seats is set one session at a time: set it on each session."),
 }
 
 
@@ -569,7 +571,7 @@ def hand_over(session_id: int):
     """The "Hand over to…" form of the session page: a substitute leads the session from now on."""
     session = queries.get_visible(session_id, current_user)
     if not rules.can_hand_over(session, current_user):
-        raise Forbidden("Only the lead instructor, board members and admins may hand a session over.")
+        raise Forbidden(_l("Only the lead instructor, board members and admins may hand a session over."))
     new_lead_id, error = forms.read_user_id(request.form.get("instructor_id", ""))
     try:
         if error:
@@ -584,7 +586,12 @@ def hand_over(session_id: int):
             **_session_context(session, hand_over_errors=exc.fields, hand_over_values=submitted_values()),
         )
         return page, 422
-    flash(f"{session.instructor.name} now leads “{session.title}”. Seat holders are told.", "success")
+    flash(
+        gettext(
+            "%(name)s now leads “%(title)s”. Seat holders are told.", name=session.instructor.name, title=session.title
+        ),
+        "success",
+    )
     return redirect(url_for("training.detail", session_id=session.id))
 
 

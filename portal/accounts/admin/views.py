@@ -98,7 +98,7 @@ def import_form():
 def import_upload():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _import_form({"file": "Choose the CSV file to import."}, 422)
+        return _import_form({"file": gettext("Choose the CSV file to import.")}, 422)
     try:
         data = upload.read(current_settings().MAX_REQUEST_BYTES + 1)
     finally:
