@@ -23,6 +23,11 @@ the signed-in user is kept per process under the sign-in generation in Redis (po
 A second baseline, `bare signed-in`, is the bare route asking who is signed in (accounts loads the user from the
 session cookie): the least any request of a member costs, so the member's figures can be read against both.
 
+`member 304 before` is the member's unchanged poll on a second server process (same database, Redis and sign-in)
+that keeps no session's seats beside the snapshot (`queries._SEAT_MAP_MAX = -1`): the member's own seat is read on
+every poll, one statement, as before issue 13's last step; interleaved with the others, so the gain is measured in
+one run.
+
 The last line: req/s of each kind and its ratio to the bare route (target >= 0.5x for the 304 polls).
 """
 
@@ -67,8 +72,10 @@ def settings(database_url: str, instance: str, redis_url: str = "redis://127.0.0
     }
 
 
-def serve(database_url: str, instance: str, port: int, threads: int, redis_url: str) -> None:
-    """The server process: the app as `portal run` builds it, plus the bare route, under waitress."""
+def serve(database_url: str, instance: str, port: int, threads: int, redis_url: str, seat_per_poll: bool) -> None:
+    """The server process: the app as `portal run` builds it, plus the bare route, under waitress.
+    `seat_per_poll`: the comparison server, keeping no session's seats (every member poll reads the member's own
+    seat, one statement, as before the seats were kept beside the snapshot)."""
     import logging
 
     from flask import Response
@@ -76,7 +83,10 @@ def serve(database_url: str, instance: str, port: int, threads: int, redis_url: 
     from waitress import serve as waitress_serve
 
     from portal.app import create_app
+    from portal.seats import queries
 
+    if seat_per_poll:
+        queries._SEAT_MAP_MAX = -1  # no session's seats are kept: the member's own seat is read on every poll
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" warnings under load
     app = create_app(settings(database_url, instance, redis_url))
     app.add_url_rule("/bench/bare", "bench_bare", lambda: Response("ok", mimetype="text/plain"))
@@ -233,19 +243,24 @@ def bench_database(name: str, database_url: str, args) -> dict[str, float] | Non
         port = free_port()
         redis_server = RedisServer(Path(instance))
         redis_server.start()
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", database_url, instance, str(port), redis_server.url],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
+        port_before = free_port()
+        servers = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--serve", database_url, instance, str(p), redis_server.url, mode],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            for p, mode in ((port, "kept"), (port_before, "seat-per-poll"))
+        ]
         try:
-            wait_up(port, server)
+            wait_up(port, servers[0])
+            wait_up(port_before, servers[1])
             panel = f"/sessions/{session_id}/panel"
             member = {"HX-Request": "true", "Cookie": sign_in(port, email)}
             anonymous = {"HX-Request": "true"}
-            kinds: dict[str, tuple[str, dict[str, str]]] = {"bare": ("/bench/bare", {})}
+            kinds: dict[str, tuple[int, str, dict[str, str]]] = {"bare": (port, "/bench/bare", {})}
             assert request(port, "/bench/bare-user", member)[2] == "yes"
-            kinds["bare signed-in"] = ("/bench/bare-user", member)
+            kinds["bare signed-in"] = (port, "/bench/bare-user", member)
             for who, headers in (("member", member), ("anonymous", anonymous)):
                 status, response_headers, body = request(port, panel, headers)
                 assert status == 200, (status, body[:300])
@@ -254,16 +269,20 @@ def bench_database(name: str, database_url: str, args) -> dict[str, float] | Non
                 etag = response_headers["etag"]
                 status, _, _ = request(port, panel, {**headers, "If-None-Match": etag})
                 assert status == 304, status
-                kinds[f"{who} 304"] = (panel, {**headers, "If-None-Match": etag})
-                kinds[f"{who} 200"] = (panel, headers)
+                kinds[f"{who} 304"] = (port, panel, {**headers, "If-None-Match": etag})
+                kinds[f"{who} 200"] = (port, panel, headers)
+                if who == "member":  # the same poll on the comparison server (the same sign-in: one database)
+                    assert request(port_before, panel, {**headers, "If-None-Match": etag})[0] == 304
+                    kinds["member 304 before"] = (port_before, panel, {**headers, "If-None-Match": etag})
             rates: dict[str, list[float]] = {kind: [] for kind in kinds}
             errors = 0
             for _ in range(args.rounds):
-                for kind, (path, headers) in kinds.items():
+                for kind, (kind_port, path, headers) in kinds.items():
                     if args.wrk:
-                        rate, bad = run_wrk(f"http://127.0.0.1:{port}{path}", headers, args.seconds, args.connections)
+                        url = f"http://127.0.0.1:{kind_port}{path}"
+                        rate, bad = run_wrk(url, headers, args.seconds, args.connections)
                     else:
-                        rate, bad = python_load(port, path, headers, args.seconds, args.connections)
+                        rate, bad = python_load(kind_port, path, headers, args.seconds, args.connections)
                     rates[kind].append(rate)
                     errors += bad
             if errors:
@@ -273,11 +292,13 @@ def bench_database(name: str, database_url: str, args) -> dict[str, float] | Non
             print(f"\n{name}: req/s, median of {args.rounds} interleaved rounds of {args.seconds:g} s")
             for kind, rate in medians.items():
                 spread = f"{min(rates[kind]):.0f}-{max(rates[kind]):.0f}"
-                print(f"  {kind:<15}{rate:>9.0f} req/s  ({spread}){'' if kind == 'bare' else f'  {rate / bare:.2f}x'}")
+                print(f"  {kind:<18}{rate:>9.0f} req/s  ({spread}){'' if kind == 'bare' else f'  {rate / bare:.2f}x'}")
             return medians
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(timeout=20)
             redis_server.stop()
 
 
@@ -303,7 +324,7 @@ def drop_postgres() -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), threads=8, redis_url=sys.argv[5])
+        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]), 8, sys.argv[5], seat_per_poll=sys.argv[6] == "seat-per-poll")
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3)
@@ -336,7 +357,11 @@ def main() -> None:
         kinds = ("member 304", "anonymous 304", "member 200", "anonymous 200")
         figures = ", ".join(f"{kind} {medians[kind]:.0f} ({medians[kind] / bare:.2f}x)" for kind in kinds)
         signed = medians["member 304"] / medians["bare signed-in"]
-        parts.append(f"{db_name}: bare {bare:.0f} req/s, {figures}, member 304 vs bare signed-in {signed:.2f}x")
+        gain = medians["member 304"] / medians["member 304 before"]
+        parts.append(
+            f"{db_name}: bare {bare:.0f} req/s, {figures}, member 304 vs bare signed-in {signed:.2f}x, "
+            f"member 304 with the seats kept vs the seat read per poll {gain:.2f}x"
+        )
     print("; ".join(parts))
 
 

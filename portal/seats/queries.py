@@ -8,8 +8,20 @@ seats taken, waitlist length) is a `SessionSnapshot`: read in one statement for 
 the waitlist counted only where a full session shows it) and kept in this process for `SNAPSHOT_SECONDS`, so a
 thousand members polling one session in the same second read it once. Any write this process makes to sessions or
 seats forgets every snapshot when it commits (a SQLAlchemy engine listener), so a viewer never sees this
-process's own change late; another process's change shows within `SNAPSHOT_SECONDS`. Per viewer only their own
-seat is read (one query, none when signed out).
+process's own change late; another process's change shows within `SNAPSHOT_SECONDS`.
+
+The seats of a session polled by a signed-in member (user id -> status, canceled ones included) are kept the same
+way, beside its snapshot, for `SNAPSHOT_SECONDS`: read in one statement the first time a member polls it in that
+second, so a member's steady poll runs no statement, as an anonymous one. A member's own seat change made in
+another process shows within `SNAPSHOT_SECONDS` (as seats taken already does); one made in this process at once
+(the commit forgets the seats too). Memory is bounded: a session with more than `_SEAT_MAP_MAX` seats and waiting
+places is not kept (its member reads their own seat, one indexed query), and past `_SEAT_ROWS_LIMIT` seats kept in
+all every kept seat map is forgotten.
+
+A reader never keeps what it read across a write's commit: every forgetting moves the cache's generation on, and
+what was read under an older generation is not kept. The commit forgets twice, before the database commits (the
+SQLAlchemy event) and when its connection goes back to the pool (after it), so a poll that read the row just
+before the commit landed cannot keep the old state.
 """
 
 from __future__ import annotations
@@ -38,6 +50,9 @@ from portal.training.rules import can_view
 
 SNAPSHOT_SECONDS = 1.0  # how long one process reuses a session's shared panel state
 _SNAPSHOT_LIMIT = 20_000  # sessions remembered at most (then all are forgotten at once)
+_SEAT_MAP_MAX = 10_000  # a session with more seats and waiting places than this keeps no seat map (read per viewer)
+_SEAT_ROWS_LIMIT = 100_000  # seats kept in all seat maps at most (then every seat map is forgotten at once)
+_STATUSES = {status.value: status.value for status in SeatStatus}  # one str object per status, not one per row
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCA", "REPLAC", "MERGE ")
 _TABLES = ("training_sessions", "seats", "session_assistants")
 
@@ -67,11 +82,16 @@ class SessionSnapshot:
 
 
 class _SnapshotCache:
-    """Snapshots of one engine's sessions, each for SNAPSHOT_SECONDS; forgotten whenever a write to sessions or
-    seats through this engine commits (and when one runs, so a reader never re-caches across the commit)."""
+    """Snapshots of one engine's sessions, and the seats of those members poll, each for SNAPSHOT_SECONDS;
+    forgotten whenever a write to sessions or seats through this engine commits (and when one runs, so a reader
+    never re-caches across the commit). `generation` moves on at each forgetting: a reader notes it before its
+    statement and keeps what it read only if it has not moved."""
 
     def __init__(self) -> None:
         self.entries: dict[int, tuple[float, SessionSnapshot | None]] = {}
+        self.seats: dict[int, tuple[float, dict[int, str]]] = {}  # session id -> (expires, user id -> status)
+        self.seat_rows = 0
+        self.generation = 0
         self.lock = threading.Lock()
 
     def get(self, session_id: int, now: float) -> tuple[bool, SessionSnapshot | None]:
@@ -80,13 +100,40 @@ class _SnapshotCache:
             return False, None
         return True, entry[1]
 
-    def put(self, session_id: int, snapshot: SessionSnapshot | None, expires: float) -> None:
-        if len(self.entries) >= _SNAPSHOT_LIMIT:
-            self.entries.clear()
-        self.entries[session_id] = (expires, snapshot)
+    def put(self, session_id: int, snapshot: SessionSnapshot | None, expires: float, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return  # a write committed while it was read
+            if len(self.entries) >= _SNAPSHOT_LIMIT:
+                self.entries.clear()
+            self.entries[session_id] = (expires, snapshot)
+
+    def seats_of(self, session_id: int, now: float) -> dict[int, str] | None:
+        """The kept seats of a session (user id -> status), None if not kept or older than SNAPSHOT_SECONDS."""
+        entry = self.seats.get(session_id)
+        if entry is None or entry[0] <= now:
+            return None
+        return entry[1]
+
+    def put_seats(self, session_id: int, seats: dict[int, str], expires: float, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return
+            old = self.seats.pop(session_id, None)
+            if old is not None:
+                self.seat_rows -= len(old[1])
+            if self.seat_rows + len(seats) > _SEAT_ROWS_LIMIT or len(self.seats) >= _SNAPSHOT_LIMIT:
+                self.seats.clear()
+                self.seat_rows = 0
+            self.seats[session_id] = (expires, seats)
+            self.seat_rows += len(seats)
 
     def clear(self) -> None:
-        self.entries.clear()
+        with self.lock:
+            self.generation += 1
+            self.entries.clear()
+            self.seats.clear()
+            self.seat_rows = 0
 
 
 _caches: weakref.WeakKeyDictionary[sa.Engine, _SnapshotCache] = weakref.WeakKeyDictionary()
@@ -115,16 +162,23 @@ def snapshot_cache(engine: sa.Engine | None = None) -> _SnapshotCache:
                     cache.clear()
 
             def on_commit(conn) -> None:
+                # runs before the database commits: forget now, and again once it has (on_checkin)
                 if conn.info.pop("panel_write", False):
+                    conn.info["panel_committed"] = True
                     cache.clear()
 
             def on_rollback(conn) -> None:
                 if conn.info.pop("panel_write", False):
                     cache.clear()
 
+            def on_checkin(dbapi_connection, record) -> None:
+                if record is not None and record.info.pop("panel_committed", False):
+                    cache.clear()
+
             event.listen(engine, "before_cursor_execute", on_execute)
             event.listen(engine, "commit", on_commit)
             event.listen(engine, "rollback", on_rollback)
+            event.listen(engine, "checkin", on_checkin)
             _caches[engine] = cache
     return cache
 
@@ -159,10 +213,22 @@ _SNAPSHOTS = select(*_SNAPSHOT_COLUMNS, case((_FULL, _WAITING), else_=0), _HAS_A
 )
 
 
-def snapshots(session_ids: Sequence[int], *, fresh: bool = False) -> dict[int, SessionSnapshot]:
+def _reader(reads_only: bool) -> sa.Connection:
+    """The connection a poll's statement runs on, taken only when a statement must run (a poll answered from the
+    cache takes none). `reads_only` (a request that only reads): in autocommit, without the BEGIN and COMMIT round
+    trips of a transaction, unless the request already opened one (loading a signed-in user not kept)."""
+    session = db.session()
+    if reads_only and not session.in_transaction():
+        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session.connection()
+
+
+def snapshots(
+    session_ids: Sequence[int], *, fresh: bool = False, reads_only: bool = False
+) -> dict[int, SessionSnapshot]:
     """The shared panel state of each existing session of `session_ids`: from this process's cache where it is
     younger than SNAPSHOT_SECONDS (unless `fresh`), the rest in one statement (the waitlist counted in the same
-    statement, only for full sessions)."""
+    statement, only for full sessions). `reads_only`: see `_reader`."""
     cache = snapshot_cache()
     clock = time.monotonic()
     found: dict[int, SessionSnapshot] = {}
@@ -174,7 +240,8 @@ def snapshots(session_ids: Sequence[int], *, fresh: bool = False) -> dict[int, S
         elif snapshot is not None:
             found[session_id] = snapshot
     if missing:
-        rows = db.session.connection().execute(_SNAPSHOTS, {"ids": missing}).all()
+        generation = cache.generation  # noted before the statement: kept only if no write committed meanwhile
+        rows = _reader(reads_only).execute(_SNAPSHOTS, {"ids": missing}).all()
         assisted = _assistant_ids([row[0] for row in rows if row[-1]])  # a statement only where there are any
         loaded = {
             row[0]: SessionSnapshot(*row[:-2], waitlist_count=int(row[-2] or 0), assistant_ids=assisted.get(row[0], ()))
@@ -183,7 +250,7 @@ def snapshots(session_ids: Sequence[int], *, fresh: bool = False) -> dict[int, S
         expires = clock + SNAPSHOT_SECONDS
         for session_id in missing:
             snapshot = loaded.get(session_id)
-            cache.put(session_id, snapshot, expires)
+            cache.put(session_id, snapshot, expires, generation)
             if snapshot is not None:
                 found[session_id] = snapshot
     return found
@@ -265,19 +332,66 @@ def _panels(sessions, viewer, seats: dict[int, str], waiting: dict[int, int]) ->
     return panels
 
 
-def poll_panels(session_ids: Sequence[int], viewer, *, fresh: bool = False) -> dict[int, JoinPanel]:
+def poll_panels(
+    session_ids: Sequence[int], viewer, *, fresh: bool = False, reads_only: bool = False
+) -> dict[int, JoinPanel]:
     """The join panels of the sessions of `session_ids` that exist and `viewer` may see, built on the shared
-    snapshots: no query for the shared part while it is cached, one for the viewer's seats when signed in.
-    `fresh`: read the snapshots now (after a seat change, the viewer sees their own write)."""
-    shown = [s for s in snapshots(session_ids, fresh=fresh).values() if can_view(s, viewer)]
-    seats = viewer_seat_statuses([s.id for s in shown], viewer)
+    snapshots and the kept seats: no query while both are cached (signed in or not), one for the shared part and
+    one for the seats of the sessions a member polls first in their second.
+    `fresh`: read the snapshots and seats now (after a seat change, the viewer sees their own write).
+    `reads_only`: a request that only reads runs these statements in autocommit (see `_reader`)."""
+    shown = [s for s in snapshots(session_ids, fresh=fresh, reads_only=reads_only).values() if can_view(s, viewer)]
+    seats = polled_seat_statuses(shown, viewer, fresh=fresh, reads_only=reads_only)
     return _panels(shown, viewer, seats, {s.id: s.waitlist_count for s in shown})
 
 
-# Built once, run as a plain (Core) statement: every poll of a signed-in member runs it.
+# Built once, run as plain (Core) statements
+_SESSION_SEATS = select(Seat.session_id, Seat.user_id, Seat.status).where(
+    Seat.session_id.in_(sa.bindparam("ids", expanding=True))
+)
 _VIEWER_SEATS = select(Seat.session_id, Seat.status).where(
     Seat.user_id == sa.bindparam("user_id"), Seat.session_id.in_(sa.bindparam("ids", expanding=True))
 )
+
+
+def polled_seat_statuses(
+    shown: Sequence[SessionSnapshot], viewer, *, fresh: bool = False, reads_only: bool = False
+) -> dict[int, str]:
+    """The viewer's seat status in each session of `shown`, as `viewer_seat_statuses` answers, from the seats kept
+    beside the snapshots: the seats of the sessions not kept (or older than SNAPSHOT_SECONDS) are read in one
+    statement and kept. A session too large to keep (`_SEAT_MAP_MAX`) has the viewer's own seat read instead."""
+    if not shown or not getattr(viewer, "is_authenticated", False):
+        return {}
+    cache = snapshot_cache()
+    clock = time.monotonic()
+    user_id = viewer.id
+    statuses: dict[int, str] = {}
+    load: list[int] = []
+    own: list[int] = []
+    for session in shown:
+        kept = None if fresh else cache.seats_of(session.id, clock)
+        if kept is not None:
+            if (status := kept.get(user_id)) is not None:
+                statuses[session.id] = status
+        elif session.seats_taken + session.waitlist_count <= _SEAT_MAP_MAX:
+            load.append(session.id)
+        else:
+            own.append(session.id)
+    if load:
+        generation = cache.generation  # noted before the statement: kept only if no write committed meanwhile
+        maps: dict[int, dict[int, str]] = {session_id: {} for session_id in load}
+        for session_id, seat_user_id, status in _reader(reads_only).execute(_SESSION_SEATS, {"ids": load}):
+            maps[session_id][seat_user_id] = _STATUSES.get(status, status)
+        expires = clock + SNAPSHOT_SECONDS
+        for session_id, seats in maps.items():
+            if len(seats) <= _SEAT_MAP_MAX:
+                cache.put_seats(session_id, seats, expires, generation)
+            if (status := seats.get(user_id)) is not None:
+                statuses[session_id] = status
+    if own:
+        rows = _reader(reads_only).execute(_VIEWER_SEATS, {"user_id": user_id, "ids": own})
+        statuses.update(dict(rows.all()))
+    return statuses
 
 
 def viewer_seat_statuses(session_ids: Sequence[int], viewer) -> dict[int, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -17,7 +16,6 @@ from flask import (
     request,
     url_for,
 )
-from flask import session as cookie_session
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -29,7 +27,7 @@ from portal.core.forms import safe_next
 from portal.core.htmx import is_htmx
 from portal.core.timezones import viewer_timezone
 from portal.core.validation import is_id
-from portal.core.web import bearer_token, expose_to_templates, no_store
+from portal.core.web import expose_to_templates, no_store
 from portal.extensions import db
 from portal.seats import operations, queries
 from portal.seats.attendance import attendance_csv as csv_of_attendance
@@ -108,17 +106,6 @@ def seat_links():
 
 
 # ------------------------------------------------------------------------------------------------ the panel
-def _reads_only() -> None:
-    """A poll only reads: its statements run in autocommit, without the BEGIN and COMMIT round trips of a
-    transaction (none of them needs to see the others' snapshot). Only when it will surely read (a signed-in
-    viewer is loaded from the database; an anonymous poll of a fresh snapshot reads nothing and takes no
-    connection at all), and only before the request's first statement."""
-    signed_in = "_user_id" in cookie_session or bearer_token(request.headers) is not None
-    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-    if (signed_in or remembered) and not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
 def _not_modified(etag: str) -> Response:
     response = no_store(Response(status=304))
     response.set_etag(etag)
@@ -132,9 +119,10 @@ def panel(session_id: int):
     if not is_htmx():
         visible_session(session_id)
         return redirect(session_url(session_id), code=303)
-    _reads_only()
-    viewer = current_user._get_current_object()  # not the proxy: the rules read it many times
-    panel = queries.poll_panels([session_id], viewer).get(session_id) if is_id(session_id) else None
+    # the viewer first (not the proxy: the rules read it many times); the poll's reads then run in autocommit, on
+    # a connection taken only if a statement must run (none while the snapshot and its seats are fresh)
+    viewer = current_user._get_current_object()
+    panel = queries.poll_panels([session_id], viewer, reads_only=True).get(session_id) if is_id(session_id) else None
     if panel is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     etag = panel_etag(panel)
@@ -166,8 +154,7 @@ def poll_panels():
     ids = _polled_ids()
     if not is_htmx():
         return redirect(url_for("training.index"), code=303)
-    _reads_only()
-    panels = queries.poll_panels(ids, current_user._get_current_object())
+    panels = queries.poll_panels(ids, current_user._get_current_object(), reads_only=True)
     etags = {session_id: panel_etag(p) for session_id, p in panels.items()}
     changed = [panels[i] for i in panels if not request.if_none_match.contains(etags[i])]
     if not changed:
