@@ -298,6 +298,9 @@ def test_the_whole_session_day(people, fake_rtk, clock, smtp_sink, minute, run_j
     assert "/recordings" in ready_text and fake_rtk.url not in ready_text  # the portal's way, never the provider's
     [promoted] = [m for m in smtp_sink.messages if _kind(m) == "promoted"]
     assert _ics_method(promoted) == "REQUEST"
+    # promoted while the session is live: told to join now, not as if it were still ahead
+    for part in ("plain", "html"):
+        assert "The session is live now: join it from the session page." in promoted.get_body((part,)).get_content()
 
     # ---- the whole day's mail, per person and kind: none missing, none twice
     sensei, board, admin, pat = (people[n][0] for n in ("sensei", "board", "admin", "pat"))
