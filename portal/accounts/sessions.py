@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, event, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import LoginSession, User
 from portal.core.clock import now_utc
@@ -161,10 +162,19 @@ def _unchanged_in_session(user_id: int) -> bool:
 
 
 def _attached(values: dict[str, Any]) -> User:
-    """A User in the request's database session as if just loaded from `values` (no statement)."""
-    user = User(**{key: _copied(value) for key, value in values.items()})
+    """A User in the request's database session as if just loaded from `values` (no statement). Built without
+    __init__ and merge (about half the cost per request): its attributes set as loaded, then added as a detached
+    instance; merged only where the database session already holds that user (a test's shared session)."""
+    if db.session.identity_map.get(_USER_KEY((values["id"],))) is not None:
+        user = User(**{key: _copied(value) for key, value in values.items()})
+        make_transient_to_detached(user)
+        return db.session.merge(user, load=False)
+    user = User.__mapper__.class_manager.new_instance()
+    for key, value in values.items():
+        set_committed_value(user, key, _copied(value))
     make_transient_to_detached(user)
-    return db.session.merge(user, load=False)
+    db.session.add(user)
+    return user
 
 
 def _generation() -> str | None:
