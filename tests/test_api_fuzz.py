@@ -7,7 +7,7 @@ refused request (4xx) must store nothing.
 
 The budget is examples per operation, generation mode and caller:
 - the default run: PORTAL_API_FUZZ_EXAMPLES (default 3), well under a minute;
-- `-m slow`: PORTAL_API_FUZZ_SLOW_EXAMPLES (default 5, what CI runs on each database) plus Schemathesis' coverage
+- `-m slow`, on PostgreSQL: PORTAL_API_FUZZ_SLOW_EXAMPLES (default 5, what CI runs) plus Schemathesis' coverage
   phase (boundary values, missing and wrongly typed fields, unexpected methods); with 25, more than 5,000 requests.
   On PostgreSQL: PORTAL_API_FUZZ_SLOW_EXAMPLES=25 \
   PORTAL_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/<db> .venv/bin/python -m pytest -m slow \
@@ -302,6 +302,10 @@ def test_api_answers_as_its_document_says(app, world, artifacts_dir):
 
 @pytest.mark.slow
 def test_api_answers_as_its_document_says_under_a_heavy_budget(app, world, artifacts_dir):
+    if db.engine.dialect.name != "postgresql":
+        # The coverage phase's boundary values (out-of-range numbers, NUL bytes, huge strings) meet the database's
+        # own limits on PostgreSQL, which SQLite does not have; one heavy run (about 4 minutes) keeps CI in its time.
+        pytest.skip("the heavy budget runs against PostgreSQL (PORTAL_TEST_DATABASE_URL; .ci/run's second pass)")
     run = fuzz(app, world, examples=SLOW_EXAMPLES, coverage=True)
     report(run, "slow", artifacts_dir)
     assert not run.failures, f"{len(run.failures)} failures in {run.requests} requests:\n\n" + "\n\n".join(run.failures)
