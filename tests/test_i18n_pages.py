@@ -169,7 +169,6 @@ def test_every_session_email_is_german(app, people, sessions, kind):
     context = {
         "old_start_time": (soon.start_time - timedelta(days=1)).isoformat(),
         "new_lead": INSTRUCTOR,
-        "next_ids": [later.id],
         "starts": [soon.start_time.isoformat(), later.start_time.isoformat()],
         "fields": ["duration_minutes", "chat_enabled"],
     }

@@ -24,12 +24,11 @@ from portal.core.timezones import format_local, is_valid_timezone
 from portal.notifications import consent, invites
 from portal.notifications.mailer import Attachment, Mail
 from portal.notifications.models import Notification
-from portal.notifications.queries import sessions_by_id
 from portal.notifications.rules import is_reminder
+from portal.training.ended import what_comes_next
 from portal.training.ics import session_ics
 from portal.training.links import session_url
 from portal.training.models import TrainingSession
-from portal.training.rules import can_view
 
 
 def _lead(offset: timedelta) -> str:
@@ -80,7 +79,6 @@ ICS_METHODS = {
 NO_ICS = frozenset(
     {"starting_now", "instructor_late", "not_started", "recording_ready", "lead_changed", "no_show_released"}
 )
-NEXT_SESSIONS_SHOWN = 3
 
 
 def _attachments(notification: Notification, user: User, session: TrainingSession, settings: Settings) -> tuple:
@@ -105,22 +103,18 @@ def _app_url(endpoint: str, fallback: str, base_url: str, **values: Any) -> str:
     return base_url.rstrip("/") + path
 
 
-def _next_sessions(notification: Notification, user: User, zone: ZoneInfo, settings: Settings) -> list[dict]:
-    """The next sessions named when the email was planned that are still ahead, not canceled, and that this person
-    may see: at most NEXT_SESSIONS_SHOWN."""
-    ids = [i for i in (notification.context or {}).get("next_ids", []) if isinstance(i, int)]
-    if not ids:
-        return []
-    now = now_utc()
-    shown = []
-    for other in sorted(sessions_by_id(set(ids)).values(), key=lambda s: (s.start_time, s.id)):
-        if other.is_final or other.start_time <= now or not can_view(other, user):
-            continue
-        url = session_url(other.id, settings.BASE_URL)
-        shown.append({"title": other.title, "when": format_local(other.start_time, zone), "url": url})
-        if len(shown) == NEXT_SESSIONS_SHOWN:
-            break
-    return shown
+def _next_sessions(session: TrainingSession, user: User, zone: ZoneInfo, settings: Settings) -> list[dict]:
+    """The next sessions this person may see, read when the email is composed (training.ended.what_comes_next:
+    the same rule, and the same sessions, as the ended page)."""
+    following, _of = what_comes_next(session, user, now_utc())
+    return [
+        {
+            "title": other.title,
+            "when": format_local(other.start_time, zone),
+            "url": session_url(other.id, settings.BASE_URL),
+        }
+        for other in following
+    ]
 
 
 _ICS_CACHE: dict[tuple[Any, ...], bytes] = {}
@@ -173,7 +167,7 @@ def _compose(notification: Notification, user: User, session: TrainingSession | 
         )
         context["recordings_url"] = _app_url("recordings.index", "/recordings", settings.BASE_URL)
     if notification.kind == "not_started":
-        context["next_sessions"] = _next_sessions(notification, user, ZoneInfo(zone), settings)
+        context["next_sessions"] = _next_sessions(session, user, ZoneInfo(zone), settings)
     starts = [datetime.fromisoformat(at) for at in extra.get("starts", [])]
     context["dates"] = [format_local(at, ZoneInfo(zone)) for at in starts]
     context["fields"] = [str(FIELD_NAMES.get(f, f.replace("_", " "))) for f in extra.get("fields", [])]

@@ -294,9 +294,8 @@ def notify_instructor_late(session: TrainingSession) -> None:
 
 def notify_not_started(session: TrainingSession) -> None:
     """The session ended without having started: its seat holders (confirmed and waitlisted) are told, with the
-    next sessions of its series or event (chosen now; each email shows those its reader may see, at most 3)."""
-    context = {"next_ids": queries.next_session_ids(session, now_utc())}
-    _notify(session, seat_holder_ids(session.id), "not_started", lambda uid: f"not_started:{session.id}:{uid}", context)
+    next sessions of its series or event that each may see (read when the email is composed)."""
+    _notify(session, seat_holder_ids(session.id), "not_started", lambda uid: f"not_started:{session.id}:{uid}")
 
 
 def notify_recording_ready(session: TrainingSession) -> None:

@@ -249,34 +249,6 @@ def board_member_ids() -> list[int]:
     )
 
 
-NEXT_SESSIONS_READ = 10  # candidates read for "the next sessions" (an email shows at most 3 the person may see)
-
-
-def next_session_ids(session: TrainingSession, now: datetime, limit: int = NEXT_SESSIONS_READ) -> list[int]:
-    """The upcoming, not canceled sessions of the same series or event, soonest first (the session itself not)."""
-    same = []
-    if session.series_id is not None:
-        same.append(TrainingSession.series_id == session.series_id)
-    if session.event_id is not None:
-        same.append(TrainingSession.event_id == session.event_id)
-    if not same:
-        return []
-    return list(
-        db.session.scalars(
-            select(TrainingSession.id)
-            .where(
-                or_(*same),
-                TrainingSession.id != session.id,
-                TrainingSession.status.in_((SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value)),
-                TrainingSession.start_time > now,
-                TrainingSession.archived_at.is_(None),
-            )
-            .order_by(TrainingSession.start_time, TrainingSession.id)
-            .limit(limit)
-        ).all()
-    )
-
-
 def sent_for_moment(key: str, due_at: datetime) -> bool:
     """Whether the row of this key (on any channel) was sent at this moment (a reminder for this start time)."""
     return (

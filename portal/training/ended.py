@@ -65,15 +65,24 @@ def ended_page(session: TrainingSession, viewer, now: datetime) -> EndedPage:
     recording = bool(session.recording_enabled) and took_place and rules.can_watch_recording(session, viewer)
     event = session.event if session.event is not None and event_rules.can_view(session.event, viewer) else None
     series = db.session.get(TrainingSeries, session.series_id) if session.series_id is not None else None
-    following: list[TrainingSession] = []
-    next_of = None
+    following, next_of = what_comes_next(session, viewer, now)
+    return EndedPage(session, result, recording, following, next_of, series, event)
+
+
+def what_comes_next(session: TrainingSession, viewer, now: datetime) -> tuple[list[TrainingSession], str | None]:
+    """THE rule of "the next sessions" after `session` (the ended page, the "did not take place" email): up to
+    NEXT_SHOWN of its series that `viewer` may see, else of its event (when they may see the event); and which
+    of the two they are ("series", "event", or None when there are none)."""
     if session.series_id is not None:
         following = next_sessions(session, viewer, now, TrainingSession.series_id == session.series_id)
-        next_of = "series" if following else None
-    if not following and event is not None:
+        if following:
+            return following, "series"
+    event = session.event
+    if event is not None and event_rules.can_view(event, viewer):
         following = next_sessions(session, viewer, now, TrainingSession.event_id == event.id)
-        next_of = "event" if following else None
-    return EndedPage(session, result, recording, following, next_of, series, event)
+        if following:
+            return following, "event"
+    return [], None
 
 
 def next_sessions(session: TrainingSession, viewer, now: datetime, same) -> list[TrainingSession]:
