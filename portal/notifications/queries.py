@@ -75,19 +75,6 @@ def confirmed_pairs(session_ids: set[int]) -> set[tuple[int, int]]:
     }
 
 
-def sessions_to_plan(now: datetime, horizon: timedelta) -> list[TrainingSession]:
-    """Scheduled sessions close enough that their reminders must exist by now."""
-    return list(
-        db.session.scalars(
-            select(TrainingSession).where(
-                TrainingSession.status == SessionStatus.SCHEDULED.value,
-                TrainingSession.start_time > now,
-                TrainingSession.start_time <= now + horizon,
-            )
-        ).all()
-    )
-
-
 def sessions_needing_plan(
     now: datetime, horizon: timedelta, channels: list[str], kinds: list[str]
 ) -> list[TrainingSession]:

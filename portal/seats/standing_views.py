@@ -19,6 +19,7 @@ from portal.training import queries as training_queries
 from portal.training import signals as training_signals
 from portal.training.models import TrainingSession
 from portal.training.series import get_visible
+from portal.training.series_models import TrainingSeries
 
 bp = Blueprint("standing", __name__)
 
@@ -39,6 +40,16 @@ def standing_buttons(session: TrainingSession, *, viewer, **_: Any) -> dict[str,
     return {"standing": {"series_id": series.id, "booked": booked, "may_book": may_book, "upcoming": len(upcoming)}}
 
 
+def _session_and_series(session_id: int) -> tuple[TrainingSession, TrainingSeries | None]:
+    """The session (404 unless the viewer may see it) and its series; None, with the message flashed, when it is not
+    part of a weekly class."""
+    session = training_queries.get_visible(session_id, current_user)
+    if session.series_id is None:
+        flash(gettext("This session is not part of a weekly class."), "error")
+        return session, None
+    return session, get_visible(session.series_id, current_user)
+
+
 def _back(session: TrainingSession):
     return redirect(url_for("training.detail", session_id=session.id), code=303)
 
@@ -46,11 +57,9 @@ def _back(session: TrainingSession):
 @bp.post("/sessions/<int:session_id>/standing-booking")
 @require_login
 def book(session_id: int):
-    session = training_queries.get_visible(session_id, current_user)
-    if session.series_id is None:
-        flash(gettext("This session is not part of a weekly class."), "error")
+    session, series = _session_and_series(session_id)
+    if series is None:
         return _back(session)
-    series = get_visible(session.series_id, current_user)
     try:
         _booking, seats = standing.book_series(series, current_user)
     except DomainError as exc:
@@ -71,11 +80,9 @@ def book(session_id: int):
 @bp.post("/sessions/<int:session_id>/standing-booking/end")
 @require_login
 def end(session_id: int):
-    session = training_queries.get_visible(session_id, current_user)
-    if session.series_id is None:
-        flash(gettext("This session is not part of a weekly class."), "error")
+    session, series = _session_and_series(session_id)
+    if series is None:
         return _back(session)
-    series = get_visible(session.series_id, current_user)
     try:
         released = standing.end_booking(series, current_user)
     except DomainError as exc:
