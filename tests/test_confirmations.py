@@ -14,25 +14,14 @@ from sqlalchemy import select
 
 from portal.config import current_settings
 from portal.core.clock import now_utc
-from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications import consent, operations
-from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
 from portal.seats import operations as seats
 from portal.seats import signals as seat_signals
 from portal.training.ics import session_uid
 
 pytestmark = pytest.mark.usefixtures("mail_app")
-
-
-@pytest.fixture
-def sweep(run_jobs):
-    def go():
-        enqueue(sweep_reminders)
-        return run_jobs()
-
-    return go
 
 
 def _to(message) -> str:

@@ -20,15 +20,6 @@ from portal.notifications.rules import DueReminder, decide_due, reminder_kind, r
 pytestmark = pytest.mark.usefixtures("mail_app")
 
 
-@pytest.fixture
-def sweep(run_jobs):
-    def go():
-        enqueue(sweep_reminders)
-        return run_jobs()
-
-    return go
-
-
 def _subjects(sink):
     return sorted(f"{m['To'].addresses[0].addr_spec} | {m['Subject']}" for m in sink.messages)
 

@@ -14,10 +14,8 @@ from sqlalchemy import select
 
 from portal.config import current_settings
 from portal.core.clock import now_utc
-from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications import consent, emails
-from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
 from portal.seats import signals as seat_signals
 from portal.seats.models import Attendance
@@ -25,15 +23,6 @@ from portal.training import signals as training_signals
 from portal.training.models import SessionAssistant
 
 pytestmark = pytest.mark.usefixtures("mail_app")
-
-
-@pytest.fixture
-def sweep(run_jobs):
-    def go():
-        enqueue(sweep_reminders)
-        return run_jobs()
-
-    return go
 
 
 def _to(message) -> str:

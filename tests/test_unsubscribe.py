@@ -14,10 +14,8 @@ from sqlalchemy import select
 from portal.accounts import profile
 from portal.accounts.models import User
 from portal.config import current_settings
-from portal.core.queue import enqueue
 from portal.extensions import db
 from portal.notifications import consent, operations
-from portal.notifications.jobs import sweep_reminders
 from portal.notifications.models import Notification
 from portal.notifications.rules import reminder_kind
 
@@ -93,15 +91,6 @@ def test_a_token_names_one_person_and_one_kind_and_cannot_be_forged_or_cut(app, 
 
 
 # ------------------------------------------------------------------------------------------------ end to end
-@pytest.fixture
-def sweep(run_jobs):
-    def go():
-        enqueue(sweep_reminders)
-        return run_jobs()
-
-    return go
-
-
 @pytest.mark.usefixtures("mail_app")
 def test_one_click_unsubscribe_from_a_real_email_then_that_kind_is_skipped(
     app, login_as, make_session, make_user, make_seat, sweep, smtp_sink, clock

@@ -18,6 +18,9 @@ import time
 
 import pytest
 
+from portal.core.queue import enqueue
+from portal.notifications.jobs import sweep_reminders
+
 
 class SmtpSink:
     def __init__(self) -> None:
@@ -94,3 +97,15 @@ def mail_app(app, smtp_sink):
     app.extensions["portal.settings"] = dataclasses.replace(original, **smtp_sink.settings)
     yield app
     app.extensions["portal.settings"] = original
+
+
+@pytest.fixture
+def sweep(run_jobs):
+    """Runs the minute reminders sweep as cron would (enqueued), then every job through the real worker
+    (`run_jobs`, tests.plugins.jobs): the sends it plans included. Answers what run_jobs answers."""
+
+    def go():
+        enqueue(sweep_reminders)
+        return run_jobs()
+
+    return go
