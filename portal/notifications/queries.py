@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.extensions import db
 from portal.notifications.models import Notification, NotificationStatus
 from portal.notifications.rules import REMINDER_PREFIX, send_backoff
+from portal.seats.attendance import holds_seat
 from portal.seats.models import Seat, SeatStatus
-from portal.seats.no_show_models import NoShowRelease
 from portal.training.models import SessionAssistant, SessionStatus, TrainingSession
 
 
@@ -204,17 +204,11 @@ def counts_by_status() -> dict[str, int]:
 
 
 def confirmed_holder_ids(session_id: int) -> list[int]:
-    """Who holds a confirmed seat (no-shows included: a seat is held whether or not its holder joined), and whose
-    seat was released as a no-show's (canceled at the session's NoShowRelease moment): the seat holders of the
-    attendance (portal/seats/attendance.py), no-shows included as SPEC says for "recording ready"."""
-    released_at = select(NoShowRelease.released_at).where(NoShowRelease.session_id == Seat.session_id)
-    held = or_(
-        Seat.status == SeatStatus.CONFIRMED.value,
-        and_(Seat.status == SeatStatus.CANCELED.value, Seat.canceled_at == released_at.scalar_subquery()),
-    )
+    """The session's seat holders, no-shows included (seats.attendance.holds_seat: also those whose seat was
+    released because they had not come), as SPEC says for "recording ready"."""
     return list(
         db.session.scalars(
-            select(Seat.user_id).where(Seat.session_id == session_id, held).distinct().order_by(Seat.user_id)
+            select(Seat.user_id).where(Seat.session_id == session_id, holds_seat()).distinct().order_by(Seat.user_id)
         ).all()
     )
 

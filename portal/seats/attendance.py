@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from portal.accounts.models import User
 from portal.core.clock import now_utc
@@ -98,19 +98,25 @@ def _has_started(session: TrainingSession) -> bool:
     return session.started_at is not None or session.status in (SessionStatus.LIVE.value, SessionStatus.ENDED.value)
 
 
-def _absent_seat_holders(session: TrainingSession) -> list[User]:
-    """The seat holders of `session` with no attendance row, by name (one query)."""
-    never_joined = ~exists().where(Attendance.session_id == Seat.session_id, Attendance.user_id == Seat.user_id)
+def holds_seat() -> ColumnElement[bool]:
+    """THE rule "a seat holder of the session", no-shows included, as SQL on Seat: a confirmed seat, or a seat
+    released because its holder had not come (canceled at the moment of the session's NoShowRelease, not taken
+    again since). The attendance lists them; "recording ready" is sent to them."""
     released = select(NoShowRelease.released_at).where(NoShowRelease.session_id == Seat.session_id).scalar_subquery()
-    held = or_(
+    return or_(
         Seat.status == SeatStatus.CONFIRMED.value,
         and_(Seat.status == SeatStatus.CANCELED.value, Seat.canceled_at == released),
     )
+
+
+def _absent_seat_holders(session: TrainingSession) -> list[User]:
+    """The seat holders of `session` with no attendance row, by name (one query)."""
+    never_joined = ~exists().where(Attendance.session_id == Seat.session_id, Attendance.user_id == Seat.user_id)
     return list(
         db.session.scalars(
             select(User)
             .join(Seat, Seat.user_id == User.id)
-            .where(Seat.session_id == session.id, held, never_joined)
+            .where(Seat.session_id == session.id, holds_seat(), never_joined)
             .order_by(User.name, User.id)
         )
     )
