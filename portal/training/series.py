@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -283,6 +284,24 @@ def _start_at(series: TrainingSeries, session: TrainingSession, new_time: time) 
     if key is None:
         return None
     return recurrence.to_utc(datetime.combine(datetime.fromisoformat(key).date(), new_time), series.time_zone)
+
+
+def time_of_day(series: TrainingSeries, origin: TrainingSession, new_start: datetime) -> str:
+    """A new start of `origin` given for a following/all change (the edit form's date and time) as what such a change
+    may move: its wall-clock time "HH:MM" in the series' zone (LOCAL_TIME). A series keeps its dates: a new date is
+    ValidationFailed at start_time."""
+    zone = ZoneInfo(series.time_zone)
+    new_local = new_start.astimezone(zone)
+    if new_local.date() != origin.start_time.astimezone(zone).date():
+        raise ValidationFailed(
+            {
+                "start_time": _l(
+                    "The date changes one session at a time: choose “This session”. For this and the following or"
+                    " all sessions you may change the time of day."
+                )
+            }
+        )
+    return new_local.strftime("%H:%M")
 
 
 def _move_rule_time(series: TrainingSeries, new_time: time) -> None:

@@ -496,15 +496,10 @@ def _update_series(
     )
     local_time = None
     if isinstance(data.get("start_time"), datetime) and data["start_time"] != session.start_time:
-        zone = ZoneInfo(the_series.time_zone)
-        new_local, old_local = data["start_time"].astimezone(zone), session.start_time.astimezone(zone)
-        if new_local.date() != old_local.date():
-            errors["start_time"] = (
-                "The date changes one session at a time: choose “This session”. For this and the following or all"
-                " sessions you may change the time of day."
-            )
-        else:
-            local_time = new_local.strftime("%H:%M")
+        try:
+            local_time = series.time_of_day(the_series, session, data["start_time"])
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
     if errors:
         raise ValidationFailed(errors)
     changed = {key: value for key, value in data.items() if key in TEMPLATE_FIELDS and value != getattr(session, key)}
