@@ -56,6 +56,9 @@ PG_DATABASE = "portal_bench_poll"
 SECRET = "bench-poll-secret-" + "k" * 40
 PASSWORD = "bench poll password"
 SEATS = 1000
+# the browser's User-Agent, on the sign-in and on every poll as a browser sends it (Flask-Login's session protection
+# compares it with the sign-in's: a poll with another one would rewrite the session cookie each time)
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) bench-poll"
 WAITLIST = 50
 
 
@@ -160,6 +163,7 @@ def sign_in(port: int, email: str) -> str:
 
     base = f"http://127.0.0.1:{port}"
     browser = requests.Session()
+    browser.headers["User-Agent"] = USER_AGENT
     form = browser.get(f"{base}/login", timeout=10).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     answer = browser.post(f"{base}/login", data={"email": email, "password": PASSWORD, "csrf_token": token}, timeout=10)
@@ -256,9 +260,11 @@ def bench_database(name: str, database_url: str, args) -> dict[str, float] | Non
             wait_up(port, servers[0])
             wait_up(port_before, servers[1])
             panel = f"/sessions/{session_id}/panel"
-            member = {"HX-Request": "true", "Cookie": sign_in(port, email)}
-            anonymous = {"HX-Request": "true"}
-            kinds: dict[str, tuple[int, str, dict[str, str]]] = {"bare": (port, "/bench/bare", {})}
+            member = {"HX-Request": "true", "User-Agent": USER_AGENT, "Cookie": sign_in(port, email)}
+            anonymous = {"HX-Request": "true", "User-Agent": USER_AGENT}
+            kinds: dict[str, tuple[int, str, dict[str, str]]] = {
+                "bare": (port, "/bench/bare", {"User-Agent": USER_AGENT})
+            }
             assert request(port, "/bench/bare-user", member)[2] == "yes"
             kinds["bare signed-in"] = (port, "/bench/bare-user", member)
             for who, headers in (("member", member), ("anonymous", anonymous)):
@@ -266,6 +272,7 @@ def bench_database(name: str, database_url: str, args) -> dict[str, float] | Non
                 assert status == 200, (status, body[:300])
                 if who == "member":
                     assert "you have a seat" in body, "the member cookie did not sign in"
+                    assert "set-cookie" not in response_headers, "a member's poll rewrote the session cookie"
                 etag = response_headers["etag"]
                 status, _, _ = request(port, panel, {**headers, "If-None-Match": etag})
                 assert status == 304, status
