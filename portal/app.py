@@ -26,6 +26,7 @@ from portal.core.errors import register_error_handlers
 from portal.core.htmx import register_htmx
 from portal.core.i18n import init_i18n
 from portal.core.queue import init_queue
+from portal.core.session_cookie import RememberingSessionInterface
 from portal.core.web import register_web
 from portal.extensions import csrf, db
 from portal.video import init_video
@@ -84,6 +85,7 @@ def configure_flask(app: Flask, settings: Settings, overrides: Mapping[str, Any]
     )
     app.config.update(overrides)
     app.extensions["portal.settings"] = settings
+    app.session_interface = RememberingSessionInterface()  # Flask's signed cookie, verified once per process
     if settings.TRUSTED_PROXIES:
         # The client address and scheme as the nearest trusted proxy saw them; with no proxy configured, the
         # forwarded headers anyone can send are ignored (request.remote_addr is the socket's peer)

@@ -168,6 +168,11 @@ def enqueue_after_commit(session: Session, func: Callable[..., Any] | str, *args
     session.info.setdefault(_PENDING_KEY, []).append(PendingJob(func, args, options))
 
 
+def has_pending_jobs(session: Session) -> bool:
+    """Jobs wait for this session's commit."""
+    return bool(session.info.get(_PENDING_KEY))
+
+
 @event.listens_for(Session, "after_commit")
 def _push_pending(session: Session) -> None:
     for job in session.info.pop(_PENDING_KEY, []):

@@ -6,7 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, make_response, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, SessionTransaction
 from werkzeug.datastructures import Headers
 
 from portal.config import current_settings
@@ -14,6 +16,7 @@ from portal.core import timezones
 from portal.core.clock import now_utc
 from portal.core.db import is_lock_timeout
 from portal.core.errors import Unauthorized, database_busy_response
+from portal.core.queue import has_pending_jobs
 from portal.extensions import csrf, db
 
 HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers keep to https once they have seen the portal
@@ -58,12 +61,42 @@ def keep_work_before_error() -> None:
     db.session.commit()
 
 
+_TOUCHED_DATABASE = "portal.touched_database"  # Session.info: the transaction under way took a connection
+
+
+@event.listens_for(Session, "after_begin")
+def _note_connection(session: Session, _transaction: SessionTransaction, _connection) -> None:
+    session.info[_TOUCHED_DATABASE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED_DATABASE, None)
+
+
+def nothing_to_commit(session: Session) -> bool:
+    """The request neither read nor wrote through its database session (no connection taken, nothing added,
+    changed or deleted, no job waiting for the commit): a join-panel poll answered from the snapshot, say. Its
+    transaction, if one was begun at all, holds nothing; ending the request's session (Flask-SQLAlchemy's
+    teardown) is all it needs."""
+    return not (
+        session.info.get(_TOUCHED_DATABASE)
+        or session.new
+        or session.dirty
+        or session.deleted
+        or has_pending_jobs(session)
+    )
+
+
 def register_web(app: Flask) -> None:
     @app.after_request
     def commit_request_work(response: Response) -> Response:
         """The one place a request's work is committed: a success (below 400) commits, anything else rolls back.
         Views and operations never commit; a view that must keep part of its work before an error answer says
-        so with keep_work_before_error()."""
+        so with keep_work_before_error(). A request that did nothing through the database skips both."""
+        if nothing_to_commit(db.session()):
+            return response
         if response.status_code >= 400:
             db.session.rollback()
             return response
