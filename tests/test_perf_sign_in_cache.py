@@ -113,3 +113,29 @@ def test_what_was_kept_is_not_used_after_redis_was_emptied(app, client, make_use
     sign_in_reads.clear()
     assert signed_in(client)
     assert len(sign_in_reads) == 1
+
+
+def test_a_change_made_through_a_kept_sign_in_is_saved(app, other_process, make_user, sign_in_reads):
+    """The kept user is put into each request's database session as if loaded (accounts.sessions._attached):
+    unchanged until a view changes it, and then saved like any loaded row, by the one commit of the request."""
+    user = make_user(name="Before")
+    browser = other_process.test_client()
+    sign_in(browser, user)
+    assert signed_in(browser) and signed_in(browser)
+    sign_in_reads.clear()
+    with other_process.test_request_context():
+        kept = sessions.user_of_login_session(_login_session_id(browser))
+        assert sign_in_reads == []  # from what the process kept
+        state = sa.inspect(kept)
+        assert state.persistent and not state.modified and kept.name == "Before"
+        db.session.rollback()
+    answer = browser.post("/account", data={"name": "After", "timezone": "Europe/Berlin"})
+    assert answer.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).name == "After"
+    assert db.session.get(type(user), user.id).timezone == "Europe/Berlin"
+
+
+def _login_session_id(browser: FlaskClient) -> str:
+    with browser.session_transaction() as session:
+        return session["_user_id"]

@@ -31,7 +31,6 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, event, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import LoginSession, User
 from portal.core.clock import now_utc
@@ -164,14 +163,17 @@ def _unchanged_in_session(user_id: int) -> bool:
 def _attached(values: dict[str, Any]) -> User:
     """A User in the request's database session as if just loaded from `values` (no statement). Built without
     __init__ and merge (about half the cost per request): its attributes set as loaded, then added as a detached
-    instance; merged only where the database session already holds that user (a test's shared session)."""
+    instance; merged only where the database session already holds that user (a test's shared session).
+    tests/test_perf_sign_in_cache.py checks that it is unmodified, persistent and saves a change made to it."""
     if db.session.identity_map.get(_USER_KEY((values["id"],))) is not None:
         user = User(**{key: _copied(value) for key, value in values.items()})
         make_transient_to_detached(user)
         return db.session.merge(user, load=False)
     user = User.__mapper__.class_manager.new_instance()
-    for key, value in values.items():
-        set_committed_value(user, key, _copied(value))
+    # the instance's attribute values, as a load leaves them (SQLAlchemy's instrumentation keeps them in __dict__);
+    # make_transient_to_detached then marks every one as committed (loaded, unchanged), as set_committed_value
+    # would one by one
+    vars(user).update({key: _copied(value) for key, value in values.items()})
     make_transient_to_detached(user)
     db.session.add(user)
     return user
