@@ -46,7 +46,7 @@ def main(rows: int = 100, rounds: int = 5) -> None:
                 sending.send_batch(ids)
                 rates[pipelined].append(len(ids) / (time.perf_counter() - started))
                 assert len(instance.sink.arrivals) == len(ids), len(instance.sink.arrivals)
-        sending.PIPELINE = True
+        sending.PIPELINE = False  # the default
         one, piped = statistics.median(rates[False]), statistics.median(rates[True])
         print(f"one after the other  {one:7.0f} msg/s  ({min(rates[False]):.0f}-{max(rates[False]):.0f})")
         print(f"pipelined            {piped:7.0f} msg/s  ({min(rates[True]):.0f}-{max(rates[True]):.0f})")

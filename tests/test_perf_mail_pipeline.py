@@ -1,5 +1,6 @@
-"""The send job composes the next email while the previous one is in its SMTP exchange (portal.notifications.sending
-._Sender), with every row still claimed, marked and recorded on its own; a refused message stops the rest.
+"""The send job can compose the next email while the previous one is in its SMTP exchange (portal.notifications
+.sending._Sender, on when PIPELINE is: off by default since reminders share their bodies), with every row still
+claimed, marked and recorded on its own; a refused message stops the rest, pipelined or not.
 Real SQLite/PostgreSQL, real Redis, the in-process worker and a real SMTP server."""
 
 from __future__ import annotations
@@ -7,9 +8,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from portal.core.queue import enqueue, get_redis
 from portal.extensions import db
-from portal.notifications import operations
+from portal.notifications import operations, sending
 from portal.notifications.email_channel import EmailChannel, EmailConnection
 from portal.notifications.jobs import sweep_reminders
 from tests import test_mail_batch
@@ -21,6 +24,7 @@ sink = test_mail_batch.sink  # the SMTP sink fixture (counting connections)
 def test_the_next_email_is_composed_while_the_previous_one_is_sent(
     make_session, make_user, run_jobs, sink, clock, monkeypatch
 ):
+    monkeypatch.setattr(sending, "PIPELINE", True)
     session, _people = _booked_session(make_session, make_user, 4, timedelta(hours=5))
     operations.plan_reminders(session)
     db.session.commit()
@@ -54,9 +58,11 @@ def test_the_next_email_is_composed_while_the_previous_one_is_sent(
     assert get_redis().keys("portal.notification.accepted.*") == []
 
 
+@pytest.mark.parametrize("pipelined", [True, False])
 def test_a_refused_message_stops_the_batch_and_the_one_composed_behind_it_is_not_sent(
-    make_session, make_user, run_jobs, sink, clock, monkeypatch
+    make_session, make_user, run_jobs, sink, clock, monkeypatch, pipelined
 ):
+    monkeypatch.setattr(sending, "PIPELINE", pipelined)
     session, _people = _booked_session(make_session, make_user, 5, timedelta(hours=5))
     operations.plan_reminders(session)
     db.session.commit()

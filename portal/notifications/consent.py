@@ -14,6 +14,8 @@ Account emails (verification, invitation, reset) are what the person asked for a
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from itsdangerous import BadData, URLSafeSerializer
 
 from portal.accounts import tokens
@@ -94,7 +96,14 @@ def _serializer(secret: str) -> URLSafeSerializer:
 
 
 def unsubscribe_token(user: User, key: str, settings: Settings) -> str:
-    return _serializer(settings.SECRET_KEY or "").dumps({"u": user.id, "k": key})
+    return _signed(settings.SECRET_KEY or "", user.id, key)
+
+
+@lru_cache(maxsize=4096)
+def _signed(secret: str, user_id: int, key: str) -> str:
+    """The token is the same every time for one person and preference (no timestamp): each email needs it twice
+    (the header and the visible link), so it is signed once."""
+    return _serializer(secret).dumps({"u": user_id, "k": key})
 
 
 def unsubscribe_url(user: User, key: str, settings: Settings) -> str:

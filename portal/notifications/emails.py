@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from email.utils import formataddr
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import gettext, ngettext
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 from werkzeug.routing import BuildError
 
 from portal.accounts import tokens
@@ -173,9 +174,10 @@ def _compose(notification: Notification, user: User, session: TrainingSession | 
     context["fields"] = [str(FIELD_NAMES.get(f, f.replace("_", " "))) for f in extra.get("fields", [])]
     subject = _subject(notification.kind, session.title, lead, len(starts))
     template = "reminder" if is_reminder(notification.kind) else notification.kind
-    env = current_app.jinja_env  # rendered without request context processors: no request here
-    text = env.get_template(f"emails/{template}.txt").render(subject=subject, **context)
-    html = env.get_template(f"emails/{template}.html").render(subject=subject, **context)
+    if template in SHARED_BODIES:
+        text, html = _shared_bodies(template, subject, context)
+    else:
+        text, html = _render_bodies(template, subject, context)
     return Mail(
         to=formataddr((single_line(user.name), user.email)),  # cleaned before formataddr may encode it (RFC 2047)
         subject=subject,
@@ -184,6 +186,65 @@ def _compose(notification: Notification, user: User, session: TrainingSession | 
         attachments=_attachments(notification, user, session, settings),
         message_key=message_key(notification),
     )
+
+
+def _render_bodies(template: str, subject: str, context: dict[str, Any]) -> tuple[str, str]:
+    env = current_app.jinja_env  # rendered without request context processors: no request here
+    text = env.get_template(f"emails/{template}.txt").render(subject=subject, **context)
+    html = env.get_template(f"emails/{template}.html").render(subject=subject, **context)
+    return text, html
+
+
+# ------------------------------------------------------------------------------------------------ shared bodies
+# A thousand reminders of one seminar differ only in the name they greet and the unsubscribe link, once their
+# language, zone and clock are the same: their bodies are rendered once, with placeholders for those two, and
+# filled in per person (the name HTML-escaped in the HTML body, as the template would). Rendering was most of
+# composing a reminder (bench/mail_burst.py; docs/performance.md). Only templates that read nothing else of their
+# reader are listed: a shared body sees a reader with a name and nothing more, so a template that starts reading
+# more renders differently, which tests/test_mail_shared_bodies.py catches (it renders each both ways and compares).
+SHARED_BODIES = frozenset({"reminder"})
+_NAME = "\ue000name\ue000"  # private-use characters: no template or translation writes them
+_UNSUBSCRIBE = "\ue000unsubscribe\ue000"
+_BODIES_KEPT = 256
+_PER_READER = frozenset({"user", "unsubscribe_url", "session"})  # the session is in the key by id and last change
+_BODIES_EXTENSION = "portal.email_bodies"  # per app: the brand and the templates are the app's
+
+
+class _Reader(NamedTuple):
+    """What a shared body may read of its reader."""
+
+    name: str
+
+
+def _shared_bodies(template: str, subject: str, context: dict[str, Any]) -> tuple[str, str]:
+    session = context["session"]
+    key = (
+        template,
+        subject,
+        str(get_locale()),
+        session.id,
+        session.updated_at,  # any change of the session's own columns
+        session.instructor.name if session.instructor else None,
+        bool(context["unsubscribe_url"]),
+        *sorted((name, repr(value)) for name, value in context.items() if name not in _PER_READER),
+    )
+    kept: dict[tuple, tuple[str, str]] = current_app.extensions.setdefault(_BODIES_EXTENSION, {})
+    bodies = kept.get(key)
+    if bodies is None:
+        shared = {
+            **context,
+            "user": _Reader(_NAME),
+            "unsubscribe_url": _UNSUBSCRIBE if context["unsubscribe_url"] else "",
+        }
+        bodies = _render_bodies(template, subject, shared)
+        if len(kept) >= _BODIES_KEPT:
+            kept.clear()
+        kept[key] = bodies
+    text, html = bodies
+    name, link = context["user"].name, context["unsubscribe_url"]
+    text = text.replace(_NAME, name).replace(_UNSUBSCRIBE, link)
+    html = html.replace(_NAME, str(escape(name))).replace(_UNSUBSCRIBE, str(escape(link)))
+    return text, html
 
 
 ACCOUNT_SUBJECTS = {

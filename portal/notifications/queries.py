@@ -61,18 +61,17 @@ def holds_confirmed_seat(session_id: int, user_id: int) -> bool:
     )
 
 
-def confirmed_pairs(session_ids: set[int]) -> set[tuple[int, int]]:
-    """(session_id, user_id) of every confirmed seat in these sessions, in one query."""
-    if not session_ids:
+def confirmed_pairs(session_ids: set[int], user_ids: set[int] | None = None) -> set[tuple[int, int]]:
+    """(session_id, user_id) of every confirmed seat in these sessions (of these people only, if given: a send
+    batch of 100 reads 100 seats, not the 1,000 of its seminar), in one query."""
+    if not session_ids or user_ids == set():
         return set()
-    return {
-        (s, u)
-        for s, u in db.session.execute(
-            select(Seat.session_id, Seat.user_id).where(
-                Seat.session_id.in_(session_ids), Seat.status == SeatStatus.CONFIRMED.value
-            )
-        ).all()
-    }
+    statement = select(Seat.session_id, Seat.user_id).where(
+        Seat.session_id.in_(session_ids), Seat.status == SeatStatus.CONFIRMED.value
+    )
+    if user_ids is not None:
+        statement = statement.where(Seat.user_id.in_(user_ids))
+    return {(s, u) for s, u in db.session.execute(statement).all()}
 
 
 def sessions_needing_plan(

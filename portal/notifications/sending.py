@@ -79,9 +79,12 @@ SENT_MARK_TTL = 86400  # seconds a Redis mark "accepted, not yet recorded" is ke
 CLAIM_CHUNK = 20  # rows claimed in one UPDATE (and recorded sent in one): one commit per 20 messages, not 2 each
 DISPATCH_JOB = "portal.notifications.jobs.dispatch_due"  # the moment job (a higher module: named, not imported)
 DISPATCH_TIMEOUT = 120
-# Compose the next message while the previous one is in its SMTP exchange (_Sender); bench/mail_pipeline.py turns it
-# off to compare
-PIPELINE = os.environ.get("PORTAL_BENCH_SEND_PIPELINE", "1") != "0"  # "0": off, for a benchmark's comparison
+# Compose the next message while the previous one is in its SMTP exchange, on a sending thread (_Sender). Off: since
+# a reminder's bodies are rendered once per burst (emails.SHARED_BODIES), composing costs less than the thread's
+# handovers and waits for the interpreter, and one after the other is as fast or faster (bench/mail_burst.py,
+# interleaved: 0.49-0.52x of raw smtplib off against 0.41-0.49x on; docs/performance.md). "1" turns it on, for
+# the benchmarks' comparison
+PIPELINE = os.environ.get("PORTAL_BENCH_SEND_PIPELINE", "0") == "1"
 
 
 # ------------------------------------------------------------------------------------------------ enqueueing
@@ -188,7 +191,7 @@ class _Batch:
         user_ids = {row.user_id for row in rows}
         self.users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids))).all()}
         self.sessions = queries.sessions_by_id({row.session_id for row in rows})
-        self.seated = queries.confirmed_pairs(set(self.sessions))
+        self.seated = queries.confirmed_pairs(set(self.sessions), user_ids)
 
 
 def _load(ids: list[int]) -> tuple[list[Notification], _Batch]:
