@@ -16,7 +16,7 @@ class Role(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _ORDER.index(self)
+        return _RANK[self]
 
     @property
     def label(self) -> str:
@@ -28,6 +28,7 @@ class Role(StrEnum):
 
 _ORDER = [Role.PUBLIC, Role.MEMBER, Role.INSTRUCTOR, Role.BOARD_MEMBER, Role.ADMIN]
 ROLES = tuple(_ORDER)
+_RANK: dict[str, int] = {role.value: rank for rank, role in enumerate(_ORDER)}  # asked on every request, many times
 # As people read them, in their language (lazy: shown in the request's); English: "Public", "Board member", ...
 _ROLE_LABELS = {
     Role.PUBLIC: _l("Public"),
@@ -43,4 +44,7 @@ def has_role(user, minimum: Role) -> bool:
     role = getattr(user, "role", None)
     if role is None or not getattr(user, "is_authenticated", False):
         return False
-    return Role(role).at_least(minimum)
+    rank = _RANK.get(role)
+    if rank is None:
+        return Role(role).at_least(minimum)  # not a role: ValueError, as ever
+    return rank >= _RANK[minimum]
