@@ -178,9 +178,16 @@ def format_local(
     locale's own."""
     if value is None:
         return ""
-    local = to_zone(value, zone or viewer_timezone())
     locale = formatting_locale()
     twelve = (hour_cycle or chosen_hour_cycle() or _locale_hour_cycle(locale)) == "12"
+    return _formatted(value, zone or viewer_timezone(), fmt, locale, twelve)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: datetime, zone: ZoneInfo | str, fmt: str, locale: Locale, twelve: bool) -> str:
+    """format_local's answer, a pure function of these: kept, as a list of sessions or a burst of reminders formats
+    the same few start times again and again (Babel's formatting is most of composing a reminder)."""
+    local = to_zone(value, zone)
     clock = format_datetime(local, "h:mm a" if twelve else "HH:mm", locale=locale)
     if fmt == "time":
         return f"{clock} {zone_abbreviation(local)}"
