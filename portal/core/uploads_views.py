@@ -12,8 +12,10 @@ from portal.core.uploads import (
     KINDS,
     MIME_BY_EXT,
     NAME,
+    Processed,
     delete,
     folder,
+    process_image,
     upload_url,
 )
 
@@ -30,6 +32,15 @@ def read_upload(field: str) -> bytes | None:
         return upload.read(current_settings().UPLOAD_MAX_BYTES + 1)
     finally:
         upload.close()
+
+
+def read_image(field: str, *, max_side: int) -> Processed | None:
+    """The form's image `field` checked and re-encoded (portal.core.uploads.process_image), not stored yet; None
+    when no file was chosen. Raises ImageRefused with the message for the form."""
+    data = read_upload(field)
+    if data is None:
+        return None
+    return process_image(data, max_side=max_side, max_bytes=current_settings().UPLOAD_MAX_BYTES)
 
 
 def discard_unless_kept(kind: str, name: str) -> None:

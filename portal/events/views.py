@@ -12,7 +12,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from portal.accounts.auth import require_role
 from portal.accounts.roles import Role
 from portal.audit.operations import record
-from portal.config import current_settings
 from portal.core import uploads, uploads_views
 from portal.core.clock import now_utc
 from portal.core.errors import ValidationFailed
@@ -74,11 +73,7 @@ def _image_part(event: Event | None) -> tuple[uploads.Processed | None, bool, st
     errors: dict[str, str] = {}
     processed = None
     try:
-        data = uploads_views.read_upload("image")
-        if data is not None:
-            processed = uploads.process_image(
-                data, max_side=forms.IMAGE_MAX_SIDE, max_bytes=current_settings().UPLOAD_MAX_BYTES
-            )
+        processed = uploads_views.read_image("image", max_side=forms.IMAGE_MAX_SIDE)
     except uploads.ImageRefused as exc:
         errors["image"] = str(exc)
     remove = request.form.get("remove_image") == "on" and processed is None

@@ -114,11 +114,8 @@ def _account_page(profile_errors: dict[str, str], status: int):
 def update_profile():
     photo = None
     try:
-        data = uploads_views.read_upload("photo")
-        if data is not None:
-            processed = uploads.process_image(
-                data, max_side=profile.PHOTO_MAX_SIDE, max_bytes=current_settings().UPLOAD_MAX_BYTES
-            )
+        processed = uploads_views.read_image("photo", max_side=profile.PHOTO_MAX_SIDE)
+        if processed is not None:
             errors = profile.bio_errors(request.form.get("bio", ""))
             if errors:  # checked before the file is written: nothing is stored for a refused form
                 raise ValidationFailed(errors)
